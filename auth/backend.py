@@ -1,0 +1,57 @@
+"""One object that holds every strategy, built once at start-up from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
+from auth.passwords import BcryptHasher, PasswordHasher
+from auth.secrets import derive_key
+from auth.strategy.api_token import ApiTokenStrategy
+from auth.strategy.basic import BasicStrategy
+from auth.strategy.jwt import JWTStrategy
+from auth.strategy.password import PasswordStrategy
+from auth.strategy.refresh import RefreshStrategy
+from auth.strategy.session import SessionStrategy
+from core.settings import Settings
+
+
+@dataclass
+class AuthBackend:
+    """The strategies of one deployment, sharing one settings object."""
+
+    settings: Settings
+    hasher: PasswordHasher
+    passwords: PasswordStrategy
+    sessions: SessionStrategy
+    jwt: JWTStrategy
+    refresh: RefreshStrategy
+    api_tokens: ApiTokenStrategy
+    basic: BasicStrategy
+    basic_cache: BasicCache
+
+    @classmethod
+    def build(
+        cls, settings: Settings, redis: Any | None = None, hasher: PasswordHasher | None = None
+    ) -> AuthBackend:
+        """Wire the strategies; `redis` shares the Basic cache between instances."""
+        hasher = hasher or BcryptHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
+        cache_key = derive_key(settings.secret_key.reveal(), "basic-cache/v1")
+        basic_cache: BasicCache
+        if redis is not None:
+            basic_cache = RedisBasicCache(redis, cache_key, settings.basic_cache_ttl)
+        else:
+            basic_cache = MemoryBasicCache(cache_key, settings.basic_cache_ttl)
+        passwords = PasswordStrategy(hasher)
+        return cls(
+            settings=settings,
+            hasher=hasher,
+            passwords=passwords,
+            sessions=SessionStrategy(settings),
+            jwt=JWTStrategy(settings),
+            refresh=RefreshStrategy(settings),
+            api_tokens=ApiTokenStrategy(settings),
+            basic=BasicStrategy(passwords, basic_cache),
+            basic_cache=basic_cache,
+        )

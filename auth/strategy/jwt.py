@@ -1,0 +1,91 @@
+"""Short-lived HS256 access tokens, tied to a refresh-token family.
+
+Keys rotate: the newest key signs and names itself in the `kid` header; every
+configured key verifies. Revocation is immediate because each access token names its
+family (`sid`), and the family row is read together with the user on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+
+from auth.secrets import derive_key
+from core.clock import utcnow
+from core.settings import Settings
+
+ALGORITHM = "HS256"
+ACCESS_TYPE = "access"
+MAX_TOKEN_BYTES = 8 * 1024  # refused before parsing
+LEEWAY = timedelta(seconds=10)  # clock skew allowed between instances
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ", "sid"]
+
+
+class InvalidAccessToken(Exception):
+    """The token is malformed, badly signed, expired or not an access token."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified claims the server relies on."""
+
+    user_id: str
+    family_id: str
+    jti: str
+
+
+class JWTStrategy:
+    """Issues and verifies access tokens."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.ttl = settings.access_token_ttl
+        keys = [settings.secret_key, *settings.previous_secret_keys]
+        derived = [derive_key(k.reveal(), "jwt/v1") for k in keys]
+        self._keys = {hashlib.sha256(k).hexdigest()[:16]: k for k in reversed(derived)}
+        self._signing_kid = hashlib.sha256(derived[0]).hexdigest()[:16]
+
+    def issue(self, user_id: str, family_id: str) -> tuple[str, int]:
+        """A new access token for `user_id` in family `family_id`, and its lifetime in seconds."""
+        now = utcnow()
+        claims = {
+            "sub": user_id,
+            "sid": family_id,
+            "iat": now,
+            "exp": now + timedelta(seconds=self.ttl),
+            "jti": uuid.uuid4().hex,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "typ": ACCESS_TYPE,
+        }
+        token = jwt.encode(
+            claims, self._keys[self._signing_kid], algorithm=ALGORITHM,
+            headers={"kid": self._signing_kid},
+        )
+        return token, self.ttl
+
+    def verify(self, token: str) -> AccessClaims:
+        """Verify signature, algorithm, issuer, audience, expiry and type."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise InvalidAccessToken("token too long")
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.get(str(header.get("kid", "")))
+            if key is None or header.get("alg") != ALGORITHM:
+                raise InvalidAccessToken("unknown key or algorithm")
+            claims = jwt.decode(
+                token, key, algorithms=[ALGORITHM], audience=self.audience, issuer=self.issuer,
+                leeway=LEEWAY, options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise InvalidAccessToken(type(exc).__name__) from None
+        if claims.get("typ") != ACCESS_TYPE:
+            raise InvalidAccessToken("not an access token")
+        if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
+            raise InvalidAccessToken("malformed claims")
+        return AccessClaims(user_id=claims["sub"], family_id=claims["sid"], jti=claims["jti"])

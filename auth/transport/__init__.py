@@ -1,0 +1,1 @@
+"""How credentials travel: the Authorization header and the session cookie."""

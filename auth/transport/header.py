@@ -1,0 +1,72 @@
+"""The `Authorization` header: parsed once, into a scheme and a value."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from auth.errors import CredentialRejected
+
+MAX_HEADER_BYTES = 8 * 1024  # longer values are refused before any parsing
+
+# Sent when the request carried no header credential (a failed login, a missing one).
+PLAIN_CHALLENGE = 'Bearer realm="gatehouse"'
+CHALLENGES = {
+    "Bearer": 'Bearer realm="gatehouse", error="invalid_token"',
+    "Token": 'Token realm="gatehouse"',
+    "Basic": 'Basic realm="gatehouse", charset="UTF-8"',
+}
+
+
+@dataclass(frozen=True)
+class HeaderCredential:
+    """A credential from the header: `scheme` is "Bearer", "Token" or "Basic"."""
+
+    scheme: str
+    value: str
+
+    def __repr__(self) -> str:  # the value is a secret
+        return f"HeaderCredential({self.scheme}, '***')"
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    """Login and password decoded from a Basic header."""
+
+    login: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"BasicCredentials({self.login!r}, '***')"
+
+
+def read_authorization(header: str | None) -> HeaderCredential | None:
+    """Parse an `Authorization` header; `None` when absent, `CredentialRejected` when malformed."""
+    if header is None:
+        return None
+    if len(header) > MAX_HEADER_BYTES:
+        raise CredentialRejected("The Authorization header is too long.", "Bearer")
+    scheme, _, value = header.strip().partition(" ")
+    canonical = {"bearer": "Bearer", "token": "Token", "basic": "Basic"}.get(scheme.lower())
+    if canonical is None:
+        raise CredentialRejected(
+            "Unsupported Authorization scheme; use Bearer, Token or Basic.", "Bearer"
+        )
+    value = value.strip()
+    if not value:
+        raise CredentialRejected(f"The {canonical} credential is empty.", canonical)
+    return HeaderCredential(canonical, value)
+
+
+def decode_basic(value: str) -> BasicCredentials:
+    """Decode `base64(login:password)` as UTF-8; the password may contain colons."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise CredentialRejected("Malformed Basic credentials.", "Basic") from None
+    login, colon, password = text.partition(":")
+    if not colon or not login or not password:
+        raise CredentialRejected("Malformed Basic credentials.", "Basic")
+    return BasicCredentials(login, password)

@@ -1,0 +1,1 @@
+"""Application plumbing: settings, errors, the ASGI app and the database wiring."""

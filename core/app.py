@@ -1,0 +1,79 @@
+"""The ASGI application: routes, lifespan (database, Redis) and the GraphQL view."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
+
+from auth.backend import AuthBackend
+from auth.passwords import PasswordHasher
+from core.db import apply_migrations, is_sqlite, tortoise_config
+from core.settings import Settings
+from schema.build import build_schema
+from schema.view import GatehouseGraphQL
+
+logger = logging.getLogger("gatehouse.app")
+
+
+async def _database_answers(timeout: float) -> bool:
+    import asyncio
+
+    try:
+        connection = Tortoise.get_connection("default")
+        await asyncio.wait_for(connection.execute_query("SELECT 1"), timeout)
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        return False
+    return True
+
+
+def create_app(settings: Settings, hasher: PasswordHasher | None = None) -> Starlette:
+    """The Gatehouse app for `settings`; `hasher` lets tests inject a password hasher."""
+    redis: Any = None
+    if settings.redis_url:
+        import redis.asyncio as redis_asyncio
+
+        redis = redis_asyncio.from_url(settings.redis_url)
+    backend = AuthBackend.build(settings, redis=redis, hasher=hasher)
+    schema = build_schema(settings)
+    graphql = GatehouseGraphQL(schema, settings, backend)
+
+    async def healthz(request: Request) -> JSONResponse:
+        if await _database_answers(settings.db_timeout):
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        in_memory = ":memory:" in settings.database_url
+        if settings.auto_migrate and is_sqlite(settings.database_url) and not in_memory:
+            await apply_migrations(settings.database_url)
+            await Tortoise.close_connections()
+        async with RegisterTortoise(
+            app,
+            config=tortoise_config(settings.database_url, settings.db_timeout),
+            generate_schemas=in_memory,
+        ):
+            yield
+        if redis is not None:
+            await redis.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.backend = backend
+    app.state.schema = schema
+    return app

@@ -1,0 +1,92 @@
+"""The stable error codes of the contract and the exceptions that carry them.
+
+Resolvers and services raise these; GraphQL copies `extensions` into the response and
+the HTTP layer turns the codes into status codes when no data could be returned.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class ErrorCode(str, Enum):
+    """Codes clients may rely on (`extensions.code`)."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+# HTTP status when no data could be returned, by code; the first listed wins.
+STATUS_BY_CODE: dict[str, int] = {
+    ErrorCode.INTERNAL_SERVER_ERROR.value: 500,
+    ErrorCode.SERVICE_UNAVAILABLE.value: 503,
+    ErrorCode.RATE_LIMITED.value: 429,
+    ErrorCode.UNAUTHENTICATED.value: 401,
+    ErrorCode.FORBIDDEN.value: 403,
+    ErrorCode.PAYLOAD_TOO_LARGE.value: 413,
+}
+
+GENERIC_LOGIN_FAILURE = "Invalid login or password."
+INTERNAL_MESSAGE = "Internal server error."
+
+
+class GatehouseError(Exception):
+    """An expected error with a stable code; its message is safe to show to the client."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code.value, **extra}
+
+
+class Unauthenticated(GatehouseError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(GatehouseError):
+    """Authenticated, but not allowed; also a failed CSRF check."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class BadUserInput(GatehouseError):
+    """Invalid input; `fields` maps each input field to a message."""
+
+    code = ErrorCode.BAD_USER_INPUT
+
+    def __init__(self, fields: dict[str, str], message: str | None = None) -> None:
+        super().__init__(message or "Invalid input: " + "; ".join(
+            f"{name}: {text}" for name, text in fields.items()
+        ), fields=dict(fields))
+        self.fields = dict(fields)
+
+
+class RateLimited(GatehouseError):
+    """Too many attempts; `retry_after` is in whole seconds."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, retry_after: int, message: str = "Too many attempts; try again later.") -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, retryAfter=self.retry_after)
+
+
+class ServiceUnavailable(GatehouseError):
+    """A backing service (database) did not answer in time."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+
+def error_body(error: GatehouseError) -> dict[str, Any]:
+    """A GraphQL-shaped response body for an error raised before execution."""
+    return {"data": None, "errors": [{"message": error.message, "extensions": error.extensions}]}

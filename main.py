@@ -1,0 +1,159 @@
+"""Gatehouse command line: `serve` (the default), `migrate`, `create-admin`, `export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from core.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent
+SCHEMA_FILE = ROOT / "schema.graphql"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the server with uvicorn."""
+    import uvicorn
+
+    from core.app import create_app
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    print(f"Gatehouse on http://{settings.host}:{settings.port}/graphql ({settings.app_env})", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        # The access log prints query strings, where a stray token would land.
+        access_log=False,
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the committed migrations to `DATABASE_URL`."""
+    from tortoise import Tortoise
+
+    from core.db import apply_migrations
+
+    settings = _settings()
+
+    async def run() -> None:
+        try:
+            await apply_migrations(settings.database_url)
+        finally:
+            await Tortoise.close_connections()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"gatehouse: cannot reach DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
+    print("migrations applied")
+    return 0
+
+
+def _read_new_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        second = getpass.getpass("Repeat password: ")
+        if first != second:
+            raise SystemExit("gatehouse: the passwords do not match")
+        return first
+    lines = sys.stdin.read().splitlines()
+    if not lines or not lines[0]:
+        raise SystemExit("gatehouse: no password on standard input")
+    if len(lines) > 1 and lines[1] != lines[0]:
+        raise SystemExit("gatehouse: the second line does not repeat the password")
+    return lines[0]
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    """Create or promote an admin; the password comes from a prompt or standard input."""
+    from tortoise import Tortoise
+
+    from auth.backend import AuthBackend
+    from core.db import apply_migrations, is_sqlite, tortoise_config
+    from core.errors import BadUserInput
+    from services.accounts import create_admin
+
+    settings = _settings()
+    password = _read_new_password()
+
+    async def run() -> int:
+        if is_sqlite(settings.database_url):
+            await apply_migrations(settings.database_url)
+            await Tortoise.close_connections()
+        await Tortoise.init(config=tortoise_config(settings.database_url))
+        try:
+            user, created = await create_admin(AuthBackend.build(settings), args.username, args.email, password)
+        except BadUserInput as exc:
+            for field, message in exc.fields.items():
+                print(f"gatehouse: {field}: {message}", file=sys.stderr)
+            return 1
+        finally:
+            await Tortoise.close_connections()
+        print(f"{'created' if created else 'promoted'} admin {user.username} ({user.id})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def export_sdl() -> str:
+    """The printed schema (SDL) as committed in `schema.graphql`."""
+    from schema.build import build_schema
+
+    settings = Settings.from_env({"SECRET_KEY": "x" * 32, "APP_ENV": "development"})
+    return build_schema(settings).as_str() + "\n"
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    """Write the SDL to `schema.graphql` at the repository root."""
+    SCHEMA_FILE.write_text(export_sdl())
+    print(f"wrote {SCHEMA_FILE}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = argparse.ArgumentParser(prog="python main.py", description="Gatehouse auth server.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="run the server (default)").set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    admin = sub.add_parser(
+        "create-admin", help="create or promote an admin (password from a prompt or stdin)"
+    )
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.set_defaults(func=cmd_create_admin)
+    sub.add_parser("export-schema", help="write the SDL to schema.graphql").set_defaults(
+        func=cmd_export_schema
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    func = getattr(args, "func", cmd_serve)
+    return int(func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

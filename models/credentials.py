@@ -1,0 +1,70 @@
+"""Credentials a user holds: sessions, refresh-token families and API tokens.
+
+Every kind is one `Credential` row so that listing and revoking treat them alike.
+Secrets are never stored: only SHA-256 digests of high-entropy random values.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class CredentialKind(str, Enum):
+    """What a credential row stands for."""
+
+    SESSION = "SESSION"
+    REFRESH = "REFRESH"
+    API_TOKEN = "API_TOKEN"
+
+
+class Credential(Model):
+    """A session, a refresh-token family or an API token."""
+
+    id = fields.UUIDField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="credentials", on_delete=fields.CASCADE)
+    kind = fields.CharEnumField(CredentialKind, max_length=16)
+    # Digest of the cookie value or the API token; null for refresh families,
+    # whose secrets live in `RefreshToken`.
+    secret_hash = fields.CharField(max_length=64, unique=True, null=True)
+    name = fields.CharField(max_length=100, null=True)
+    scopes: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField()
+    user_agent = fields.CharField(max_length=256, null=True)
+    ip = fields.CharField(max_length=64, null=True)
+    revoked_at = fields.DatetimeField(null=True, index=True)
+
+    user_id: str
+
+    class Meta:
+        table = "credentials"
+
+    def __repr__(self) -> str:
+        return f"<Credential {self.kind} {self.id}>"
+
+    __str__ = __repr__
+
+
+class RefreshToken(Model):
+    """One refresh token of a family, usable once, after which its successor takes over."""
+
+    id = fields.UUIDField(primary_key=True)
+    family = fields.ForeignKeyField("models.Credential", related_name="refresh_tokens", on_delete=fields.CASCADE)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    family_id: str
+
+    class Meta:
+        table = "refresh_tokens"
+
+    def __repr__(self) -> str:
+        return f"<RefreshToken {self.id}>"
+
+    __str__ = __repr__

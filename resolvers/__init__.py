@@ -1,0 +1,1 @@
+"""Thin resolvers: read the context, call a service, wrap the result in a GraphQL type."""

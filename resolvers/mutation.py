@@ -1,0 +1,113 @@
+"""Mutation resolvers."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from auth.identity import Identity, Scheme
+from auth.transport.cookie import clear_session_cookie, write_session_cookie
+from models import Credential as CredentialRow
+from models import User as UserRow
+from schema.context import Context
+from schema.inputs import LoginInput, RegisterInput
+from schema.types import ApiTokenPayload, AuthPayload, Credential, Transport, User
+from services import accounts, credentials
+
+
+async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> AuthPayload:
+    """Issue the credential for `transport`; the rest of the operation runs as `user`."""
+    if transport is Transport.BEARER:
+        tokens = await credentials.issue_bearer(ctx.backend, user, ctx.client)
+        ctx.identity = Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.JWT)
+        return AuthPayload(
+            user=User.from_row(user), access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token, token_type="Bearer", expires_in=tokens.expires_in,
+        )
+    if ctx.identity.scheme is Scheme.SESSION and ctx.identity.credential_id:
+        # A fresh id at every login: the old session (fixation risk) ends here.
+        await CredentialRow.filter(id=ctx.identity.credential_id).delete()
+    session_id, row = await credentials.start_session(ctx.backend, user, ctx.client)
+    write_session_cookie(ctx.response, ctx.backend.settings, session_id)
+    ctx.identity = Identity(
+        user=user, roles=frozenset(user.roles), scheme=Scheme.SESSION, credential_id=str(row.id)
+    )
+    return AuthPayload(user=User.from_row(user))
+
+
+async def register(info: Info[Context, None], input: RegisterInput) -> AuthPayload:
+    """Create an account and sign in with the chosen transport."""
+    ctx = info.context
+    user = await accounts.register(ctx.backend, input.username, input.email, input.password, ctx.client)
+    return await _sign_in(ctx, user, input.transport)
+
+
+async def login(info: Info[Context, None], input: LoginInput) -> AuthPayload:
+    """Sign in with a username or email and a password."""
+    ctx = info.context
+    user = await accounts.login(ctx.backend, input.login, input.password, ctx.client)
+    return await _sign_in(ctx, user, input.transport)
+
+
+async def logout(info: Info[Context, None], everywhere: bool | None = False) -> bool:
+    """End this credential, or every credential of the user."""
+    ctx = info.context
+    await credentials.logout(ctx.backend, ctx.identity, bool(everywhere), ctx.client)
+    if ctx.identity.scheme is Scheme.SESSION or everywhere:
+        clear_session_cookie(ctx.response, ctx.backend.settings)
+    return True
+
+
+async def refresh_token(info: Info[Context, None], refresh_token: str) -> AuthPayload:
+    """Trade a refresh token for a new pair (rotation)."""
+    ctx = info.context
+    user, tokens = await credentials.rotate_refresh(ctx.backend, refresh_token, ctx.client)
+    return AuthPayload(
+        user=User.from_row(user), access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token, token_type="Bearer", expires_in=tokens.expires_in,
+    )
+
+
+async def change_password(info: Info[Context, None], current_password: str, new_password: str) -> bool:
+    """Change the password; every other credential ends."""
+    ctx = info.context
+    await accounts.change_password(ctx.backend, ctx.identity, current_password, new_password, ctx.client)
+    return True
+
+
+async def create_api_token(
+    info: Info[Context, None], name: str, scopes: list[str] | None = [],  # noqa: B006 - never mutated
+    expires_in_days: int | None = 90,
+) -> ApiTokenPayload:
+    """A new API token, shown once."""
+    ctx = info.context
+    token, row = await credentials.create_api_token(
+        ctx.backend, ctx.identity, name, list(scopes or []),
+        90 if expires_in_days is None else expires_in_days, ctx.client,
+    )
+    return ApiTokenPayload(token=token, credential=Credential.from_row(row, ctx.identity.credential_id))
+
+
+async def revoke_credential(info: Info[Context, None], id: strawberry.ID) -> bool:
+    """End one of the caller's credentials."""
+    ctx = info.context
+    await credentials.revoke_one(ctx.identity, id, ctx.client)
+    return True
+
+
+async def grant_role(info: Info[Context, None], user_id: strawberry.ID, role: str) -> User:
+    """Give a role to a user."""
+    ctx = info.context
+    return User.from_row(await accounts.grant_role(user_id, role, ctx.identity, ctx.client))
+
+
+async def revoke_role(info: Info[Context, None], user_id: strawberry.ID, role: str) -> User:
+    """Take a role from a user."""
+    ctx = info.context
+    return User.from_row(await accounts.revoke_role(user_id, role, ctx.identity, ctx.client))
+
+
+async def set_user_active(info: Info[Context, None], user_id: strawberry.ID, active: bool) -> User:
+    """Enable or disable an account."""
+    ctx = info.context
+    return User.from_row(await accounts.set_active(ctx.backend, user_id, active, ctx.identity, ctx.client))

@@ -1,0 +1,96 @@
+"""The schema: root types, their permissions, and the execution extensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import ExecutionContext
+
+from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
+from core.settings import Settings
+from resolvers import mutation, query
+from schema.errors import ErrorCodes
+from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
+
+ADMIN = "admin"
+
+
+@strawberry.type
+class Query:
+    me: User | None = strawberry.field(resolver=query.me, description="The caller; null when anonymous.")
+    user: User | None = strawberry.field(
+        resolver=query.user, extensions=gated(IsAuthenticated(), HasScope("users:read"))
+    )
+    users: UserConnection = strawberry.field(
+        resolver=query.users, extensions=gated(HasRole(ADMIN), HasScope("users:read"))
+    )
+    my_credentials: list[Credential] = strawberry.field(
+        resolver=query.my_credentials, extensions=gated(IsAuthenticated(), HasScope("credentials:read"))
+    )
+
+
+@strawberry.type
+class Mutation:
+    register: AuthPayload = strawberry.mutation(resolver=mutation.register)
+    login: AuthPayload = strawberry.mutation(resolver=mutation.login)
+    logout: bool = strawberry.mutation(resolver=mutation.logout, extensions=gated(IsAuthenticated()))
+    refresh_token: AuthPayload = strawberry.mutation(resolver=mutation.refresh_token)
+    change_password: bool = strawberry.mutation(
+        resolver=mutation.change_password, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
+    )
+    create_api_token: ApiTokenPayload = strawberry.mutation(
+        resolver=mutation.create_api_token, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
+    )
+    revoke_credential: bool = strawberry.mutation(
+        resolver=mutation.revoke_credential, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
+    )
+    grant_role: User = strawberry.mutation(
+        resolver=mutation.grant_role, extensions=gated(HasRole(ADMIN), HasScope("users:write"))
+    )
+    revoke_role: User = strawberry.mutation(
+        resolver=mutation.revoke_role, extensions=gated(HasRole(ADMIN), HasScope("users:write"))
+    )
+    set_user_active: User = strawberry.mutation(
+        resolver=mutation.set_user_active, extensions=gated(HasRole(ADMIN), HasScope("users:write")),
+        description="Deactivation ends every credential.",
+    )
+
+
+class GatehouseSchema(strawberry.Schema):
+    """Logs only unexpected errors (done by `ErrorCodes`), not every permission refusal."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+def build_schema(settings: Settings) -> GatehouseSchema:
+    """The schema with caches, limits and, in production, no introspection or suggestions."""
+    extensions: list[Any] = [
+        ParserCache,
+        ValidationCache,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        ErrorCodes,
+    ]
+    if settings.production:
+        extensions.append(DisableIntrospection)
+    return GatehouseSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.production),
+    )

@@ -1,0 +1,100 @@
+"""GraphQL object types. They wrap model rows; resolvers stay thin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from auth.permissions import IsSelfOrHasRole, gated
+from models import Credential as CredentialRow
+from models import CredentialKind as KindEnum
+from models import User as UserRow
+
+
+@strawberry.enum(description="How login and register hand back the credential.")
+class Transport(Enum):
+    COOKIE = "COOKIE"
+    BEARER = "BEARER"
+
+
+CredentialKind = strawberry.enum(KindEnum, name="CredentialKind")
+
+
+@strawberry.type(description="An account.")
+class User:
+    id: strawberry.ID
+    username: str
+    email: str = strawberry.field(extensions=gated(IsSelfOrHasRole("admin")))
+    roles: list[str]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        """Wrap a model row."""
+        return cls(
+            id=strawberry.ID(str(row.id)), username=row.username, email=row.email,
+            roles=list(row.roles), created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="A session, refresh-token family or API token of the caller.")
+class Credential:
+    id: strawberry.ID
+    kind: CredentialKind  # type: ignore[valid-type]
+    name: str | None
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    user_agent: str | None
+    current: bool
+
+    @classmethod
+    def from_row(cls, row: CredentialRow, current_id: str | None) -> Credential:
+        """Wrap a model row; `current` marks the credential of this request."""
+        return cls(
+            id=strawberry.ID(str(row.id)), kind=row.kind, name=row.name, scopes=list(row.scopes),
+            created_at=row.created_at, last_used_at=row.last_used_at, expires_at=row.expires_at,
+            user_agent=row.user_agent, current=str(row.id) == current_id,
+        )
+
+
+@strawberry.type(description="The result of register, login and refreshToken.")
+class AuthPayload:
+    user: User
+    access_token: str | None = strawberry.field(default=None, description="BEARER only.")
+    refresh_token: str | None = strawberry.field(default=None, description="BEARER only.")
+    token_type: str | None = strawberry.field(default=None, description='"Bearer" with BEARER.')
+    expires_in: int | None = strawberry.field(default=None, description="Seconds until accessToken expires.")
+
+
+@strawberry.type(description="A new API token; `token` is shown once, never again.")
+class ApiTokenPayload:
+    token: str
+    credential: Credential
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class UserEdge:
+    cursor: str
+    node: User
+
+
+@strawberry.type(description="A page of users, oldest first.")
+class UserConnection:
+    edges: list[UserEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field(description="The users of this page, without cursors.")
+    def nodes(self, info: Info) -> list[User]:
+        return [edge.node for edge in self.edges]

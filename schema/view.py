@@ -1,0 +1,193 @@
+"""The HTTP face of the schema.
+
+In front of Strawberry: the body-size limit, the JSON-only and CSRF checks, and
+authentication, all answered as GraphQL JSON with the contract's status codes.
+After execution: the status code and headers that depend on the result (401 with
+`WWW-Authenticate`, 403, 429 with `Retry-After`, 500) and `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from cross_web import HTTPException as StrawberryHTTPException
+from strawberry.types import ExecutionResult
+
+from auth.authenticate import resolve_identity
+from auth.backend import AuthBackend
+from auth.errors import CredentialRejected
+from auth.transport.cookie import clear_session_cookie
+from auth.transport.header import CHALLENGES, PLAIN_CHALLENGE
+from core.client import client_info
+from core.errors import STATUS_BY_CODE, BadUserInput, ErrorCode, Forbidden, GatehouseError, error_body
+from core.settings import Settings
+from schema.context import Context
+
+logger = logging.getLogger("gatehouse.http")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BodyTooLarge(GatehouseError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+def _error_response(error: GatehouseError, status: int, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(error_body(error), status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def status_for(response_data: GraphQLHTTPResponse) -> int:
+    """The contract's status: 200 when data came back, else the most severe error code's."""
+    errors = response_data.get("errors") or []
+    data = response_data.get("data")
+    if not errors or (isinstance(data, dict) and any(v is not None for v in data.values())):
+        return 200
+    codes = {(e.get("extensions") or {}).get("code") for e in errors}
+    for code, status in STATUS_BY_CODE.items():
+        if code in codes:
+            return status
+    return 200
+
+
+def _sets_cookie(response: Response, name: str) -> bool:
+    return any(v.startswith(f"{name}=") for v in response.headers.getlist("set-cookie"))
+
+
+def _same_origin(request: Request) -> str:
+    host = request.headers.get("host", "")
+    return f"{request.url.scheme}://{host}".lower()
+
+
+class GatehouseGraphQL(GraphQL):
+    """Strawberry's ASGI view with Gatehouse's checks around it."""
+
+    def __init__(self, schema: Any, settings: Settings, backend: AuthBackend) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None if settings.production else "graphiql",
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+        self.settings = settings
+        self.backend = backend
+
+    # -- before execution ------------------------------------------------------------
+
+    def csrf_problem(self, request: Request) -> str | None:
+        """Why a browser request must be refused, or `None`.
+
+        Requests authenticated by a Bearer or Token header cannot be forged by another
+        site, so only cookie, Basic and credential-less requests (login, register) are
+        checked: a cross-site `Sec-Fetch-Site` or a foreign `Origin` is refused.
+        """
+        authorization = request.headers.get("authorization", "").lower()
+        if authorization.startswith(("bearer ", "token ")):
+            return None
+        if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+            return "Cross-site requests are not allowed."
+        origin = request.headers.get("origin")
+        if origin is None:
+            return None
+        origin = origin.rstrip("/").lower()
+        if origin == _same_origin(request) or origin in {o.lower() for o in self.settings.allowed_origins}:
+            return None
+        return "This origin is not allowed."
+
+    async def _read_limited_body(self, request: Request) -> None:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+            raise BodyTooLarge(f"The request body exceeds {self.settings.max_body_bytes} bytes.")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
+                raise BodyTooLarge(f"The request body exceeds {self.settings.max_body_bytes} bytes.")
+            chunks.append(chunk)
+        request._body = b"".join(chunks)  # Starlette reads `_body` from here on
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await self.handle(request)
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        """Check, authenticate, execute; every rejection is GraphQL JSON."""
+        if request.method == "GET":
+            if self.graphql_ide and "text/html" in request.headers.get("accept", ""):
+                return await self.render_graphql_ide(request)
+            return _error_response(
+                BadUserInput({}, "Send GraphQL operations as POST with a JSON body."), 405,
+                {"Allow": "POST"},
+            )
+        if request.method != "POST":
+            return _error_response(BadUserInput({}, "Only POST is supported."), 405, {"Allow": "POST"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error_response(BadUserInput({}, "The body must be JSON (Content-Type: application/json)."), 415)
+        if problem := self.csrf_problem(request):
+            return _error_response(Forbidden(problem), 403)
+        try:
+            await self._read_limited_body(request)
+        except BodyTooLarge as exc:
+            return _error_response(exc, 413)
+        client = client_info(request, self.settings)
+        try:
+            resolution = await resolve_identity(request, self.backend, client)
+        except CredentialRejected as exc:
+            return _error_response(exc, 401, {"WWW-Authenticate": CHALLENGES[exc.scheme]})
+        request.state.resolution = resolution
+        request.state.client = client
+        try:
+            response = await self.run(request)
+        except StrawberryHTTPException as exc:
+            response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
+        if resolution.clear_cookie and not _sets_cookie(response, self.settings.session_cookie_name):
+            clear_session_cookie(response, self.settings)
+        response.headers.update(NO_STORE)
+        return response
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        return Context(
+            request=request, response=response, identity=request.state.resolution.identity,
+            backend=self.backend, client=request.state.client,
+        )
+
+    # -- after execution -------------------------------------------------------------
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        data = await super().process_result(request, result)
+        status = status_for(data)
+        if status == 200:
+            return data
+        sub_response: Response = request.state.sub_response
+        sub_response.status_code = status
+        if status == 401:
+            identity = request.state.resolution.identity
+            sub_response.headers["WWW-Authenticate"] = CHALLENGES.get(
+                identity.presented_as or "", PLAIN_CHALLENGE
+            )
+        elif status == 429:
+            retry = max(
+                int((e.get("extensions") or {}).get("retryAfter") or 1) for e in data.get("errors") or []
+            )
+            sub_response.headers["Retry-After"] = str(retry)
+        return data
+
+    async def get_sub_response(self, request: Request) -> Response:
+        sub_response = await super().get_sub_response(request)
+        request.state.sub_response = sub_response
+        return sub_response
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""Business logic, callable without GraphQL: accounts, credentials, validation, audit."""

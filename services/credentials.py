@@ -1,0 +1,127 @@
+"""Credentials: sessions, bearer token pairs, API tokens; listing and revocation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from auth.backend import AuthBackend
+from auth.identity import Identity, Scheme
+from auth.strategy.refresh import RefreshRejected
+from core.client import ClientInfo
+from core.clock import utcnow
+from core.errors import BadUserInput, Unauthenticated
+from models import Credential, User
+from services.audit import audit
+
+KNOWN_SCOPES = ("users:read", "users:write", "credentials:read", "credentials:write")
+TOKEN_NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class BearerTokens:
+    """What a mobile client keeps: a short-lived access token and a refresh token."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def __repr__(self) -> str:
+        return f"BearerTokens(expires_in={self.expires_in})"
+
+
+async def start_session(backend: AuthBackend, user: User, client: ClientInfo) -> tuple[str, Credential]:
+    """A new server-side session (a new id at every login)."""
+    return await backend.sessions.write(user, client.user_agent, client.ip)
+
+
+async def issue_bearer(backend: AuthBackend, user: User, client: ClientInfo) -> BearerTokens:
+    """A new refresh-token family and its first access token."""
+    refresh_token, family = await backend.refresh.write_family(user, client.user_agent, client.ip)
+    access_token, expires_in = backend.jwt.issue(str(user.id), str(family.id))
+    return BearerTokens(access_token, refresh_token, expires_in)
+
+
+async def rotate_refresh(backend: AuthBackend, token: str, client: ClientInfo) -> tuple[User, BearerTokens]:
+    """Spend a refresh token for a new pair; reuse ends the whole family."""
+    try:
+        successor, family = await backend.refresh.rotate(token)
+    except RefreshRejected as exc:
+        audit("refresh_rejected", client, reason=str(exc))
+        raise Unauthenticated("Invalid, expired or revoked refresh token.") from None
+    access_token, expires_in = backend.jwt.issue(str(family.user_id), str(family.id))
+    return family.user, BearerTokens(access_token, successor, expires_in)
+
+
+async def revoke_all(backend: AuthBackend, user_id: str, keep: str | None = None) -> int:
+    """End every live credential of a user but `keep`; empty their Basic cache too."""
+    query = Credential.filter(user_id=user_id, revoked_at__isnull=True)
+    if keep is not None:
+        query = query.exclude(id=keep)
+    count = await query.update(revoked_at=utcnow())
+    await backend.basic_cache.forget_user(user_id)
+    return int(count)
+
+
+async def logout(backend: AuthBackend, identity: Identity, everywhere: bool, client: ClientInfo) -> None:
+    """End the credential the request came with, or all of the user's with `everywhere`."""
+    user_id = identity.user_id
+    assert user_id is not None
+    if everywhere:
+        await revoke_all(backend, user_id)
+    elif identity.credential_id is not None:
+        await Credential.filter(id=identity.credential_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+    elif identity.scheme is Scheme.BASIC:
+        await backend.basic_cache.forget_user(user_id)
+    audit("logout", client, user_id=user_id, everywhere=everywhere, credential_id=identity.credential_id)
+
+
+async def list_live(user_id: str) -> list[Credential]:
+    """The user's credentials that still work, newest first."""
+    rows = await Credential.filter(
+        user_id=user_id, revoked_at__isnull=True, expires_at__gt=utcnow()
+    ).order_by("-created_at")
+    return rows
+
+
+async def revoke_one(identity: Identity, credential_id: str, client: ClientInfo) -> None:
+    """End one of the caller's own credentials; anyone else's id answers as unknown."""
+    try:
+        parsed = uuid.UUID(credential_id)
+    except ValueError:
+        raise BadUserInput({"id": "No such credential."}) from None
+    count = await Credential.filter(
+        id=parsed, user_id=identity.user_id, revoked_at__isnull=True
+    ).update(revoked_at=utcnow())
+    if not count:
+        raise BadUserInput({"id": "No such credential."})
+    audit("revoke_credential", client, user_id=identity.user_id, credential_id=parsed)
+
+
+def check_token_request(name: str, scopes: list[str], expires_in_days: int, max_days: int) -> list[str]:
+    """Validate a token request; returns the de-duplicated scopes."""
+    problems: dict[str, str] = {}
+    if not name.strip() or len(name) > TOKEN_NAME_MAX:
+        problems["name"] = f"Use 1 to {TOKEN_NAME_MAX} characters."
+    unknown = [s for s in scopes if s not in KNOWN_SCOPES]
+    if unknown:
+        problems["scopes"] = f"Unknown scope(s) {', '.join(sorted(set(unknown))[:5])}; known: {', '.join(KNOWN_SCOPES)}."
+    if not 1 <= expires_in_days <= max_days:
+        problems["expiresInDays"] = f"Use 1 to {max_days} days."
+    if problems:
+        raise BadUserInput(problems)
+    return sorted(set(scopes))
+
+
+async def create_api_token(
+    backend: AuthBackend, identity: Identity, name: str, scopes: list[str], expires_in_days: int,
+    client: ClientInfo,
+) -> tuple[str, Credential]:
+    """A new API token, returned once. A token can never get scopes its creator lacks."""
+    scopes = check_token_request(name, scopes, expires_in_days, backend.settings.api_token_max_days)
+    if identity.scopes is not None and not set(scopes) <= identity.scopes:
+        raise BadUserInput({"scopes": "A token cannot grant scopes its creator lacks."})
+    assert identity.user is not None
+    token, row = await backend.api_tokens.write(identity.user, name.strip(), scopes, expires_in_days, client.user_agent)
+    audit("create_api_token", client, user_id=identity.user_id, credential_id=row.id)
+    return token, row
