@@ -102,7 +102,9 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             await Tortoise.close_connections()
         await Tortoise.init(config=tortoise_config(settings.database_url))
         try:
-            user, created = await create_admin(AuthBackend.build(settings), args.username, args.email, password)
+            user, created = await create_admin(
+                AuthBackend.build(settings), args.username, args.email, password
+            )
         except BadUserInput as exc:
             for field, message in exc.fields.items():
                 print(f"gatehouse: {field}: {message}", file=sys.stderr)

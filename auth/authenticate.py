@@ -22,7 +22,10 @@ from core.client import ClientInfo
 from models import Credential, User
 
 _SCHEME_SETTING = {
-    Scheme.SESSION: "session", Scheme.JWT: "jwt", Scheme.TOKEN: "token", Scheme.BASIC: "basic",
+    Scheme.SESSION: "session",
+    Scheme.JWT: "jwt",
+    Scheme.TOKEN: "token",
+    Scheme.BASIC: "basic",
 }
 
 
@@ -38,8 +41,12 @@ def _identity_from(credential: Credential, scheme: Scheme, presented_as: str) ->
     user: User = credential.user
     scopes = frozenset(credential.scopes) if scheme is Scheme.TOKEN else None
     return Identity(
-        user=user, roles=frozenset(user.roles), scopes=scopes, scheme=scheme,
-        credential_id=str(credential.id), presented_as=presented_as,
+        user=user,
+        roles=frozenset(user.roles),
+        scopes=scopes,
+        scheme=scheme,
+        credential_id=str(credential.id),
+        presented_as=presented_as,
     )
 
 
@@ -51,9 +58,7 @@ def _require_enabled(backend: AuthBackend, scheme: Scheme, presented_as: str) ->
         )
 
 
-async def _from_header(
-    credential: HeaderCredential, backend: AuthBackend, client: ClientInfo
-) -> Identity:
+async def _from_header(credential: HeaderCredential, backend: AuthBackend, client: ClientInfo) -> Identity:
     if credential.scheme == "Basic":
         _require_enabled(backend, Scheme.BASIC, "Basic")
         if backend.settings.production and not client.is_https:
@@ -61,9 +66,7 @@ async def _from_header(
         user = await backend.basic.authenticate(credential.value)
         if user is None:
             raise CredentialRejected("Invalid login or password.", "Basic")
-        return Identity(
-            user=user, roles=frozenset(user.roles), scheme=Scheme.BASIC, presented_as="Basic"
-        )
+        return Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.BASIC, presented_as="Basic")
     if credential.scheme == "Token" or looks_like_api_token(credential.value):
         _require_enabled(backend, Scheme.TOKEN, credential.scheme)
         row = await backend.api_tokens.read(credential.value)
@@ -81,9 +84,7 @@ async def _from_header(
     return _identity_from(family, Scheme.JWT, "Bearer")
 
 
-async def resolve_identity(
-    conn: HTTPConnection, backend: AuthBackend, client: ClientInfo
-) -> Resolution:
+async def resolve_identity(conn: HTTPConnection, backend: AuthBackend, client: ClientInfo) -> Resolution:
     """Who is calling: from the Authorization header if present (it wins), else the cookie."""
     header = read_authorization(conn.headers.get("authorization"))
     if header is not None:

@@ -27,7 +27,9 @@ def normalise_password(password: str) -> str:
 
 
 def _prehash(password: str) -> bytes:
-    mac = hmac.new(_PREHASH_KEY, normalise_password(password).encode("utf-8", "surrogatepass"), hashlib.sha256)
+    mac = hmac.new(
+        _PREHASH_KEY, normalise_password(password).encode("utf-8", "surrogatepass"), hashlib.sha256
+    )
     return base64.b64encode(mac.digest())
 
 

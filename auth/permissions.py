@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
@@ -125,6 +126,6 @@ class IsSelfOrHasRole(BasePermission):
         raise Forbidden(self.message or "Forbidden.")
 
 
-def gated(*permissions: BasePermission) -> list[PermissionExtension]:
+def gated(*permissions: BasePermission) -> list[FieldExtension]:
     """Field extensions that run `permissions` in order and print them as directives."""
     return [PermissionExtension(permissions=list(permissions))]

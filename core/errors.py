@@ -65,9 +65,10 @@ class BadUserInput(GatehouseError):
     code = ErrorCode.BAD_USER_INPUT
 
     def __init__(self, fields: dict[str, str], message: str | None = None) -> None:
-        super().__init__(message or "Invalid input: " + "; ".join(
-            f"{name}: {text}" for name, text in fields.items()
-        ), fields=dict(fields))
+        super().__init__(
+            message or "Invalid input: " + "; ".join(f"{name}: {text}" for name, text in fields.items()),
+            fields=dict(fields),
+        )
         self.fields = dict(fields)
 
 

@@ -130,9 +130,7 @@ class Settings:
         if not 300 <= self.access_token_ttl <= 3600:
             raise SettingsError("ACCESS_TOKEN_TTL must be between 300 and 3600 seconds")
         if self.production and len(self.secret_key.reveal().encode()) < MIN_SECRET_BYTES:
-            raise SettingsError(
-                f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
-            )
+            raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
 
     @classmethod
     def from_env(
@@ -156,7 +154,7 @@ class Settings:
         _check_database_url(database_url)
         redis_url = env.get("REDIS_URL") or None
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://")
+            raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
         schemes = _csv(env.get("AUTH_SCHEMES", ",".join(ALL_SCHEMES)))
         return cls(
             secret_key=Secret(raw_secret),
@@ -200,8 +198,7 @@ def _development_secret(path: Path) -> str:
     path.write_text(value + "\n")
     path.chmod(0o600)
     logger.warning(
-        "SECRET_KEY is not set: generated a development key in %s. "
-        "Set SECRET_KEY in production.",
+        "SECRET_KEY is not set: generated a development key in %s. Set SECRET_KEY in production.",
         path,
     )
     return value

@@ -5,4 +5,4 @@ from models.users import User
 
 MODELS_MODULES = ["models.users", "models.credentials"]
 
-__all__ = ["Credential", "CredentialKind", "MODELS_MODULES", "RefreshToken", "User"]
+__all__ = ["MODELS_MODULES", "Credential", "CredentialKind", "RefreshToken", "User"]

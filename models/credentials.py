@@ -7,9 +7,13 @@ Secrets are never stored: only SHA-256 digests of high-entropy random values.
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.users import User
 
 
 class CredentialKind(str, Enum):
@@ -24,7 +28,7 @@ class Credential(Model):
     """A session, a refresh-token family or an API token."""
 
     id = fields.UUIDField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="credentials", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="credentials", on_delete=fields.CASCADE)
     kind = fields.CharEnumField(CredentialKind, max_length=16)
     # Digest of the cookie value or the API token; null for refresh families,
     # whose secrets live in `RefreshToken`.
@@ -53,7 +57,9 @@ class RefreshToken(Model):
     """One refresh token of a family, usable once, after which its successor takes over."""
 
     id = fields.UUIDField(primary_key=True)
-    family = fields.ForeignKeyField("models.Credential", related_name="refresh_tokens", on_delete=fields.CASCADE)
+    family: fields.ForeignKeyRelation[Credential] = fields.ForeignKeyField(
+        "models.Credential", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()

@@ -21,8 +21,11 @@ async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> 
         tokens = await credentials.issue_bearer(ctx.backend, user, ctx.client)
         ctx.identity = Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.JWT)
         return AuthPayload(
-            user=User.from_row(user), access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token, token_type="Bearer", expires_in=tokens.expires_in,
+            user=User.from_row(user),
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            token_type="Bearer",
+            expires_in=tokens.expires_in,
         )
     if ctx.identity.scheme is Scheme.SESSION and ctx.identity.credential_id:
         # A fresh id at every login: the old session (fixation risk) ends here.
@@ -63,8 +66,11 @@ async def refresh_token(info: Info[Context, None], refresh_token: str) -> AuthPa
     ctx = info.context
     user, tokens = await credentials.rotate_refresh(ctx.backend, refresh_token, ctx.client)
     return AuthPayload(
-        user=User.from_row(user), access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token, token_type="Bearer", expires_in=tokens.expires_in,
+        user=User.from_row(user),
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        token_type="Bearer",
+        expires_in=tokens.expires_in,
     )
 
 
@@ -76,14 +82,20 @@ async def change_password(info: Info[Context, None], current_password: str, new_
 
 
 async def create_api_token(
-    info: Info[Context, None], name: str, scopes: list[str] | None = [],  # noqa: B006 - never mutated
+    info: Info[Context, None],
+    name: str,
+    scopes: list[str] | None = [],  # noqa: B006 - never mutated
     expires_in_days: int | None = 90,
 ) -> ApiTokenPayload:
     """A new API token, shown once."""
     ctx = info.context
     token, row = await credentials.create_api_token(
-        ctx.backend, ctx.identity, name, list(scopes or []),
-        90 if expires_in_days is None else expires_in_days, ctx.client,
+        ctx.backend,
+        ctx.identity,
+        name,
+        list(scopes or []),
+        90 if expires_in_days is None else expires_in_days,
+        ctx.client,
     )
     return ApiTokenPayload(token=token, credential=Credential.from_row(row, ctx.identity.credential_id))
 

@@ -53,7 +53,8 @@ class Mutation:
         resolver=mutation.create_api_token, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
     )
     revoke_credential: bool = strawberry.mutation(
-        resolver=mutation.revoke_credential, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
+        resolver=mutation.revoke_credential,
+        extensions=gated(IsAuthenticated(), HasScope("credentials:write")),
     )
     grant_role: User = strawberry.mutation(
         resolver=mutation.grant_role, extensions=gated(HasRole(ADMIN), HasScope("users:write"))
@@ -62,7 +63,8 @@ class Mutation:
         resolver=mutation.revoke_role, extensions=gated(HasRole(ADMIN), HasScope("users:write"))
     )
     set_user_active: User = strawberry.mutation(
-        resolver=mutation.set_user_active, extensions=gated(HasRole(ADMIN), HasScope("users:write")),
+        resolver=mutation.set_user_active,
+        extensions=gated(HasRole(ADMIN), HasScope("users:write")),
         description="Deactivation ends every credential.",
     )
 

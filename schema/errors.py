@@ -57,8 +57,13 @@ def classify(error: GraphQLError) -> GraphQLError:
         logger.error("unexpected error in %s", error.path, exc_info=original)
         code, message = ErrorCode.INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE
     return GraphQLError(
-        message, nodes=error.nodes, source=error.source, positions=error.positions,
-        path=error.path, original_error=None, extensions={"code": code.value},
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={"code": code.value},
     )
 
 

@@ -35,8 +35,11 @@ class User:
     def from_row(cls, row: UserRow) -> User:
         """Wrap a model row."""
         return cls(
-            id=strawberry.ID(str(row.id)), username=row.username, email=row.email,
-            roles=list(row.roles), created_at=row.created_at,
+            id=strawberry.ID(str(row.id)),
+            username=row.username,
+            email=row.email,
+            roles=list(row.roles),
+            created_at=row.created_at,
         )
 
 
@@ -56,9 +59,15 @@ class Credential:
     def from_row(cls, row: CredentialRow, current_id: str | None) -> Credential:
         """Wrap a model row; `current` marks the credential of this request."""
         return cls(
-            id=strawberry.ID(str(row.id)), kind=row.kind, name=row.name, scopes=list(row.scopes),
-            created_at=row.created_at, last_used_at=row.last_used_at, expires_at=row.expires_at,
-            user_agent=row.user_agent, current=str(row.id) == current_id,
+            id=strawberry.ID(str(row.id)),
+            kind=row.kind,
+            name=row.name,
+            scopes=list(row.scopes),
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+            current=str(row.id) == current_id,
         )
 
 

@@ -12,12 +12,12 @@ import json
 import logging
 from typing import Any
 
+from cross_web import HTTPException as StrawberryHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
-from cross_web import HTTPException as StrawberryHTTPException
 from strawberry.types import ExecutionResult
 
 from auth.authenticate import resolve_identity
@@ -43,7 +43,7 @@ def _error_response(error: GatehouseError, status: int, headers: dict[str, str] 
     return JSONResponse(error_body(error), status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
-def status_for(response_data: GraphQLHTTPResponse) -> int:
+def status_for(response_data: Any) -> int:
     """The contract's status: 200 when data came back, else the most severe error code's."""
     errors = response_data.get("errors") or []
     data = response_data.get("data")
@@ -127,14 +127,17 @@ class GatehouseGraphQL(GraphQL):
             if self.graphql_ide and "text/html" in request.headers.get("accept", ""):
                 return await self.render_graphql_ide(request)
             return _error_response(
-                BadUserInput({}, "Send GraphQL operations as POST with a JSON body."), 405,
+                BadUserInput({}, "Send GraphQL operations as POST with a JSON body."),
+                405,
                 {"Allow": "POST"},
             )
         if request.method != "POST":
             return _error_response(BadUserInput({}, "Only POST is supported."), 405, {"Allow": "POST"})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            return _error_response(BadUserInput({}, "The body must be JSON (Content-Type: application/json)."), 415)
+            return _error_response(
+                BadUserInput({}, "The body must be JSON (Content-Type: application/json)."), 415
+            )
         if problem := self.csrf_problem(request):
             return _error_response(Forbidden(problem), 403)
         try:
@@ -159,8 +162,11 @@ class GatehouseGraphQL(GraphQL):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         return Context(
-            request=request, response=response, identity=request.state.resolution.identity,
-            backend=self.backend, client=request.state.client,
+            request=request,
+            response=response,
+            identity=request.state.resolution.identity,
+            backend=self.backend,
+            client=request.state.client,
         )
 
     # -- after execution -------------------------------------------------------------
@@ -178,13 +184,12 @@ class GatehouseGraphQL(GraphQL):
                 identity.presented_as or "", PLAIN_CHALLENGE
             )
         elif status == 429:
-            retry = max(
-                int((e.get("extensions") or {}).get("retryAfter") or 1) for e in data.get("errors") or []
-            )
+            errors: Any = data.get("errors") or []
+            retry = max(int((e.get("extensions") or {}).get("retryAfter") or 1) for e in errors)
             sub_response.headers["Retry-After"] = str(retry)
         return data
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
         sub_response = await super().get_sub_response(request)
         request.state.sub_response = sub_response
         return sub_response

@@ -42,9 +42,13 @@ async def register(
     password_hash = await backend.hasher.hash(password)
     try:
         user = await User.create(
-            username=username, username_key=username.lower(),
-            email=normalised_email, email_key=normalised_email.lower(),
-            password_hash=password_hash, roles=[], password_changed_at=utcnow(),
+            username=username,
+            username_key=username.lower(),
+            email=normalised_email,
+            email_key=normalised_email.lower(),
+            password_hash=password_hash,
+            roles=[],
+            password_changed_at=utcnow(),
         )
     except IntegrityError:
         # Lost a race with a concurrent registration: the unique columns decided.

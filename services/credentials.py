@@ -70,7 +70,9 @@ async def logout(backend: AuthBackend, identity: Identity, everywhere: bool, cli
     if everywhere:
         await revoke_all(backend, user_id)
     elif identity.credential_id is not None:
-        await Credential.filter(id=identity.credential_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+        await Credential.filter(id=identity.credential_id, revoked_at__isnull=True).update(
+            revoked_at=utcnow()
+        )
     elif identity.scheme is Scheme.BASIC:
         await backend.basic_cache.forget_user(user_id)
     audit("logout", client, user_id=user_id, everywhere=everywhere, credential_id=identity.credential_id)
@@ -90,9 +92,9 @@ async def revoke_one(identity: Identity, credential_id: str, client: ClientInfo)
         parsed = uuid.UUID(credential_id)
     except ValueError:
         raise BadUserInput({"id": "No such credential."}) from None
-    count = await Credential.filter(
-        id=parsed, user_id=identity.user_id, revoked_at__isnull=True
-    ).update(revoked_at=utcnow())
+    count = await Credential.filter(id=parsed, user_id=identity.user_id, revoked_at__isnull=True).update(
+        revoked_at=utcnow()
+    )
     if not count:
         raise BadUserInput({"id": "No such credential."})
     audit("revoke_credential", client, user_id=identity.user_id, credential_id=parsed)
@@ -105,7 +107,9 @@ def check_token_request(name: str, scopes: list[str], expires_in_days: int, max_
         problems["name"] = f"Use 1 to {TOKEN_NAME_MAX} characters."
     unknown = [s for s in scopes if s not in KNOWN_SCOPES]
     if unknown:
-        problems["scopes"] = f"Unknown scope(s) {', '.join(sorted(set(unknown))[:5])}; known: {', '.join(KNOWN_SCOPES)}."
+        problems["scopes"] = (
+            f"Unknown scope(s) {', '.join(sorted(set(unknown))[:5])}; known: {', '.join(KNOWN_SCOPES)}."
+        )
     if not 1 <= expires_in_days <= max_days:
         problems["expiresInDays"] = f"Use 1 to {max_days} days."
     if problems:
@@ -114,7 +118,11 @@ def check_token_request(name: str, scopes: list[str], expires_in_days: int, max_
 
 
 async def create_api_token(
-    backend: AuthBackend, identity: Identity, name: str, scopes: list[str], expires_in_days: int,
+    backend: AuthBackend,
+    identity: Identity,
+    name: str,
+    scopes: list[str],
+    expires_in_days: int,
     client: ClientInfo,
 ) -> tuple[str, Credential]:
     """A new API token, returned once. A token can never get scopes its creator lacks."""
@@ -122,6 +130,8 @@ async def create_api_token(
     if identity.scopes is not None and not set(scopes) <= identity.scopes:
         raise BadUserInput({"scopes": "A token cannot grant scopes its creator lacks."})
     assert identity.user is not None
-    token, row = await backend.api_tokens.write(identity.user, name.strip(), scopes, expires_in_days, client.user_agent)
+    token, row = await backend.api_tokens.write(
+        identity.user, name.strip(), scopes, expires_in_days, client.user_agent
+    )
     audit("create_api_token", client, user_id=identity.user_id, credential_id=row.id)
     return token, row

@@ -47,8 +47,7 @@ def _strength_problem(password: str, username: str, email: str) -> str | None:
         if len(item) >= 3:
             remainder = remainder.replace(item.lower(), "")
     built_from_personal = remainder != lowered and (
-        len(remainder) < PASSWORD_MIN
-        or zxcvbn(remainder, max_length=STRENGTH_PREFIX)["score"] < MIN_SCORE
+        len(remainder) < PASSWORD_MIN or zxcvbn(remainder, max_length=STRENGTH_PREFIX)["score"] < MIN_SCORE
     )
     if built_from_personal:
         return "The password is built from your username or email; choose another."

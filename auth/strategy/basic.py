@@ -29,5 +29,7 @@ class BasicStrategy:
                 return user
         user = await self.passwords.authenticate(credentials.login, credentials.password)
         if user is not None:
-            await self.cache.put(header_value, BasicCacheEntry(str(user.id), hash_fingerprint(user.password_hash)))
+            await self.cache.put(
+                header_value, BasicCacheEntry(str(user.id), hash_fingerprint(user.password_hash))
+            )
         return user

@@ -64,7 +64,9 @@ class JWTStrategy:
             "typ": ACCESS_TYPE,
         }
         token = jwt.encode(
-            claims, self._keys[self._signing_kid], algorithm=ALGORITHM,
+            claims,
+            self._keys[self._signing_kid],
+            algorithm=ALGORITHM,
             headers={"kid": self._signing_kid},
         )
         return token, self.ttl
@@ -79,8 +81,13 @@ class JWTStrategy:
             if key is None or header.get("alg") != ALGORITHM:
                 raise InvalidAccessToken("unknown key or algorithm")
             claims = jwt.decode(
-                token, key, algorithms=[ALGORITHM], audience=self.audience, issuer=self.issuer,
-                leeway=LEEWAY, options={"require": REQUIRED_CLAIMS},
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY,
+                options={"require": REQUIRED_CLAIMS},
             )
         except jwt.InvalidTokenError as exc:
             raise InvalidAccessToken(type(exc).__name__) from None

@@ -32,8 +32,12 @@ class RefreshStrategy:
         """A new family with its first refresh token."""
         expires_at = self._expiry()
         family = await Credential.create(
-            user=user, kind=CredentialKind.REFRESH, expires_at=expires_at,
-            last_used_at=utcnow(), user_agent=user_agent, ip=ip,
+            user=user,
+            kind=CredentialKind.REFRESH,
+            expires_at=expires_at,
+            last_used_at=utcnow(),
+            user_agent=user_agent,
+            ip=ip,
         )
         token = new_secret(REFRESH_TOKEN_PREFIX)
         await RefreshToken.create(family=family, token_hash=digest(token), expires_at=expires_at)

@@ -31,22 +31,16 @@ async def touch(credential: Credential, settings: Settings, now: datetime | None
     await Credential.filter(id=credential.id).update(last_used_at=now)
 
 
-async def load_live_by_hash(
-    secret_hash: str, kind: CredentialKind, settings: Settings
-) -> Credential | None:
+async def load_live_by_hash(secret_hash: str, kind: CredentialKind, settings: Settings) -> Credential | None:
     """The live credential of `kind` whose secret digests to `secret_hash`, with its user."""
-    credential = (
-        await Credential.filter(secret_hash=secret_hash, kind=kind).select_related("user").first()
-    )
+    credential = await Credential.filter(secret_hash=secret_hash, kind=kind).select_related("user").first()
     if credential is None or not is_live(credential, settings):
         return None
     await touch(credential, settings)
     return credential
 
 
-async def load_live_by_id(
-    credential_id: str, kind: CredentialKind, settings: Settings
-) -> Credential | None:
+async def load_live_by_id(credential_id: str, kind: CredentialKind, settings: Settings) -> Credential | None:
     """The live credential `credential_id` of `kind`, with its user, in one query."""
     credential = await Credential.filter(id=credential_id, kind=kind).select_related("user").first()
     if credential is None or not is_live(credential, settings):

@@ -50,9 +50,7 @@ def read_authorization(header: str | None) -> HeaderCredential | None:
     scheme, _, value = header.strip().partition(" ")
     canonical = {"bearer": "Bearer", "token": "Token", "basic": "Basic"}.get(scheme.lower())
     if canonical is None:
-        raise CredentialRejected(
-            "Unsupported Authorization scheme; use Bearer, Token or Basic.", "Bearer"
-        )
+        raise CredentialRejected("Unsupported Authorization scheme; use Bearer, Token or Basic.", "Bearer")
     value = value.strip()
     if not value:
         raise CredentialRejected(f"The {canonical} credential is empty.", canonical)

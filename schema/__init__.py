@@ -1,0 +1,1 @@
+"""The GraphQL schema: types, inputs, permissions wiring, errors and the HTTP view."""
