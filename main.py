@@ -28,8 +28,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.app import create_app
+    from core.preflight import check_backends
 
     settings = _settings()
+    if problem := asyncio.run(check_backends(settings)):
+        print(f"gatehouse: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     print(f"Gatehouse on http://{settings.host}:{settings.port}/graphql ({settings.app_env})", flush=True)
@@ -60,11 +64,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         finally:
             await Tortoise.close_connections()
 
-    try:
-        asyncio.run(run())
-    except OSError as exc:
-        print(f"gatehouse: cannot reach DATABASE_URL: {exc}", file=sys.stderr)
-        return 1
+    from core.preflight import check_backends
+
+    if problem := asyncio.run(check_backends(settings.with_(redis_url=None))):
+        print(f"gatehouse: {problem}", file=sys.stderr)
+        return 2
+    asyncio.run(run())
     print("migrations applied")
     return 0
 

@@ -63,7 +63,7 @@ async def _from_header(credential: HeaderCredential, backend: AuthBackend, clien
         _require_enabled(backend, Scheme.BASIC, "Basic")
         if backend.settings.production and not client.is_https:
             raise CredentialRejected("HTTPS is required for Basic authentication.", "Basic")
-        user = await backend.basic.authenticate(credential.value)
+        user = await backend.basic.authenticate(credential.value, client.ip)
         if user is None:
             raise CredentialRejected("Invalid login or password.", "Basic")
         return Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.BASIC, presented_as="Basic")

@@ -7,6 +7,7 @@ from typing import Any
 
 from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
 from auth.passwords import BcryptHasher, PasswordHasher
+from auth.ratelimit import LoginLimiter
 from auth.secrets import derive_key
 from auth.strategy.api_token import ApiTokenStrategy
 from auth.strategy.basic import BasicStrategy
@@ -30,12 +31,16 @@ class AuthBackend:
     api_tokens: ApiTokenStrategy
     basic: BasicStrategy
     basic_cache: BasicCache
+    limiter: LoginLimiter
 
     @classmethod
     def build(
         cls, settings: Settings, redis: Any | None = None, hasher: PasswordHasher | None = None
     ) -> AuthBackend:
-        """Wire the strategies; `redis` shares the Basic cache between instances."""
+        """Wire the strategies; `redis` shares the Basic cache between instances.
+
+        The rate limiter shares its counters through the same Redis (or `settings.redis_url`).
+        """
         hasher = hasher or BcryptHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
         cache_key = derive_key(settings.secret_key.reveal(), "basic-cache/v1")
         basic_cache: BasicCache
@@ -44,6 +49,7 @@ class AuthBackend:
         else:
             basic_cache = MemoryBasicCache(cache_key, settings.basic_cache_ttl)
         passwords = PasswordStrategy(hasher)
+        limiter = LoginLimiter(settings, redis=redis)
         return cls(
             settings=settings,
             hasher=hasher,
@@ -52,6 +58,7 @@ class AuthBackend:
             jwt=JWTStrategy(settings),
             refresh=RefreshStrategy(settings),
             api_tokens=ApiTokenStrategy(settings),
-            basic=BasicStrategy(passwords, basic_cache),
+            basic=BasicStrategy(passwords, basic_cache, limiter),
             basic_cache=basic_cache,
+            limiter=limiter,
         )

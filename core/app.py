@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -33,6 +35,24 @@ async def _database_answers(timeout: float) -> bool:
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False
     return True
+
+
+def cors_middleware(settings: Settings) -> Middleware:
+    """CORS for `ALLOWED_ORIGINS` only, with credentials.
+
+    The list is explicit (settings refuse `*` and `null`), so Starlette echoes an
+    origin only when it is listed; any other origin, `null` included, gets no
+    `Access-Control-Allow-Origin` and its preflight fails.
+    """
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=[origin.lower() for origin in settings.allowed_origins],
+        allow_credentials=True,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After", "WWW-Authenticate"],
+        max_age=600,  # seconds a browser may cache a preflight
+    )
 
 
 def create_app(settings: Settings, hasher: PasswordHasher | None = None) -> Starlette:
@@ -68,10 +88,12 @@ def create_app(settings: Settings, hasher: PasswordHasher | None = None) -> Star
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view, so even a PUT is answered in GraphQL JSON.
+            Route("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[cors_middleware(settings)],
     )
     app.state.settings = settings
     app.state.backend = backend

@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
 
 GENERIC_LOGIN_FAILURE = "Invalid login or password."
 INTERNAL_MESSAGE = "Internal server error."
+UNAVAILABLE_MESSAGE = "A backing service is unavailable; try again shortly."
 
 
 class GatehouseError(Exception):
@@ -80,6 +81,12 @@ class RateLimited(GatehouseError):
     def __init__(self, retry_after: int, message: str = "Too many attempts; try again later.") -> None:
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, retryAfter=self.retry_after)
+
+
+class InternalError(GatehouseError):
+    """Something unexpected; the message never shows internals."""
+
+    code = ErrorCode.INTERNAL_SERVER_ERROR
 
 
 class ServiceUnavailable(GatehouseError):

@@ -100,8 +100,12 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
-    login_limit_per_account: str = "5/minute"
+    # `limits` notation; several windows (";"-separated) make waits grow with repeated
+    # failures, never past the longest window, so no account is locked for good.
+    login_limit_per_account: str = "5/minute;10/5 minutes;20/15 minutes"
     login_limit_per_ip: str = "30/minute"
+    register_limit_per_ip: str = "60/minute"
+    refresh_limit_per_ip: str = "120/minute"
     db_timeout: float = 5.0  # seconds before a database call is abandoned
     auto_migrate: bool = True
 
@@ -131,6 +135,9 @@ class Settings:
             raise SettingsError("ACCESS_TOKEN_TTL must be between 300 and 3600 seconds")
         if self.production and len(self.secret_key.reveal().encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
+        if any(o in ("*", "null") or "://" not in o for o in self.allowed_origins):
+            raise SettingsError("ALLOWED_ORIGINS must list explicit origins such as https://app.example.com")
+        _check_limits(self)
 
     @classmethod
     def from_env(
@@ -170,7 +177,34 @@ class Settings:
             auth_schemes=schemes,
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900, 300, 3600),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            db_timeout=float(_int(env, "DB_TIMEOUT", 5, 1, 120)),
+            # Unset or empty: keep the default.
+            login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT") or cls.login_limit_per_account,
+            login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or cls.login_limit_per_ip,
+            register_limit_per_ip=env.get("REGISTER_LIMIT_PER_IP") or cls.register_limit_per_ip,
+            refresh_limit_per_ip=env.get("REFRESH_LIMIT_PER_IP") or cls.refresh_limit_per_ip,
         )
+
+
+_LIMIT_VARIABLES = (
+    "LOGIN_LIMIT_PER_ACCOUNT",
+    "LOGIN_LIMIT_PER_IP",
+    "REGISTER_LIMIT_PER_IP",
+    "REFRESH_LIMIT_PER_IP",
+)
+
+
+def _check_limits(settings: Settings) -> None:
+    from limits import parse_many
+
+    for name in _LIMIT_VARIABLES:
+        value = getattr(settings, name.lower())
+        try:
+            parse_many(value)
+        except ValueError:
+            raise SettingsError(
+                f"{name} must be in `limits` notation such as '5/minute;20/15 minutes', got {value!r}"
+            ) from None
 
 
 def _check_database_url(url: str) -> None:

@@ -28,7 +28,9 @@ class Credential(Model):
     """A session, a refresh-token family or an API token."""
 
     id = fields.UUIDField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField("models.User", related_name="credentials", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="credentials", on_delete=fields.CASCADE
+    )
     kind = fields.CharEnumField(CredentialKind, max_length=16)
     # Digest of the cookie value or the API token; null for refresh families,
     # whose secrets live in `RefreshToken`.

@@ -7,12 +7,23 @@ from strawberry.types import Info
 
 from auth.identity import Identity, Scheme
 from auth.transport.cookie import clear_session_cookie, write_session_cookie
+from core.errors import BadUserInput
 from models import Credential as CredentialRow
 from models import User as UserRow
 from schema.context import Context
 from schema.inputs import LoginInput, RegisterInput
 from schema.types import ApiTokenPayload, AuthPayload, Credential, Transport, User
 from services import accounts, credentials
+
+# The scheme (as named in AUTH_SCHEMES) that each sign-in transport hands out.
+_TRANSPORT_SCHEME = {Transport.COOKIE: "session", Transport.BEARER: "jwt"}
+
+
+def _require_transport(ctx: Context, transport: Transport | None) -> None:
+    """Refuse, before any work, to hand out a credential this deployment would not accept."""
+    scheme = _TRANSPORT_SCHEME[transport or Transport.COOKIE]
+    if scheme not in ctx.backend.settings.auth_schemes:
+        raise BadUserInput({"transport": f"The {scheme} authentication scheme is disabled on this server."})
 
 
 async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> AuthPayload:
@@ -41,6 +52,7 @@ async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> 
 async def register(info: Info[Context, None], input: RegisterInput) -> AuthPayload:
     """Create an account and sign in with the chosen transport."""
     ctx = info.context
+    _require_transport(ctx, input.transport)
     user = await accounts.register(ctx.backend, input.username, input.email, input.password, ctx.client)
     return await _sign_in(ctx, user, input.transport)
 
@@ -48,6 +60,7 @@ async def register(info: Info[Context, None], input: RegisterInput) -> AuthPaylo
 async def login(info: Info[Context, None], input: LoginInput) -> AuthPayload:
     """Sign in with a username or email and a password."""
     ctx = info.context
+    _require_transport(ctx, input.transport)
     user = await accounts.login(ctx.backend, input.login, input.password, ctx.client)
     return await _sign_in(ctx, user, input.transport)
 

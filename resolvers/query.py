@@ -43,7 +43,10 @@ def _encode_cursor(row: UserRow) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("cursors carry aware times")  # naive ones cannot be compared
+        return moment, uuid.UUID(row_id)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise BadUserInput({"after": "Invalid cursor."}) from None
 

@@ -21,6 +21,7 @@ from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
 from core.settings import Settings
 from resolvers import mutation, query
 from schema.errors import ErrorCodes
+from schema.limits import OperationLimits
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
 
 ADMIN = "admin"
@@ -86,6 +87,7 @@ def build_schema(settings: Settings) -> GatehouseSchema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        OperationLimits,
         ErrorCodes,
     ]
     if settings.production:

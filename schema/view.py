@@ -8,6 +8,7 @@ After execution: the status code and headers that depend on the result (401 with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -26,9 +27,22 @@ from auth.errors import CredentialRejected
 from auth.transport.cookie import clear_session_cookie
 from auth.transport.header import CHALLENGES, PLAIN_CHALLENGE
 from core.client import client_info
-from core.errors import STATUS_BY_CODE, BadUserInput, ErrorCode, Forbidden, GatehouseError, error_body
+from core.errors import (
+    INTERNAL_MESSAGE,
+    STATUS_BY_CODE,
+    UNAVAILABLE_MESSAGE,
+    BadUserInput,
+    ErrorCode,
+    Forbidden,
+    GatehouseError,
+    InternalError,
+    RateLimited,
+    ServiceUnavailable,
+    error_body,
+)
 from core.settings import Settings
 from schema.context import Context
+from schema.errors import classify, is_unavailable
 
 logger = logging.getLogger("gatehouse.http")
 
@@ -146,9 +160,21 @@ class GatehouseGraphQL(GraphQL):
             return _error_response(exc, 413)
         client = client_info(request, self.settings)
         try:
-            resolution = await resolve_identity(request, self.backend, client)
+            async with asyncio.timeout(self.settings.db_timeout):
+                resolution = await resolve_identity(request, self.backend, client)
         except CredentialRejected as exc:
             return _error_response(exc, 401, {"WWW-Authenticate": CHALLENGES[exc.scheme]})
+        except RateLimited as exc:
+            # Too many Basic password attempts: refused before anything executes.
+            return _error_response(exc, 429, {"Retry-After": str(exc.retry_after)})
+        except ServiceUnavailable as exc:
+            return _error_response(exc, 503, {"Retry-After": "5"})
+        except Exception as exc:
+            if not is_unavailable(exc):
+                logger.exception("unexpected error during authentication")
+                return _error_response(InternalError(INTERNAL_MESSAGE), 500)
+            logger.error("backing service unavailable during authentication: %s", type(exc).__name__)
+            return _error_response(ServiceUnavailable(UNAVAILABLE_MESSAGE), 503, {"Retry-After": "5"})
         request.state.resolution = resolution
         request.state.client = client
         try:
@@ -172,6 +198,10 @@ class GatehouseGraphQL(GraphQL):
     # -- after execution -------------------------------------------------------------
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            # A syntax error raised by the parser cache skips the operation hooks, and with
+            # them `ErrorCodes`: every error still leaves with a code.
+            result.errors = [e if (e.extensions or {}).get("code") else classify(e) for e in result.errors]
         data = await super().process_result(request, result)
         status = status_for(data)
         if status == 200:
@@ -196,3 +226,16 @@ class GatehouseGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Parse the body; anything but a JSON object (or an array, which Strawberry
+        refuses as batching) is the client's error, never a 500."""
+        try:
+            parsed = json.loads(data)
+        except RecursionError:  # deeply nested arrays fit in a small body
+            raise StrawberryHTTPException(400, "The JSON body is nested too deeply.") from None
+        except UnicodeDecodeError:  # Strawberry only catches JSONDecodeError
+            raise StrawberryHTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(parsed, (dict, list)):
+            raise StrawberryHTTPException(400, "The body must be a JSON object.")
+        return parsed

@@ -9,7 +9,7 @@ from auth.identity import Identity
 from auth.strategy.password import find_user_by_login
 from core.client import ClientInfo
 from core.clock import utcnow
-from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, Unauthenticated
+from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, RateLimited, Unauthenticated
 from models import User
 from services import credentials
 from services.audit import audit
@@ -21,7 +21,12 @@ ROLE_PATTERN_MAX = 32
 async def register(
     backend: AuthBackend, username: str, email: str, password: str, client: ClientInfo | None = None
 ) -> User:
-    """Create an account; every invalid or taken field is reported at once."""
+    """Create an account; every invalid or taken field is reported at once.
+
+    Requests from a client (not the command line) count against the per-IP limit.
+    """
+    if client is not None:
+        await backend.limiter.register_attempt(client.ip)
     problems: dict[str, str] = {}
     if message := check_username(username):
         problems["username"] = message
@@ -67,11 +72,21 @@ async def _taken_fields(username: str, email: str) -> dict[str, str]:
 
 
 async def login(backend: AuthBackend, login: str, password: str, client: ClientInfo | None = None) -> User:
-    """The user for a login (username or email) and password; one answer for every failure."""
+    """The user for a login (username or email) and password; one answer for every failure.
+
+    Every attempt counts against the per-IP and per-account limits before the password
+    is checked (`RateLimited` when over); a success clears the account's counters.
+    """
+    try:
+        await backend.limiter.login_attempt(login, client.ip if client else None)
+    except RateLimited:
+        audit("login_rate_limited", client)
+        raise
     user = await backend.passwords.authenticate(login, password)
     if user is None:
         audit("login_failure", client)
         raise Unauthenticated(GENERIC_LOGIN_FAILURE)
+    await backend.limiter.login_succeeded(login)
     if backend.hasher.needs_rehash(user.password_hash):
         user.password_hash = await backend.hasher.hash(password)
         await User.filter(id=user.id).update(password_hash=user.password_hash)
@@ -85,8 +100,12 @@ async def change_password(
     """Check the current password, set the new one, end every other credential."""
     user = identity.user
     assert user is not None
+    # The current password is a guess like any login: a stolen session must not
+    # become an unlimited password oracle.
+    await backend.limiter.login_attempt(user.username, client.ip if client else None)
     if not await backend.hasher.verify(current, user.password_hash):
         raise BadUserInput({"currentPassword": "The current password is wrong."})
+    await backend.limiter.login_succeeded(user.username)
     if message := await check_password(new, user.username, user.email):
         raise BadUserInput({"newPassword": message})
     user.password_hash = await backend.hasher.hash(new)

@@ -43,7 +43,11 @@ async def issue_bearer(backend: AuthBackend, user: User, client: ClientInfo) -> 
 
 
 async def rotate_refresh(backend: AuthBackend, token: str, client: ClientInfo) -> tuple[User, BearerTokens]:
-    """Spend a refresh token for a new pair; reuse ends the whole family."""
+    """Spend a refresh token for a new pair; reuse ends the whole family.
+
+    Exchanges count against a per-IP limit (`RateLimited` when over).
+    """
+    await backend.limiter.refresh_attempt(client.ip)
     try:
         successor, family = await backend.refresh.rotate(token)
     except RefreshRejected as exc:

@@ -21,7 +21,7 @@ MIN_SCORE = 2  # zxcvbn 0..4: 0 and 1 are "too guessable" / "very guessable"
 
 def check_username(username: str) -> str | None:
     """A message when `username` breaks the rules, else `None`."""
-    if not USERNAME_PATTERN.match(username):
+    if not USERNAME_PATTERN.fullmatch(username):
         return "Use 3 to 32 characters: letters, digits, '_', '.' or '-'."
     return None
 

@@ -40,6 +40,6 @@ class ApiTokenStrategy:
 
     async def read(self, token: str) -> Credential | None:
         """The live token row for `token`, or `None`."""
-        if not API_TOKEN_PATTERN.match(token):
+        if not API_TOKEN_PATTERN.fullmatch(token):
             return None
         return await load_live_by_hash(digest(token), CredentialKind.API_TOKEN, self.settings)

@@ -49,7 +49,7 @@ class RefreshStrategy:
         Marking the token used is one conditional UPDATE, so of two concurrent
         rotations exactly one wins; the other is treated as reuse.
         """
-        if not REFRESH_TOKEN_PATTERN.match(token):
+        if not REFRESH_TOKEN_PATTERN.fullmatch(token):
             raise RefreshRejected("malformed")
         now = utcnow()
         row = await RefreshToken.filter(token_hash=digest(token)).select_related("family__user").first()

@@ -34,6 +34,6 @@ class SessionStrategy:
 
     async def read(self, session_id: str) -> Credential | None:
         """The live session behind a cookie value, or `None` (unknown, expired, idle, revoked)."""
-        if not SESSION_ID_PATTERN.match(session_id):
+        if not SESSION_ID_PATTERN.fullmatch(session_id):
             return None
         return await load_live_by_hash(digest(session_id), CredentialKind.SESSION, self.settings)

@@ -45,10 +45,13 @@ def read_authorization(header: str | None) -> HeaderCredential | None:
     """Parse an `Authorization` header; `None` when absent, `CredentialRejected` when malformed."""
     if header is None:
         return None
+    # Only the scheme word is looked at before the size check, so the challenge of an
+    # oversized header still names the scheme the request used.
+    scheme_word = header.lstrip()[:16].partition(" ")[0]
+    canonical = {"bearer": "Bearer", "token": "Token", "basic": "Basic"}.get(scheme_word.lower())
     if len(header) > MAX_HEADER_BYTES:
-        raise CredentialRejected("The Authorization header is too long.", "Bearer")
-    scheme, _, value = header.strip().partition(" ")
-    canonical = {"bearer": "Bearer", "token": "Token", "basic": "Basic"}.get(scheme.lower())
+        raise CredentialRejected("The Authorization header is too long.", canonical or "Bearer")
+    value = header.strip().partition(" ")[2]
     if canonical is None:
         raise CredentialRejected("Unsupported Authorization scheme; use Bearer, Token or Basic.", "Bearer")
     value = value.strip()

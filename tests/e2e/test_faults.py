@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from tests.conftest import STRONG_PASSWORD, TEST_SECRET
-from tests.support.processes import ROOT, GatehouseServer, PrivatePostgres, PrivateRedis, postgres_available, wait_for
+from tests.support.processes import (
+    ROOT,
+    GatehouseServer,
+    PrivatePostgres,
+    PrivateRedis,
+    postgres_available,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.server,
@@ -23,20 +30,30 @@ pytestmark = [
 
 DB_TIMEOUT = 2  # seconds; requests must fail within this (plus a little), never hang
 
-REGISTER = """mutation($u: String!) { register(input: {username: $u, email: "fault@example.com",
-  password: "%s", transport: BEARER}) { accessToken refreshToken user { id } } }""" % STRONG_PASSWORD
-LOGIN = """mutation { login(input: {login: "fault", password: "%s", transport: BEARER})
-  { accessToken } }""" % STRONG_PASSWORD
+REGISTER = (
+    """mutation($u: String!) { register(input: {username: $u, email: "fault@example.com",
+  password: "%s", transport: BEARER}) { accessToken refreshToken user { id } } }"""
+    % STRONG_PASSWORD
+)
+LOGIN = (
+    """mutation { login(input: {login: "fault", password: "%s", transport: BEARER})
+  { accessToken } }"""
+    % STRONG_PASSWORD
+)
 ME = "{ me { username } }"
 
 
 def _post(url: str, query: str, headers: dict[str, str] | None = None, variables: dict | None = None):
-    return httpx.post(url + "/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30)
+    return httpx.post(
+        url + "/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30
+    )
 
 
 def _migrate(database_url: str) -> None:
     env = {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, capture_output=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr.decode()
 
 
@@ -48,7 +65,12 @@ def postgres():
 
 
 def test_database_outage_fails_fast_and_recovers(postgres: PrivatePostgres):
-    env = {"DATABASE_URL": postgres.url, "SECRET_KEY": TEST_SECRET, "BCRYPT_ROUNDS": "4", "DB_TIMEOUT": str(DB_TIMEOUT)}
+    env = {
+        "DATABASE_URL": postgres.url,
+        "SECRET_KEY": TEST_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "DB_TIMEOUT": str(DB_TIMEOUT),
+    }
     with GatehouseServer(env) as server:
         registered = _post(server.url, REGISTER, variables={"u": "fault"}).json()["data"]["register"]
         auth = {"Authorization": f"Bearer {registered['accessToken']}"}
@@ -80,8 +102,11 @@ def test_database_outage_fails_fast_and_recovers(postgres: PrivatePostgres):
 def test_redis_outage_never_lets_a_revoked_credential_in(postgres: PrivatePostgres):
     with PrivateRedis() as redis:
         env = {
-            "DATABASE_URL": postgres.url, "REDIS_URL": redis.url, "SECRET_KEY": TEST_SECRET,
-            "BCRYPT_ROUNDS": "4", "DB_TIMEOUT": str(DB_TIMEOUT),
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis.url,
+            "SECRET_KEY": TEST_SECRET,
+            "BCRYPT_ROUNDS": "4",
+            "DB_TIMEOUT": str(DB_TIMEOUT),
         }
         with GatehouseServer(env) as server:
             registered = _post(server.url, REGISTER, variables={"u": "fault"}).json()["data"]["register"]

@@ -1,0 +1,227 @@
+"""A per-process cache of verified credentials, invalidated at once on every instance.
+
+Reading the credential and user rows on every request is what makes revocation
+immediate, and it is also most of the cost of an authenticated request. This cache
+keeps the verified rows in memory and revalidates them with a *generation*: a value
+that every revocation, role change, password change or deactivation moves forward
+after writing to the database.
+
+The protocol that keeps it correct:
+
+- a reader takes the generation for the user **before** it reads the database, and
+  stores what it read under that generation;
+- a writer writes the database **then** bumps the generation;
+- a cached entry is used only while the generation still equals the one stored.
+
+If a write lands after a reader's database read, its bump also lands after the
+reader took the generation, so the entry is stale on the very next request. A reader
+only knows the user before the read once it has seen the credential (credentials
+never change owner), so the first request for a credential is never cached.
+
+Where the generation lives decides where the cache may be used:
+
+| deployment | generations | cost per request |
+| --- | --- | --- |
+| `REDIS_URL` set | a Redis counter per user | one GET |
+| SQLite file | a stamp file next to the database, shared by the processes on the host | one `stat()` |
+| SQLite in memory | the process itself | nothing |
+| PostgreSQL without Redis | none: the cache is off, every request reads the database | |
+
+A Redis error makes the generation unknown, and an unknown generation is a miss: the
+request falls back to the database, so a revoked credential never gets through.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Protocol
+
+logger = logging.getLogger("gatehouse.cache")
+
+MAX_ENTRIES = 50_000
+MAX_AGE = 60.0  # seconds an entry may be served before it is read again anyway
+
+
+class Generations(Protocol):
+    """Where the generations live."""
+
+    async def current(self, user_id: str) -> str | None:
+        """The user's generation, or `None` when it cannot be known (no caching then)."""
+        ...
+
+    async def bump(self, user_id: str) -> None:
+        """Move the user's generation forward (after the database write)."""
+        ...
+
+
+class LocalGenerations:
+    """Generations of one process: right only when no other process shares the database."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
+
+    async def current(self, user_id: str) -> str | None:
+        """The local counter of the user."""
+        return str(self._counters.get(user_id, 0))
+
+    async def bump(self, user_id: str) -> None:
+        """Count one change for the user."""
+        self._counters[user_id] = self._counters.get(user_id, 0) + 1
+
+
+class FileGenerations(LocalGenerations):
+    """A stamp file, replaced on every change: all processes on the host see it by `stat()`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        if not path.exists():
+            self._write()
+
+    def _write(self) -> None:
+        temporary = self.path.with_name(f"{self.path.name}.{secrets.token_hex(6)}")
+        temporary.write_text(secrets.token_hex(8))
+        os.replace(temporary, self.path)  # a new inode every time: never mistaken for the old
+
+    def _stamp(self) -> str | None:
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return f"{found.st_ino}:{found.st_mtime_ns}:{found.st_size}"
+
+    async def current(self, user_id: str) -> str | None:
+        """The file stamp plus the local counter."""
+        stamp = self._stamp()
+        if stamp is None:
+            return None
+        return f"{stamp}/{await super().current(user_id)}"
+
+    async def bump(self, user_id: str) -> None:
+        """Replace the stamp file (every process sees a new stamp) and count locally."""
+        await super().bump(user_id)
+        self._write()
+
+
+class RedisGenerations(LocalGenerations):
+    """A Redis counter per user, shared by every instance, under a shared epoch.
+
+    The epoch changes when Redis loses its data (a restart: the counters start again
+    from zero) and after an outage during which this instance could not publish a bump:
+    either way every cached entry on every instance stops matching.
+    """
+
+    def __init__(self, redis: Any, prefix: str = "gatehouse:") -> None:
+        super().__init__()
+        self._redis = redis
+        self._epoch_key = prefix + "epoch"
+        self._prefix = prefix + "gen:"
+        self._epoch_rotation_owed = False
+
+    async def _rotate_epoch(self) -> None:
+        await self._redis.set(self._epoch_key, secrets.token_hex(8))
+        self._epoch_rotation_owed = False
+
+    async def current(self, user_id: str) -> str | None:
+        """The shared epoch and counter, or `None` when Redis does not answer."""
+        try:
+            if self._epoch_rotation_owed:
+                await self._rotate_epoch()
+            epoch, counter = await self._redis.mget(self._epoch_key, self._prefix + user_id)
+            if epoch is None:
+                await self._redis.set(self._epoch_key, secrets.token_hex(8), nx=True)
+                return None
+        except Exception as exc:  # noqa: BLE001 - unknown generation means "read the database"
+            logger.warning("generation unavailable (%s): reading the database", type(exc).__name__)
+            return None
+        return f"{_text(epoch)}/{_text(counter)}/{await super().current(user_id)}"
+
+    async def bump(self, user_id: str) -> None:
+        """Increment the shared counter; if Redis is down, owe every instance a new epoch."""
+        await super().bump(user_id)
+        try:
+            await self._redis.incr(self._prefix + user_id)
+        except Exception as exc:  # noqa: BLE001 - the database already holds the truth
+            logger.warning(
+                "could not publish a revocation (%s): rotating the epoch later", type(exc).__name__
+            )
+            self._epoch_rotation_owed = True
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "0"
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class NoGenerations:
+    """No shared place for generations: nothing is cached."""
+
+    async def current(self, user_id: str) -> str | None:
+        """Always unknown."""
+        return None
+
+    async def bump(self, user_id: str) -> None:
+        """Nothing to move."""
+
+
+class IdentityCache:
+    """Verified rows by credential key, each kept with the generation it was read under."""
+
+    def __init__(
+        self, generations: Generations, max_entries: int = MAX_ENTRIES, max_age: float = MAX_AGE
+    ) -> None:
+        self.generations = generations
+        self.enabled = not isinstance(generations, NoGenerations)
+        self._max_entries = max_entries
+        self._max_age = max_age
+        self._entries: OrderedDict[str, tuple[str, float, Any]] = OrderedDict()
+        self._owners: OrderedDict[str, str] = OrderedDict()  # credential key -> user id
+
+    async def get(self, key: str) -> tuple[Any | None, str | None]:
+        """(cached value, None) on a hit; (None, generation to store under) on a miss.
+
+        The generation of a miss is taken now, before the caller reads the database;
+        it is `None` when the owner is not known yet or the generation is unknown.
+        """
+        if not self.enabled:
+            return None, None
+        owner = self._owners.get(key)
+        if owner is None:
+            return None, None
+        generation = await self.generations.current(owner)
+        found = self._entries.get(key)
+        if found is not None:
+            stored_generation, stored_at, value = found
+            fresh = time.monotonic() - stored_at < self._max_age
+            if generation is not None and generation == stored_generation and fresh:
+                return value, None
+            self._entries.pop(key, None)
+        return None, generation
+
+    def put(self, key: str, user_id: str, generation: str | None, value: Any) -> None:
+        """Remember `value` (read after `generation` was taken) and who owns `key`."""
+        if not self.enabled:
+            return
+        self._owners[key] = user_id
+        self._owners.move_to_end(key)
+        if len(self._owners) > self._max_entries:
+            self._owners.popitem(last=False)
+        if generation is None:
+            return
+        self._entries[key] = (generation, time.monotonic(), value)
+        if len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        """Drop one entry (for example after a failed liveness check)."""
+        self._entries.pop(key, None)
+
+    async def invalidate_user(self, user_id: str) -> None:
+        """After a database write that changes what a user's credentials may do."""
+        await self.generations.bump(user_id)

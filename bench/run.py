@@ -1,0 +1,1103 @@
+"""Gatehouse benchmark: every figure as a ratio to the ceiling of its own stack, in one run.
+
+    .venv/bin/python bench/run.py              # full run on SQLite (about 6 minutes)
+    .venv/bin/python bench/run.py --quick      # short run (about 2 minutes)
+    .venv/bin/python bench/run.py --postgres   # also on PostgreSQL (127.0.0.1:5432), +3 min
+    .venv/bin/python bench/run.py --redis      # servers use Redis (127.0.0.1:6379, db 13)
+
+The harness starts the server as production would (uvicorn, uvloop, httptools, one
+worker, APP_ENV=production), seeds its database, drives it with `wrk` from another core
+(`taskset`), prints one table and writes it to `bench/RESULTS.md` with the machine.
+
+The ceiling is `/ceiling` (see `bench/app.py`): a plain Starlette route in the same app and
+process answering the same JSON bytes as the `me` query. Each row is measured in short
+slices alternating with slices of the ceiling, and its ratio is the median of the
+slice-by-slice ratios, so a neighbour stealing CPU moves both sides of a ratio alike.
+
+Production refuses Basic over plain HTTP, so every request carries `X-Forwarded-Proto:
+https` from 127.0.0.1, a trusted proxy, exactly as behind a TLS-terminating proxy. The
+login row sends every request for another account from another `X-Forwarded-For` address,
+so the per-IP and per-account login limits are not what it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the app's packages, to seed through the services
+
+BENCH = ROOT / "bench"
+RESULTS_FILE = BENCH / "RESULTS.md"
+WRK_SCRIPT = BENCH / "wrk.lua"
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database index of its own, flushed before and after
+
+ME_QUERY = "query Me { me { id username email roles createdAt } }"
+USERS_QUERY = (
+    "query Users { users(first: 20) { totalCount pageInfo { hasNextPage endCursor } "
+    "edges { cursor node { id username email roles createdAt } } } }"
+)
+# 100 resolutions of `User.email` (@isSelfOrHasRole), plus `users` itself (@hasRole, @hasScope).
+# Aliases cannot do it: MAX_ALIASES is 30 and not configurable; a list needs none.
+GATED_QUERY = "query Gated { users(first: 100) { edges { node { email } } } }"
+# The same query on an ungated field: the gap between the two is 100 permission checks.
+UNGATED_QUERY = "query Ungated { users(first: 100) { edges { node { username } } } }"
+LOGIN_MUTATION = "mutation Login($input: LoginInput!) { login(input: $input) { user { username } } }"
+BEARER_LOGIN = (
+    "mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { username } } }"
+)
+CREATE_TOKEN = 'mutation { createApiToken(name: "bench", scopes: []) { token } }'
+
+BASE_HEADERS = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Durations (seconds) and sizes of one run."""
+
+    name: str
+    warm: int  # warm-up of each row before its slices
+    slice: int  # one slice of a row or of the ceiling
+    rounds: int  # ceiling/row slice pairs per throughput row
+    login_measure: int
+    bcrypt_samples: int  # before and after the login row
+    latency_slice: int
+    latency_rounds: int
+    memory_marks: tuple[int, int]  # GraphQL requests served at the two RSS readings
+    first_mark_cap: int  # seconds allowed to reach the first memory mark
+    budget: int  # seconds the SQLite part may take; the memory top-up gets what is left
+    connections: int = 16
+    latency_connections: int = 4
+    login_connections: int = 4
+    bulk_accounts: int = 300
+
+
+FULL = Plan("full", 2, 2, 4, 15, 3, 3, 3, (10_000, 100_000), first_mark_cap=150, budget=340)
+QUICK = Plan("quick", 1, 1, 2, 6, 2, 2, 1, (10_000, 100_000), first_mark_cap=45, budget=110)
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout carries only the table."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def body_for(query: str, variables: dict[str, Any] | None = None) -> str:
+    """The exact JSON body sent, by the checks and by wrk alike."""
+    payload: dict[str, Any] = {"query": query}
+    if variables is not None:
+        payload["variables"] = variables
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    """The path of `wrk`, installing the Debian package when possible; else exit non-zero."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("wrk is missing: apt-get install -y wrk")
+        quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "timeout": 300}
+        if subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, **quiet).returncode != 0:
+            subprocess.run(["apt-get", "update"], check=False, **quiet)
+            subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, **quiet)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    print(
+        "bench: the load generator `wrk` is not installed.\n"
+        "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk\n"
+        "  macOS: brew install wrk\n"
+        "  from source: https://github.com/wg/wrk (make, then put `wrk` on PATH)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+@dataclass(frozen=True)
+class Cores:
+    """Which cores the server and the load generator run on (empty: not pinned)."""
+
+    server: tuple[int, ...]
+    load: tuple[int, ...]
+
+    @classmethod
+    def choose(cls) -> Cores:
+        available = sorted(os.sched_getaffinity(0))
+        if shutil.which("taskset") is None or len(available) < 2:
+            return cls((), ())
+        # The server gets every core but the last; wrk and this harness get the last.
+        return cls(tuple(available[:-1]), (available[-1],))
+
+    @staticmethod
+    def prefix(cores: tuple[int, ...]) -> list[str]:
+        return ["taskset", "-c", ",".join(map(str, cores))] if cores else []
+
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, memory, Python, OS and date, for RESULTS.md."""
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    load = os.getloadavg()
+    return {
+        "CPU": model,
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "Python": platform.python_version(),
+        "OS": f"{platform.system()} {platform.release()}",
+        "wrk": (wrk_version.stdout or wrk_version.stderr).splitlines()[0].strip(),
+        "load average at the end": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+class BcryptClock:
+    """Times bcrypt checks at the server's cost factor, in this process."""
+
+    def __init__(self, rounds: int) -> None:
+        import bcrypt
+
+        self._bcrypt = bcrypt
+        self._password = b"x" * 44  # the length of the pre-hashed password the app feeds bcrypt
+        self._hash = bcrypt.hashpw(self._password, bcrypt.gensalt(rounds=rounds))
+
+    def once(self) -> float:
+        start = time.perf_counter()
+        self._bcrypt.checkpw(self._password, self._hash)
+        return time.perf_counter() - start
+
+    def on_cores(self, cores: tuple[int, ...], samples: int) -> list[float]:
+        """`samples` timings from a thread pinned to `cores` (the server's, when pinned)."""
+        times: list[float] = []
+
+        def work() -> None:
+            if cores:
+                os.sched_setaffinity(0, set(cores))  # 0: this thread only
+            times.extend(self.once() for _ in range(samples))
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        return times
+
+
+# -- the server ------------------------------------------------------------------------
+
+
+class Server:
+    """`uvicorn bench.app:app` as production runs it, pinned to the server cores."""
+
+    def __init__(self, env: dict[str, str], cores: Cores, workdir: Path) -> None:
+        self.env = env
+        self.cores = cores
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            *Cores.prefix(self.cores.server),
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--proxy-headers",
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
+        with self.log_path.open("wb") as log_file:
+            self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log_file, stderr=log_file)
+        self._wait_ready(timeout=60)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited at start-up:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not answer /healthz within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def rss_mib(self) -> float:
+        """Resident memory of the server process (VmRSS), in MiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def core_count(self) -> int:
+        return len(os.sched_getaffinity(self.pid))
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+# -- wrk -------------------------------------------------------------------------------
+
+
+def lua_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+@dataclass(frozen=True)
+class Req:
+    """One HTTP request as wrk sends it."""
+
+    path: str
+    body: str
+    headers: dict[str, str]
+    method: str = "POST"
+
+    def lua(self) -> str:
+        headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in self.headers.items())
+        return (
+            f"{{method = {lua_string(self.method)}, path = {lua_string(self.path)}, "
+            f"headers = {{{headers}}}, body = {lua_string(self.body)}}}"
+        )
+
+
+@dataclass
+class Load:
+    """A wrk run: what to send and what every answer must look like."""
+
+    name: str
+    requests: list[Req]
+    expect: str = ""
+    expect_mode: str = "status"  # "exact", "contains" or "status"
+    offset: int = 0
+
+    @property
+    def is_graphql(self) -> bool:
+        return any(r.path == "/graphql" for r in self.requests)
+
+    def write_spec(self, workdir: Path, max_requests: int = 0, stop_file: str = "") -> Path:
+        path = workdir / f"spec-{self.name}-{secrets.token_hex(3)}.lua"
+        requests = ",\n    ".join(r.lua() for r in self.requests)
+        path.write_text(
+            "SPEC = {\n"
+            f"  requests = {{\n    {requests}\n  }},\n"
+            f"  offset = {self.offset},\n"
+            f"  expect = {lua_string(self.expect)},\n"
+            f"  expect_mode = {lua_string(self.expect_mode)},\n"
+            f"  max_requests = {max_requests},\n"
+            f"  stop_file = {lua_string(stop_file)},\n"
+            "}\n"
+        )
+        return path
+
+
+@dataclass
+class WrkResult:
+    """What `done()` in wrk.lua reports, plus the derived figures."""
+
+    data: dict[str, Any]
+
+    @property
+    def requests(self) -> int:
+        return int(self.data["requests"])
+
+    @property
+    def seconds(self) -> float:
+        return float(self.data["duration_us"]) / 1e6
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def bad(self) -> int:
+        errors = ("bad", "connect_errors", "read_errors", "write_errors", "timeouts")
+        return sum(int(self.data[k]) for k in errors)
+
+    def ms(self, key: str) -> float:
+        return float(self.data[key]) / 1000
+
+
+class Wrk:
+    """Runs wrk pinned to the load cores, and counts the GraphQL requests it sent."""
+
+    def __init__(self, cores: Cores, workdir: Path) -> None:
+        self.cores = cores
+        self.workdir = workdir
+        self.graphql_requests = 0
+        self.running: list[subprocess.Popen[str]] = []
+
+    def spawn(
+        self,
+        server: Server,
+        load: Load,
+        connections: int,
+        seconds: int,
+        max_requests: int = 0,
+        stop_file: str = "",
+    ) -> subprocess.Popen[str]:
+        spec = load.write_spec(self.workdir, max_requests, stop_file)
+        command = [
+            *Cores.prefix(self.cores.load),
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_SCRIPT),
+            server.base_url,
+            "--",
+            str(spec),
+        ]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.graphql = load.is_graphql  # type: ignore[attr-defined]
+        self.running.append(proc)
+        return proc
+
+    def collect(self, proc: subprocess.Popen[str], seconds: float) -> WrkResult:
+        try:
+            out, err = proc.communicate(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise RuntimeError("wrk did not finish in time") from None
+        finally:
+            if proc in self.running:
+                self.running.remove(proc)
+        for line in out.splitlines():
+            if line.startswith("BENCHJSON "):
+                result = WrkResult(json.loads(line[len("BENCHJSON ") :]))
+                if proc.graphql:  # type: ignore[attr-defined]
+                    self.graphql_requests += result.requests
+                return result
+        raise RuntimeError(f"wrk reported nothing (exit {proc.returncode}):\n{out}\n{err}")
+
+    def run(self, server: Server, load: Load, connections: int, seconds: int) -> WrkResult:
+        return self.collect(self.spawn(server, load, connections, seconds), seconds)
+
+    def run_count(self, server: Server, load: Load, connections: int, count: int, cap: int) -> WrkResult:
+        """Send `count` requests (or run for `cap` seconds if that comes first)."""
+        stop_file = self.workdir / f"stop-{secrets.token_hex(4)}"
+        proc = self.spawn(server, load, connections, cap, count, str(stop_file))
+        deadline = time.monotonic() + cap + 5
+        while proc.poll() is None and time.monotonic() < deadline:
+            if stop_file.exists():
+                proc.send_signal(signal.SIGINT)  # wrk then stops and reports
+                break
+            time.sleep(0.05)
+        return self.collect(proc, cap)
+
+    def kill_all(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.running.clear()
+
+
+# -- seeding and credentials -----------------------------------------------------------
+
+
+@dataclass
+class Credentials:
+    """The headers for each way in, and the answers every row must get."""
+
+    jwt: dict[str, str]
+    cookie: dict[str, str]
+    token: dict[str, str]
+    basic: dict[str, str]
+    admin_jwt: dict[str, str]
+    answers: dict[str, bytes] = field(default_factory=dict)
+
+
+def _post(server: Server, body: str, headers: dict[str, str] | None = None, path: str = "/graphql") -> Any:
+    import httpx
+
+    return httpx.post(
+        server.base_url + path, content=body.encode(), headers={**BASE_HEADERS, **(headers or {})}, timeout=30
+    )
+
+
+def _answer(server: Server, query: str, headers: dict[str, str], what: str) -> bytes:
+    response = _post(server, body_for(query), headers)
+    if response.status_code != 200 or response.json().get("errors"):
+        raise RuntimeError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
+    return bytes(response.content)
+
+
+def obtain_credentials(server: Server, seeded: Any, cookie_name: str) -> Credentials:
+    """Sign in through the GraphQL API the ways a client would, and check every way works."""
+
+    def login(login_name: str, transport: str) -> Any:
+        variables = {"input": {"login": login_name, "password": seeded.password, "transport": transport}}
+        response = _post(server, body_for(BEARER_LOGIN, variables))
+        if response.status_code != 200 or response.json().get("errors"):
+            raise RuntimeError(f"login {login_name} failed: {response.text[:300]}")
+        return response
+
+    access = login(seeded.user_login, "BEARER").json()["data"]["login"]["accessToken"]
+    jwt_headers = {"Authorization": f"Bearer {access}"}
+    session_id = None
+    for header in login(seeded.user_login, "COOKIE").headers.get_list("set-cookie"):
+        if header.startswith(f"{cookie_name}="):
+            session_id = header.split(";", 1)[0].split("=", 1)[1]
+    if not session_id:
+        raise RuntimeError(f"login with COOKIE set no {cookie_name} cookie")
+    token = _post(server, body_for(CREATE_TOKEN), jwt_headers).json()["data"]["createApiToken"]["token"]
+    basic = base64.b64encode(f"{seeded.user_login}:{seeded.password}".encode()).decode()
+    admin_access = login(seeded.admin_login, "BEARER").json()["data"]["login"]["accessToken"]
+    creds = Credentials(
+        jwt=jwt_headers,
+        cookie={"Cookie": f"{cookie_name}={session_id}"},
+        token={"Authorization": f"Token {token}"},
+        basic={"Authorization": f"Basic {basic}"},
+        admin_jwt={"Authorization": f"Bearer {admin_access}"},
+    )
+    me = _answer(server, ME_QUERY, creds.jwt, "me by JWT")
+    if b'"username":"alice"' not in me:
+        raise RuntimeError(f"me by JWT is not alice: {me[:200]!r}")
+    for name in ("cookie", "token", "basic"):
+        answer = _answer(server, ME_QUERY, getattr(creds, name), f"me by {name}")
+        if answer != me:
+            raise RuntimeError(f"me by {name} differs from me by JWT: {answer[:200]!r}")
+    creds.answers = {
+        "me": me,
+        "users": _answer(server, USERS_QUERY, creds.admin_jwt, "users as admin"),
+        "gated": _answer(server, GATED_QUERY, creds.admin_jwt, "100 gated fields"),
+        "ungated": _answer(server, UNGATED_QUERY, creds.admin_jwt, "100 ungated fields"),
+    }
+    if creds.answers["gated"].count(b'"email"') != min(100, seeded.user_count):
+        raise RuntimeError("the gated query did not return 100 emails")
+    return creds
+
+
+# -- databases -------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database(workdir: Path) -> Iterator[str]:
+    yield f"sqlite://{workdir / 'bench.db'}"
+
+
+@contextmanager
+def postgres_database(env: dict[str, str]) -> Iterator[str]:
+    """A fresh bench database on the local PostgreSQL, migrated; dropped afterwards."""
+    import asyncpg
+
+    name = f"gatehouse_bench_{os.getpid()}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(f"{PG_SERVER}/postgres", timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_SERVER}/{name}"
+    try:
+        migrate = subprocess.run(
+            [sys.executable, "main.py", "migrate"],
+            cwd=ROOT,
+            env={**env, "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if migrate.returncode != 0:
+            raise RuntimeError(f"python main.py migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def redis_database(enabled: bool) -> Iterator[str | None]:
+    """Redis database 13, flushed before and after, when `--redis` asks for it."""
+    if not enabled:
+        yield None
+        return
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
+
+
+# -- the table -------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    db: str
+    name: str
+    measured: str
+    ratio: float | None = None
+    ratio_to: str = ""
+    target: tuple[str, float] | None = None  # (">=" or "<=", bound)
+    invalid: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return "invalid: " + self.invalid if self.invalid else ""
+        if self.invalid:
+            return "INVALID: " + self.invalid
+        assert self.ratio is not None
+        op, bound = self.target
+        passed = self.ratio >= bound if op == ">=" else self.ratio <= bound
+        return "pass" if passed else "FAIL"
+
+
+def render_table(rows: list[Row], with_db: bool) -> str:
+    header = ["row", "measured", "ratio", "ratio to", "target", "result"]
+    if with_db:
+        header.insert(0, "db")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        target = ""
+        if row.target:
+            target = f"{'at least' if row.target[0] == '>=' else 'at most'} {row.target[1]:g}"
+        cells = [
+            row.name,
+            row.measured,
+            f"{row.ratio:.3f}" if row.ratio is not None else "",
+            row.ratio_to,
+            target,
+            row.verdict,
+        ]
+        if with_db:
+            cells.insert(0, row.db)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# -- one backend -----------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    plan: Plan
+    cores: Cores
+    wrk: Wrk
+    bcrypt: BcryptClock
+    bcrypt_rounds: int
+    started: float
+    rows: list[Row] = field(default_factory=list)
+    logins_sent: int = 0
+
+
+def bad_note(*results: WrkResult) -> str:
+    notes = []
+    for result in results:
+        if result.bad:
+            wrong = result.data["bad"] - result.data["status_errors"]
+            notes.append(
+                f"{result.bad} bad of {result.requests} (non-200: {result.data['status_errors']}, "
+                f"wrong body: {max(wrong, 0)}, timeouts: {result.data['timeouts']})"
+            )
+    return "; ".join(notes)
+
+
+@dataclass
+class Paired:
+    """A row measured in slices alternating with ceiling slices."""
+
+    rps: float  # median of the row's slices
+    ratio: float  # median of row slice / ceiling slice just before it
+    ceiling_rps: list[float]
+    results: list[WrkResult]
+
+
+def paired(ctx: Context, server: Server, load: Load, ceiling: Load) -> Paired:
+    """Warm the row up, then alternate ceiling and row slices."""
+    plan = ctx.plan
+    ctx.wrk.run(server, load, plan.connections, plan.warm)
+    ratios, rows, ceilings, results = [], [], [], []
+    for _ in range(plan.rounds):
+        top = ctx.wrk.run(server, ceiling, plan.connections, plan.slice)
+        row = ctx.wrk.run(server, load, plan.connections, plan.slice)
+        ratios.append(row.rps / top.rps)
+        rows.append(row.rps)
+        ceilings.append(top.rps)
+        results += [top, row]
+    outcome = Paired(statistics.median(rows), statistics.median(ratios), ceilings, results)
+    log(
+        f"  {load.name}: {outcome.rps:,.0f} req/s, {outcome.ratio:.3f} of ceiling "
+        f"(slices {', '.join(f'{r:.3f}' for r in ratios)})"
+    )
+    return outcome
+
+
+def login_load(ctx: Context, seeded: Any, name: str) -> Load:
+    """Logins over distinct accounts, each from its own client address."""
+    requests = []
+    for index, login_name in enumerate(seeded.bulk_logins):
+        variables = {"input": {"login": login_name, "password": seeded.password, "transport": "COOKIE"}}
+        headers = {**BASE_HEADERS, "X-Forwarded-For": f"10.77.{index // 250}.{index % 250 + 1}"}
+        requests.append(Req("/graphql", body_for(LOGIN_MUTATION, variables), headers))
+    return Load(
+        name,
+        requests,
+        expect='{"data":{"login":{"user":{"username":"bench',
+        expect_mode="contains",
+        offset=ctx.logins_sent,
+    )
+
+
+def mixed_load(creds: Credentials) -> Load:
+    """Every `me` way in and `users(first: 20)`, in rotation (for the memory readings)."""
+    requests = [
+        Req("/graphql", body_for(ME_QUERY), {**BASE_HEADERS, **headers})
+        for headers in (creds.jwt, creds.cookie, creds.token, creds.basic)
+    ]
+    requests.append(Req("/graphql", body_for(USERS_QUERY), {**BASE_HEADERS, **creds.admin_jwt}))
+    return Load("mixed", requests)
+
+
+def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -> None:
+    me = creds.answers["me"].decode()
+
+    def single(name: str, query: str, headers: dict[str, str], answer: str, path: str = "/graphql") -> Load:
+        return Load(name, [Req(path, body_for(query), {**BASE_HEADERS, **headers})], answer, "exact")
+
+    ceiling = single("ceiling", ME_QUERY, creds.jwt, me, "/ceiling")
+    loads = {
+        "jwt": single("me-jwt", ME_QUERY, creds.jwt, me),
+        "cookie": single("me-cookie", ME_QUERY, creds.cookie, me),
+        "token": single("me-token", ME_QUERY, creds.token, me),
+        "basic": single("me-basic", ME_QUERY, creds.basic, me),
+        "users": single("users20", USERS_QUERY, creds.admin_jwt, creds.answers["users"].decode()),
+        "gated": single("gated100", GATED_QUERY, creds.admin_jwt, creds.answers["gated"].decode()),
+        "ungated": single("ungated100", UNGATED_QUERY, creds.admin_jwt, creds.answers["ungated"].decode()),
+    }
+    log(
+        f"{db}: throughput rows: {ctx.plan.warm} s warm-up, then {ctx.plan.rounds} x "
+        f"({ctx.plan.slice} s ceiling + {ctx.plan.slice} s row)"
+    )
+    ctx.wrk.run(server, ceiling, ctx.plan.connections, ctx.plan.warm)
+    got = {key: paired(ctx, server, load, ceiling) for key, load in loads.items()}
+    ceiling_rps = statistics.median(r for p in got.values() for r in p.ceiling_rps)
+    ceiling_results = [r for p in got.values() for r in p.results[0::2]]
+
+    def row(key: str, name: str, target: tuple[str, float] | None = None) -> Row:
+        p = got[key]
+        return Row(db, name, f"{p.rps:,.0f} req/s", p.ratio, "ceiling", target, bad_note(*p.results[1::2]))
+
+    ctx.rows += [
+        Row(
+            db,
+            "ceiling: plain Starlette route in the same app, same bytes as `me`",
+            f"{ceiling_rps:,.0f} req/s",
+            1.0,
+            "ceiling",
+            invalid=bad_note(*ceiling_results),
+        ),
+        row("jwt", "`me` by JWT", (">=", 0.30)),
+        row("cookie", "`me` by session cookie", (">=", 0.28)),
+        row("token", "`me` by API token", (">=", 0.28)),
+        Row(
+            db,
+            "`me` by Basic",
+            f"{got['basic'].rps:,.0f} req/s ({got['basic'].ratio:.3f} of ceiling)",
+            got["basic"].ratio / got["jwt"].ratio,
+            "`me` by JWT",
+            (">=", 0.5),
+            bad_note(*got["basic"].results[1::2]),
+        ),
+        row("users", "`users(first: 20)` as admin (JWT)"),
+        row("gated", "100 gated fields: `users(first: 100) { edges { node { email } } }` as admin"),
+        Row(
+            db,
+            "the same on ungated `username` (the gap is 100 permission checks)",
+            f"{got['ungated'].rps:,.0f} req/s ({got['ungated'].ratio:.3f} of ceiling)",
+            got["gated"].ratio / got["ungated"].ratio,
+            "gated / ungated",
+            None,
+            bad_note(*got["ungated"].results[1::2]),
+        ),
+    ]
+
+
+def login_row(ctx: Context, server: Server, db: str, seeded: Any) -> None:
+    """Login throughput against cores / one bcrypt check, timed on the server's core."""
+    plan = ctx.plan
+    log(f"{db}: login row, {plan.login_measure} s, one bcrypt check timed before and after")
+    before = ctx.bcrypt.on_cores(ctx.cores.server, plan.bcrypt_samples)
+    login = ctx.wrk.run(server, login_load(ctx, seeded, "login"), plan.login_connections, plan.login_measure)
+    ctx.logins_sent += login.requests + plan.login_connections
+    samples = before + ctx.bcrypt.on_cores(ctx.cores.server, plan.bcrypt_samples)
+    bcrypt_seconds = statistics.median(samples)
+    cores = server.core_count()
+    limit = cores / bcrypt_seconds
+    # A closed loop without think time: throughput = connections / mean latency
+    # (Little's law), free of the ramp at the start and the cut at the end of the window.
+    rate = plan.login_connections / (float(login.data["mean_us"]) / 1e6)
+    log(
+        f"  login: {rate:.2f}/s (Little), {login.rps:.2f}/s (counted), limit {limit:.2f}/s "
+        f"({cores} core, bcrypt {', '.join(f'{s * 1000:.0f}' for s in samples)} ms), bad {login.bad}"
+    )
+    ctx.rows.append(
+        Row(
+            db,
+            f"`login`, {plan.login_connections} concurrent, every request another account and IP",
+            f"{rate:.2f} logins/s ({login.requests} in {plan.login_measure} s)",
+            rate / limit,
+            f"{cores} server core / one bcrypt check ({bcrypt_seconds * 1000:.0f} ms at cost "
+            f"{ctx.bcrypt_rounds}) = {limit:.2f}/s",
+            (">=", 0.85),
+            bad_note(login),
+        )
+    )
+
+
+def latency_rows(ctx: Context, server: Server, db: str, seeded: Any, creds: Credentials) -> None:
+    """`me` by JWT p50/p99 alone and while logins run, in alternating slices."""
+    plan = ctx.plan
+    log(
+        f"{db}: latency rows, {plan.latency_rounds} x ({plan.latency_slice} s idle "
+        f"+ {plan.latency_slice} s with logins)"
+    )
+    load = Load(
+        "me-latency",
+        [Req("/graphql", body_for(ME_QUERY), {**BASE_HEADERS, **creds.jwt})],
+        creds.answers["me"].decode(),
+        "exact",
+    )
+    conns = plan.latency_connections
+    ctx.wrk.run(server, load, conns, plan.warm)
+    idle, busy, background = [], [], []
+    for _ in range(plan.latency_rounds):
+        idle.append(ctx.wrk.run(server, load, conns, plan.latency_slice))
+        logins = ctx.wrk.spawn(
+            server, login_load(ctx, seeded, "login-bg"), plan.login_connections, plan.latency_slice + 2
+        )
+        try:
+            time.sleep(1)  # logins in full swing before measuring
+            busy.append(ctx.wrk.run(server, load, conns, plan.latency_slice))
+        finally:
+            background.append(ctx.wrk.collect(logins, plan.latency_slice + 2))
+        ctx.logins_sent += background[-1].requests + plan.login_connections
+
+    def med(results: list[WrkResult], key: str) -> float:
+        return statistics.median(r.ms(key) for r in results)
+
+    ratio = statistics.median(b.ms("p99_us") / i.ms("p99_us") for i, b in zip(idle, busy, strict=True))
+    logins = sum(r.requests for r in background)
+    log(
+        f"  idle p50 {med(idle, 'p50_us'):.2f} p99 {med(idle, 'p99_us'):.2f} ms; with logins p50 "
+        f"{med(busy, 'p50_us'):.2f} p99 {med(busy, 'p99_us'):.2f} ms ({logins} logins)"
+    )
+    ctx.rows += [
+        Row(
+            db,
+            f"`me` by JWT latency, idle ({conns} connections)",
+            f"p50 {med(idle, 'p50_us'):.2f} ms, p99 {med(idle, 'p99_us'):.2f} ms",
+            invalid=bad_note(*idle),
+        ),
+        Row(
+            db,
+            f"`me` by JWT latency while {plan.login_connections} connections log in",
+            f"p50 {med(busy, 'p50_us'):.2f} ms, p99 {med(busy, 'p99_us'):.2f} ms ({logins} logins)",
+            ratio,
+            "idle p99",
+            ("<=", 3),
+            bad_note(*busy, *background),
+        ),
+    ]
+
+
+def run_backend(
+    ctx: Context, db: str, database_url: str, env: dict[str, str], workdir: Path, memory: bool
+) -> None:
+    """Seed, start, measure every row on one database, stop."""
+    from bench.seed import seed
+    from core.settings import Settings
+
+    server_env = {**env, "DATABASE_URL": database_url}
+    settings = Settings.from_env(server_env)
+    log(f"{db}: seeding {ctx.plan.bulk_accounts + 2} accounts")
+    seeded = asyncio.run(seed(settings, ctx.plan.bulk_accounts))
+    ceiling_file = workdir / f"ceiling-{db}.json"
+    server_env["BENCH_CEILING_FILE"] = str(ceiling_file)
+    server = Server(server_env, ctx.cores, workdir)
+    ctx.wrk.graphql_requests = 0
+    log(f"{db}: starting uvicorn on {server.base_url}")
+    try:
+        server.start()
+        creds = obtain_credentials(server, seeded, settings.session_cookie_name)
+        ceiling_file.write_bytes(creds.answers["me"])
+        if _post(server, body_for(ME_QUERY), creds.jwt, path="/ceiling").content != creds.answers["me"]:
+            raise RuntimeError("the ceiling does not answer the bytes of `me`")
+        first_mark: tuple[int, float] | None = None
+        if memory:
+            first, _ = ctx.plan.memory_marks
+            log(
+                f"{db}: memory, first reading after {first:,} GraphQL requests "
+                f"(start {server.rss_mib():.1f} MiB)"
+            )
+            ctx.wrk.run_count(server, mixed_load(creds), ctx.plan.connections, first, ctx.plan.first_mark_cap)
+            first_mark = (ctx.wrk.graphql_requests, server.rss_mib())
+            log(f"  {first_mark[1]:.1f} MiB after {first_mark[0]:,}")
+        throughput_rows(ctx, server, db, creds)
+        login_row(ctx, server, db, seeded)
+        latency_rows(ctx, server, db, seeded, creds)
+        if first_mark is not None:
+            memory_rows(ctx, server, db, creds, first_mark)
+    except BaseException:
+        log(f"{db}: server log tail:\n{server.log_tail()}")
+        raise
+    finally:
+        ctx.wrk.kill_all()
+        server.stop()
+        log(f"{db}: server stopped")
+
+
+def memory_rows(
+    ctx: Context, server: Server, db: str, creds: Credentials, first_mark: tuple[int, float]
+) -> None:
+    """Top the served requests up to the last mark (within the time budget), read RSS again."""
+    _, last = ctx.plan.memory_marks
+    missing = last - ctx.wrk.graphql_requests
+    cap = int(max(20, ctx.plan.budget - (time.monotonic() - ctx.started)))
+    if missing > 0:
+        log(f"{db}: memory, {missing:,} more GraphQL requests (at most {cap} s)")
+        ctx.wrk.run_count(server, mixed_load(creds), ctx.plan.connections, missing, cap=cap)
+    served, rss = ctx.wrk.graphql_requests, server.rss_mib()
+    log(f"  {rss:.1f} MiB after {served:,}")
+    short = "" if served >= last else f" (the time budget allowed {served:,} of {last:,})"
+    ctx.rows += [
+        Row(db, f"server RSS after {first_mark[0]:,} GraphQL requests", f"{first_mark[1]:.1f} MiB"),
+        Row(
+            db,
+            f"server RSS after {served:,} GraphQL requests{short}",
+            f"{rss:.1f} MiB",
+            rss / first_mark[1],
+            f"after {first_mark[0]:,}",
+            ("<=", 1.1),
+        ),
+    ]
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def base_env(bcrypt_rounds: int, redis_url: str | None) -> dict[str, str]:
+    """The server's environment: production settings, nothing inherited that Gatehouse reads."""
+    kept = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k in kept}
+    env.update(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "BCRYPT_ROUNDS": str(bcrypt_rounds),
+            "ACCESS_TOKEN_TTL": "3600",  # outlives the run
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def write_results(
+    table: str, info: dict[str, str], ctx: Context, command: str, elapsed: float, redis: bool
+) -> None:
+    plan = ctx.plan
+    machine_lines = "\n".join(f"- {k}: {v}" for k, v in info.items())
+    server_cores = ",".join(map(str, ctx.cores.server)) or "not pinned"
+    load_cores = ",".join(map(str, ctx.cores.load)) or "not pinned"
+    RESULTS_FILE.write_text(
+        f"""# Benchmark results
+
+`{command}` ({plan.name} run, {elapsed:.0f} s). Regenerate with the same command; see `bench/run.py`.
+
+## Machine
+
+{machine_lines}
+- server on core(s) {server_cores} (taskset); wrk and the harness on core(s) {load_cores}
+
+## Table
+
+{table}
+
+## How it was measured
+
+- Server: `uvicorn bench.app:app --loop uvloop --http httptools`, one process, no access log,
+  proxy headers trusted from 127.0.0.1; `APP_ENV=production`, `BCRYPT_ROUNDS={ctx.bcrypt_rounds}`,
+  a 64-character `SECRET_KEY`, a freshly seeded database (alice, an admin, {plan.bulk_accounts} more
+  accounts); {"Redis at " + REDIS_URL if redis else "no Redis"}.
+- Ceiling: `/ceiling`, mounted on the same app in the same process (`bench/app.py`): a plain
+  Starlette route that reads the body and answers the bytes of the `me` answer.
+- Throughput: `wrk -t1 -c{plan.connections}`; each row gets a {plan.warm} s warm-up, then
+  {plan.rounds} rounds of a {plan.slice} s ceiling slice followed by a {plan.slice} s row slice.
+  "measured" is the median of the row's slices, "ratio" the median of the slice-by-slice ratios
+  (robust to a noisy neighbour). Every
+  answer is checked by wrk.lua (status 200 and the exact expected bytes); bad answers mark a row.
+- Every request carries `X-Forwarded-Proto: https` from 127.0.0.1, a trusted proxy: production
+  refuses Basic over plain HTTP.
+- `me` query: `{ME_QUERY}`; credentials obtained through the API (login
+  BEARER, login COOKIE, createApiToken without scopes, Basic with the password).
+- 100 gated fields: the alias limit (30, not configurable) rules out 100 aliases, so the row asks
+  `users(first: 100)` for `email` (`@isSelfOrHasRole`); the next row asks `username` (no
+  permission) and their ratio isolates the checks.
+- Login: {plan.login_connections} connections for {plan.login_measure} s, each request another account and
+  `X-Forwarded-For`; rate = connections / mean latency (Little's law for a closed loop). The
+  limit is the server's cores over one bcrypt check (median of checks timed by the harness on
+  the server's core just before and just after the row).
+- Latency: `me` by JWT over {plan.latency_connections} connections, {plan.latency_rounds} rounds of
+  {plan.latency_slice} s alone then {plan.latency_slice} s while {plan.login_connections} connections log in;
+  medians of the slices' percentiles; ratio = median of the p99 ratios.
+- Memory: VmRSS of the server after the first {plan.memory_marks[0]:,} GraphQL requests (a rotation of `me` by
+  JWT, cookie, token, Basic and `users(first: 20)`), then after every row and a top-up of the same
+  rotation to {plan.memory_marks[1]:,} GraphQL requests in all (logins included).
+"""
+    )
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C, so every `finally` stops what it started."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short run (about 2 minutes)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also run against PostgreSQL on 127.0.0.1:5432"
+    )
+    parser.add_argument("--redis", action="store_true", help=f"servers use Redis ({REDIS_URL}, flushed)")
+    parser.add_argument(
+        "--bcrypt-rounds", type=int, default=12, help="BCRYPT_ROUNDS of the server (default 12)"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print the table without writing RESULTS.md")
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    ensure_wrk()
+    plan = QUICK if args.quick else FULL
+    cores = Cores.choose()
+    if cores.load:
+        os.sched_setaffinity(0, set(cores.load))  # the harness stays off the server's cores
+    else:
+        log("taskset unavailable or a single core: server and load are not pinned")
+    workdir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    ctx = Context(
+        plan, cores, Wrk(cores, workdir), BcryptClock(args.bcrypt_rounds), args.bcrypt_rounds, started
+    )
+    try:
+        with redis_database(args.redis) as redis_url:
+            env = base_env(args.bcrypt_rounds, redis_url)
+            with sqlite_database(workdir) as url:
+                run_backend(ctx, "SQLite", url, env, workdir, memory=True)
+            if args.postgres:
+                with postgres_database(env) as url:
+                    run_backend(ctx, "PostgreSQL", url, env, workdir, memory=False)
+    finally:
+        ctx.wrk.kill_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    table = render_table(ctx.rows, with_db=args.postgres)
+    print(table)
+    flags = [
+        f for f, on in (("--quick", args.quick), ("--postgres", args.postgres), ("--redis", args.redis)) if on
+    ]
+    if args.bcrypt_rounds != 12:
+        flags.append(f"--bcrypt-rounds {args.bcrypt_rounds}")
+    command = " ".join([".venv/bin/python bench/run.py", *flags])
+    elapsed = time.monotonic() - started
+    if not args.no_write:
+        write_results(table, machine(), ctx, command, elapsed, args.redis)
+        log(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

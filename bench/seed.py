@@ -1,0 +1,72 @@
+"""Seed a benchmark database through the services: alice, an admin, and many plain users.
+
+Alice and the admin go through `accounts.register` and `accounts.create_admin` (password
+rules, bcrypt at the configured cost). The other accounts (for `users(first: 100)` and
+for the login row, which needs many distinct accounts so that per-account login limits
+never interfere) are inserted in bulk with alice's password hash: registering hundreds
+of accounts at bcrypt cost 12 would take minutes and measure nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise import Tortoise
+
+from auth.backend import AuthBackend
+from core.clock import utcnow
+from core.db import apply_migrations, is_sqlite, tortoise_config
+from core.settings import Settings
+from models import User
+from services.accounts import create_admin, register
+
+PASSWORD = "violet-Harbor-93-sprocket"  # passes the password rules; only ever on 127.0.0.1
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the harness needs to know about the seeded accounts."""
+
+    user_login: str
+    admin_login: str
+    bulk_logins: list[str]
+    password: str
+    user_count: int
+
+
+def bulk_username(index: int) -> str:
+    """The username of the `index`-th bulk account."""
+    return f"bench{index:04d}"
+
+
+async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
+    """Create the accounts in the (empty, migrated) database of `settings`."""
+    if is_sqlite(settings.database_url):
+        await apply_migrations(settings.database_url)
+        await Tortoise.close_connections()
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        backend = AuthBackend.build(settings)
+        alice = await register(backend, "alice", "alice@example.com", PASSWORD)
+        await create_admin(backend, "admin", "admin@example.com", PASSWORD)
+        now = utcnow()
+        names = [bulk_username(i) for i in range(bulk_accounts)]
+        await User.bulk_create(
+            [
+                User(
+                    username=name,
+                    username_key=name,
+                    email=f"{name}@example.com",
+                    email_key=f"{name}@example.com",
+                    password_hash=alice.password_hash,
+                    roles=[],
+                    password_changed_at=now,
+                )
+                for name in names
+            ],
+            batch_size=500,
+        )
+        user_count = await User.all().count()
+    finally:
+        await Tortoise.close_connections()
+    return Seeded("alice", "admin", names, PASSWORD, user_count)

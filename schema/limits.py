@@ -1,0 +1,91 @@
+"""Validation rules that bound what one GraphQL operation may do.
+
+`OneCredentialFieldPerOperation`: an operation holds at most one of `login`, `register`,
+`changePassword` and `refreshToken`, counted over the root selection set with aliases,
+inline fragments and fragment spreads followed. Otherwise one HTTP request could carry
+many password guesses (aliases) past per-request defences. The document is refused
+during validation, before anything executes, with `BAD_USER_INPUT` (the client sent a
+document the server does not accept; no permission is involved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+from strawberry.extensions import AddValidationRules
+
+from core.errors import ErrorCode
+
+CREDENTIAL_FIELDS = frozenset({"login", "register", "changePassword", "refreshToken"})
+MAX_CREDENTIAL_FIELDS = 1
+
+
+def count_root_fields(
+    selection_set: SelectionSetNode | None,
+    names: frozenset[str],
+    fragments: Mapping[str, FragmentDefinitionNode],
+    visited: frozenset[str] = frozenset(),
+) -> int:
+    """How many root fields named in `names` the selection set selects, fragments included.
+
+    A fragment already on the path is not followed again (cycles are reported by
+    graphql-core's own `NoFragmentCycles` rule); `@skip`/`@include` are ignored, so
+    the count is an upper bound.
+    """
+    if selection_set is None:
+        return 0
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            count += selection.name.value in names
+        elif isinstance(selection, InlineFragmentNode):
+            count += count_root_fields(selection.selection_set, names, fragments, visited)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in visited:
+                count += count_root_fields(fragment.selection_set, names, fragments, visited | {name})
+    return count
+
+
+class OneCredentialFieldPerOperation(ValidationRule):
+    """Refuses an operation holding more than one credential-handling root field."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.fragments = {
+            definition.name.value: definition
+            for definition in context.document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
+        """Count the operation's credential fields; report when over the limit."""
+        found = count_root_fields(node.selection_set, CREDENTIAL_FIELDS, self.fragments)
+        if found > MAX_CREDENTIAL_FIELDS:
+            self.report_error(
+                GraphQLError(
+                    "An operation may hold at most one of login, register, changePassword "
+                    f"and refreshToken; this one holds {found}.",
+                    node,
+                    extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+                )
+            )
+
+
+class OperationLimits(AddValidationRules):
+    """Adds Gatehouse's own validation rules to every operation."""
+
+    def __init__(self) -> None:
+        super().__init__([OneCredentialFieldPerOperation])

@@ -1,0 +1,169 @@
+"""The Authorization header: scheme parsing, Basic decoding, and secrets kept out of reprs."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from auth.errors import CredentialRejected
+from auth.transport.header import (
+    CHALLENGES,
+    MAX_HEADER_BYTES,
+    BasicCredentials,
+    HeaderCredential,
+    decode_basic,
+    read_authorization,
+)
+from core.errors import ErrorCode
+
+
+def b64(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode()
+
+
+# -- read_authorization -------------------------------------------------------------
+
+
+def test_no_header_is_no_credential():
+    assert read_authorization(None) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme"),
+    [
+        ("Bearer abc.def.ghi", "Bearer"),
+        ("bearer abc.def.ghi", "Bearer"),
+        ("BEARER abc.def.ghi", "Bearer"),
+        ("Token gth_x", "Token"),
+        ("token gth_x", "Token"),
+        ("Basic YTpi", "Basic"),
+        ("basic YTpi", "Basic"),
+    ],
+)
+def test_scheme_is_case_insensitive_and_canonicalised(header, scheme):
+    credential = read_authorization(header)
+    assert credential == HeaderCredential(scheme, header.split(" ", 1)[1])
+    assert scheme in CHALLENGES
+
+
+def test_surrounding_whitespace_is_ignored():
+    assert read_authorization("  Bearer   abc  ") == HeaderCredential("Bearer", "abc")
+
+
+@pytest.mark.parametrize("header", ["Digest username=x", "Negotiate abc", "abc", "Bearerabc"])
+def test_unknown_scheme_is_rejected_without_naming_basic(header):
+    with pytest.raises(CredentialRejected) as caught:
+        read_authorization(header)
+    assert caught.value.scheme == "Bearer"
+    assert caught.value.extensions["code"] == ErrorCode.UNAUTHENTICATED.value
+
+
+@pytest.mark.parametrize(("header", "scheme"), [("", "Bearer"), ("   ", "Bearer")])
+def test_empty_header_is_rejected(header, scheme):
+    with pytest.raises(CredentialRejected) as caught:
+        read_authorization(header)
+    assert caught.value.scheme == scheme
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme"), [("Bearer", "Bearer"), ("Token   ", "Token"), ("Basic ", "Basic")]
+)
+def test_empty_value_is_rejected_naming_the_scheme_used(header, scheme):
+    with pytest.raises(CredentialRejected) as caught:
+        read_authorization(header)
+    assert caught.value.scheme == scheme
+    assert scheme in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "Token", "Basic"])
+def test_oversized_header_is_rejected_naming_the_scheme_used(scheme):
+    header = f"{scheme} " + "a" * (10 * 1024)
+    with pytest.raises(CredentialRejected) as caught:
+        read_authorization(header)
+    assert caught.value.scheme == scheme
+    assert "a" * 32 not in str(caught.value)
+
+
+def test_oversized_header_with_unknown_scheme_does_not_name_basic():
+    with pytest.raises(CredentialRejected) as caught:
+        read_authorization("x" * (10 * 1024))
+    assert caught.value.scheme == "Bearer"
+
+
+def test_header_at_the_size_limit_is_parsed():
+    header = "Bearer " + "a" * (MAX_HEADER_BYTES - len("Bearer "))
+    assert len(header) == MAX_HEADER_BYTES
+    credential = read_authorization(header)
+    assert credential is not None and credential.scheme == "Bearer"
+
+
+def test_header_credential_repr_hides_the_value():
+    credential = HeaderCredential("Bearer", "super-secret-token-value")
+    for text in (repr(credential), str(credential), f"{credential}", repr([credential])):
+        assert "super-secret-token-value" not in text
+        assert "Bearer" in text
+
+
+# -- decode_basic -------------------------------------------------------------------
+
+
+def test_basic_decodes_login_and_password():
+    assert decode_basic(b64("alice:correct horse")) == BasicCredentials("alice", "correct horse")
+
+
+def test_basic_password_may_contain_colons():
+    credentials = decode_basic(b64("alice:pa:ss:word:"))
+    assert credentials.login == "alice"
+    assert credentials.password == "pa:ss:word:"
+
+
+def test_basic_is_utf8():
+    credentials = decode_basic(b64("zoë:pässwörd🔑"))
+    assert credentials == BasicCredentials("zoë", "pässwörd🔑")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not base64!",
+        "YWxpY2U6cGFzcw",  # missing padding
+        "YWxp Y2U6cGFzcw==",  # embedded space
+        b64(b"zo\xeb:latin-1 password"),  # not UTF-8
+        b64("alice"),  # no colon
+        b64(":password"),  # empty login
+        b64("alice:"),  # empty password
+        b64(":"),
+        "",
+    ],
+    ids=[
+        "bad-alphabet",
+        "bad-padding",
+        "space",
+        "not-utf8",
+        "no-colon",
+        "empty-login",
+        "empty-password",
+        "only-colon",
+        "empty",
+    ],
+)
+def test_malformed_basic_is_rejected_as_basic(value):
+    with pytest.raises(CredentialRejected) as caught:
+        decode_basic(value)
+    assert caught.value.scheme == "Basic"
+    assert caught.value.extensions["code"] == ErrorCode.UNAUTHENTICATED.value
+
+
+def test_basic_rejection_never_echoes_the_credentials():
+    with pytest.raises(CredentialRejected) as caught:
+        decode_basic(b64("alice:"))
+    assert "alice" not in str(caught.value)
+
+
+def test_basic_credentials_repr_hides_the_password():
+    credentials = decode_basic(b64("alice:hunter2-secret"))
+    for text in (repr(credentials), str(credentials), f"{credentials!r}", repr([credentials])):
+        assert "hunter2-secret" not in text
+        assert "alice" in text

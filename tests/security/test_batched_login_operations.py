@@ -1,0 +1,189 @@
+"""Many password guesses in one request: aliases, fragments, several credential mutations
+in one operation, or a JSON array of operations (batching).
+
+An operation may hold at most one of `login`, `register`, `changePassword` and
+`refreshToken`; more are refused during validation (`BAD_USER_INPUT`), before any
+resolver or hasher runs. Batching is off: an array body gets a JSON error, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import strawberry
+
+from schema.limits import CREDENTIAL_FIELDS, OperationLimits
+from tests.conftest import GRAPHQL, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
+from tests.security.conftest import CountingHasher, OpenApp
+
+
+def guess(password: str) -> str:
+    """A `login` root field trying `password` for alice."""
+    return 'login(input: {login: "alice", password: "' + password + '", transport: BEARER}) { accessToken }'
+
+
+REFRESH = 'refreshToken(refreshToken: "gtr_xxx") { accessToken }'
+REGISTER = (
+    'register(input: {username: "mallory", email: "m@example.com", password: "'
+    + STRONG_PASSWORD
+    + '"}) { user { id } }'
+)
+
+ALIASES = f"mutation {{ a: {guess(OTHER_PASSWORD)} b: {guess(STRONG_PASSWORD)} }}"
+MIXED = f"mutation {{ {guess(OTHER_PASSWORD)} {REGISTER} }}"
+VIA_FRAGMENTS = f"""
+mutation {{ ...One ...Two }}
+fragment One on Mutation {{ a: {guess(OTHER_PASSWORD)} }}
+fragment Two on Mutation {{ ...Three }}
+fragment Three on Mutation {{ b: {guess(STRONG_PASSWORD)} }}
+"""
+VIA_INLINE_FRAGMENTS = f"mutation {{ ... on Mutation {{ a: {guess(OTHER_PASSWORD)} }} ... {{ {REFRESH} }} }}"
+REPEATED_SPREAD = f"""
+mutation {{ ...One ...One }}
+fragment One on Mutation {{ {guess(OTHER_PASSWORD)} }}
+"""
+
+
+@pytest.mark.parametrize(
+    "document",
+    [ALIASES, MIXED, VIA_FRAGMENTS, VIA_INLINE_FRAGMENTS],
+    ids=["aliases", "login-and-register", "fragments", "inline-fragments"],
+)
+async def test_two_credential_fields_in_one_operation_are_refused_before_execution(
+    open_app: OpenApp, document
+):
+    hasher = CountingHasher()
+    client = await open_app(make_settings(), hasher=hasher)
+    await make_persona(client, "alice")
+    calls = dict(hasher.calls)
+
+    result = await gql(client, document, cookies=False)
+
+    assert result.data is None, result.body
+    assert result.codes == ["BAD_USER_INPUT"]
+    assert "at most one of login, register, changePassword and refreshToken" in result.errors[0]["message"]
+    assert hasher.calls == calls  # no password was checked, no account was created
+    assert result.status != 500
+
+
+async def test_one_credential_field_beside_ordinary_fields_is_allowed(http, alice):
+    document = f"mutation {{ {guess(STRONG_PASSWORD)} }}"
+    result = await gql(http, document, cookies=False)
+    assert result.status == 200 and result.data["login"]["accessToken"], result.body
+
+
+async def test_a_fragment_spread_twice_is_counted_twice(http, alice):
+    # GraphQL merges identical fields, so this executes one login; the count is an
+    # upper bound and still refuses it (fields are counted, not merged).
+    result = await gql(http, REPEATED_SPREAD, cookies=False)
+    assert result.codes == ["BAD_USER_INPUT"], result.body
+
+
+async def test_only_the_executed_operation_is_counted(http, alice):
+    document = f"mutation A {{ {guess(STRONG_PASSWORD)} }} mutation B {{ {guess(OTHER_PASSWORD)} }}"
+    response = await http.post(GRAPHQL, json={"query": document, "operationName": "A"})
+    body = response.json()
+    assert response.status_code == 200 and body["data"]["login"]["accessToken"], body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [{"query": "{ me { id } }"}, {"query": "{ me { id } }"}],
+        [{"query": f"mutation {{ {guess(OTHER_PASSWORD)} }}"}] * 50,
+        [],
+    ],
+    ids=["two-queries", "fifty-logins", "empty-array"],
+)
+async def test_batched_array_bodies_get_a_json_error(http, body):
+    response = await http.post(
+        GRAPHQL, content=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
+
+    assert 400 <= response.status_code < 500, response.text
+    payload = response.json()
+    assert payload["data"] is None
+    assert payload["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_batched_logins_check_no_password(open_app: OpenApp):
+    hasher = CountingHasher()
+    client = await open_app(make_settings(), hasher=hasher)
+    await make_persona(client, "alice")
+    checks = hasher.checks
+    body = [{"query": f"mutation {{ {guess(OTHER_PASSWORD)} }}"}] * 10
+    await client.post(GRAPHQL, json=body)
+    assert hasher.checks == checks
+
+
+# -- the rule on a tiny schema -----------------------------------------------------------
+
+
+@strawberry.type
+class TinyQuery:
+    ping: str = "pong"
+
+
+@strawberry.type
+class TinyMutation:
+    @strawberry.mutation
+    def login(self) -> str:
+        return "ok"
+
+    @strawberry.mutation
+    def register(self) -> str:
+        return "ok"
+
+    @strawberry.mutation
+    def change_password(self) -> str:
+        return "ok"
+
+    @strawberry.mutation
+    def refresh_token(self) -> str:
+        return "ok"
+
+    @strawberry.mutation
+    def logout(self) -> str:
+        return "ok"
+
+
+TINY = strawberry.Schema(query=TinyQuery, mutation=TinyMutation, extensions=[OperationLimits])
+
+
+def test_the_rule_names_exactly_the_four_credential_fields():
+    assert CREDENTIAL_FIELDS == {"login", "register", "changePassword", "refreshToken"}
+
+
+@pytest.mark.parametrize(
+    ("document", "allowed"),
+    [
+        ("mutation { login }", True),
+        ("mutation { login logout }", True),
+        ("mutation { login register }", False),
+        ("mutation { changePassword refreshToken }", False),
+        ("mutation { a: logout b: logout c: login }", True),
+        (
+            "mutation { ...F ...G } "
+            "fragment F on TinyMutation { login } fragment G on TinyMutation { logout }",
+            True,
+        ),
+        ("mutation { ...F } fragment F on TinyMutation { login ... on TinyMutation { x: login } }", False),
+    ],
+)
+async def test_the_rule_on_a_tiny_schema(document, allowed):
+    result = await TINY.execute(document)
+    if allowed:
+        assert result.errors is None, result.errors
+    else:
+        assert result.data is None
+        assert result.errors and result.errors[0].extensions == {"code": "BAD_USER_INPUT"}
+
+
+async def test_the_rule_survives_circular_fragments():
+    document = (
+        "mutation { ...F } fragment F on TinyMutation { login ...G } fragment G on TinyMutation { ...F }"
+    )
+    result = await TINY.execute(document)
+    assert result.data is None
+    assert any("Cannot spread fragment" in e.message for e in result.errors or [])

@@ -1,0 +1,240 @@
+"""The command line: sub-commands, create-admin (password from stdin only), export-schema."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import main
+from core.app import create_app
+from tests.conftest import LOGIN, OTHER_PASSWORD, REGISTER, STRONG_PASSWORD, TEST_SECRET, gql, make_settings
+
+MAIN = Path(main.__file__).resolve()
+ROOT = MAIN.parent
+TIMEOUT = 60  # seconds; each command takes well under a second
+
+
+def run_cli(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python main.py ARGS` with a minimal, explicit environment (no inherited settings)."""
+    return subprocess.run(
+        [sys.executable, str(MAIN), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env or {},
+        cwd=cwd or ROOT,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "cli.db"
+
+
+@pytest.fixture
+def cli_env(db_file: Path) -> dict[str, str]:
+    return {"DATABASE_URL": f"sqlite://{db_file}", "SECRET_KEY": TEST_SECRET, "BCRYPT_ROUNDS": "4"}
+
+
+def create_admin(
+    cli_env: dict[str, str], cwd: Path, stdin: str, username: str = "root", *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "create-admin", "--username", username, "--email", f"{username}@example.com", *extra,
+        stdin=stdin, env=cli_env, cwd=cwd,
+    )  # fmt: skip
+
+
+def user_rows(db_file: Path) -> list[dict[str, Any]]:
+    """Users as stored in the SQLite file (none when the file or table does not exist)."""
+    if not db_file.exists():
+        return []
+    with sqlite3.connect(db_file) as connection:
+        connection.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in connection.execute("SELECT username, roles, is_active FROM users")]
+        except sqlite3.OperationalError:
+            return []
+
+
+async def login(db_file: Path, login_name: str, password: str) -> dict[str, Any] | None:
+    """Log in through the real app on `db_file`; the `login` payload, or None when refused."""
+    app = create_app(make_settings(database_url=f"sqlite://{db_file}"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            result = await gql(
+                client, LOGIN, {"input": {"login": login_name, "password": password, "transport": "BEARER"}}
+            )
+    return result.data["login"] if result.data else None
+
+
+# -- help ---------------------------------------------------------------------------
+
+
+def test_help_lists_the_sub_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("serve", "migrate", "create-admin", "export-schema"):
+        assert command in result.stdout
+
+
+def test_create_admin_help_offers_no_password_option():
+    result = run_cli("create-admin", "--help")
+    assert result.returncode == 0
+    assert "--username" in result.stdout and "--email" in result.stdout
+    assert "--password" not in result.stdout
+
+
+# -- create-admin -------------------------------------------------------------------
+
+
+async def test_create_admin_reads_one_line_from_stdin(cli_env, db_file, tmp_path, clean_backends):
+    result = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n")
+    assert result.returncode == 0, result.stderr
+    assert "created admin root" in result.stdout
+    assert STRONG_PASSWORD not in result.stdout + result.stderr
+    payload = await login(db_file, "root", STRONG_PASSWORD)
+    assert payload is not None
+    assert payload["user"]["roles"] == ["admin"]
+
+
+async def test_create_admin_accepts_a_matching_second_line(cli_env, db_file, tmp_path, clean_backends):
+    result = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n{STRONG_PASSWORD}\n")
+    assert result.returncode == 0, result.stderr
+    assert [(r["username"], r["is_active"]) for r in user_rows(db_file)] == [("root", 1)]
+    assert "admin" in user_rows(db_file)[0]["roles"]
+    payload = await login(db_file, "root@example.com", STRONG_PASSWORD)
+    assert payload is not None and "admin" in payload["user"]["roles"]
+
+
+def test_create_admin_refuses_a_mismatching_second_line(cli_env, db_file, tmp_path):
+    result = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n{OTHER_PASSWORD}\n")
+    assert result.returncode != 0
+    assert "repeat" in result.stderr
+    assert STRONG_PASSWORD not in result.stdout + result.stderr
+    assert OTHER_PASSWORD not in result.stdout + result.stderr
+    assert user_rows(db_file) == []
+
+
+@pytest.mark.parametrize("stdin", ["", "\n"])
+def test_create_admin_refuses_an_empty_stdin(cli_env, db_file, tmp_path, stdin):
+    result = create_admin(cli_env, tmp_path, stdin)
+    assert result.returncode != 0
+    assert "password" in result.stderr
+    assert user_rows(db_file) == []
+
+
+def test_create_admin_never_takes_the_password_from_the_command_line(cli_env, db_file, tmp_path):
+    result = create_admin(cli_env, tmp_path, "", "root", "--password", STRONG_PASSWORD)
+    assert result.returncode == 2
+    assert user_rows(db_file) == []
+
+
+def test_create_admin_refuses_a_weak_password(cli_env, db_file, tmp_path):
+    result = create_admin(cli_env, tmp_path, "password123\n")
+    assert result.returncode == 1
+    assert "password:" in result.stderr
+    assert "password123" not in result.stderr
+    assert user_rows(db_file) == []
+
+
+async def test_create_admin_promotes_an_existing_user(cli_env, db_file, tmp_path, clean_backends):
+    app = create_app(make_settings(database_url=f"sqlite://{db_file}"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            registered = await gql(
+                client,
+                REGISTER,
+                {
+                    "input": {
+                        "username": "carol",
+                        "email": "carol@example.com",
+                        "password": OTHER_PASSWORD,
+                        "transport": "BEARER",
+                    }
+                },
+            )
+    assert registered.status == 200, registered.body
+    assert registered.data["register"]["user"]["roles"] == []
+
+    result = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n", "carol")
+    assert result.returncode == 0, result.stderr
+    assert "promoted admin carol" in result.stdout
+    rows = user_rows(db_file)
+    assert len(rows) == 1 and "admin" in rows[0]["roles"]
+
+    payload = await login(db_file, "carol", STRONG_PASSWORD)
+    assert payload is not None
+    assert payload["user"]["id"] == registered.data["register"]["user"]["id"]
+    assert payload["user"]["roles"] == ["admin"]
+    assert await login(db_file, "carol", OTHER_PASSWORD) is None  # the password was reset
+
+
+async def test_create_admin_twice_keeps_one_admin_role(cli_env, db_file, tmp_path, clean_backends):
+    assert create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n").returncode == 0
+    second = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n")
+    assert second.returncode == 0, second.stderr
+    assert "promoted" in second.stdout
+    payload = await login(db_file, "root", STRONG_PASSWORD)
+    assert payload is not None and payload["user"]["roles"] == ["admin"]
+
+
+# -- start-up refusals --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, "too-short"])
+def test_production_serve_refuses_a_missing_or_short_secret_key(tmp_path, db_file, secret):
+    env = {"APP_ENV": "production", "DATABASE_URL": f"sqlite://{db_file}", "PORT": "1"}
+    if secret is not None:
+        env["SECRET_KEY"] = secret
+    result = run_cli("serve", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    if secret:
+        assert secret not in result.stderr
+    assert not (tmp_path / ".secret_key").exists()
+
+
+def test_bad_database_url_is_named(tmp_path):
+    result = run_cli(
+        "migrate", env={"DATABASE_URL": "mysql://x@y/z", "SECRET_KEY": TEST_SECRET}, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_migrate_creates_the_tables(tmp_path, db_file, cli_env):
+    result = run_cli("migrate", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(db_file) as connection:
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"users", "credentials", "refresh_tokens"} <= tables
+
+
+# -- export-schema ------------------------------------------------------------------
+
+
+def test_export_schema_writes_the_committed_file(tmp_path):
+    schema_file = ROOT / "schema.graphql"
+    before = schema_file.read_text()
+    try:
+        result = run_cli("export-schema", env={}, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        after = schema_file.read_text()
+        assert after == main.export_sdl()
+        assert after == before, "schema.graphql was stale: commit the freshly exported file"
+    finally:
+        if schema_file.read_text() != before:
+            schema_file.write_text(before)  # leave the failure visible to test_schema_file too
