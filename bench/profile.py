@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections import Counter
@@ -40,6 +42,7 @@ from bench.run import (
 )
 
 OUT = ROOT / "bench" / "out"
+SITE = Path(sysconfig.get_paths()["purelib"])
 
 # Stages of one request, matched against frames "function (path:line)"; a sample counts
 # for every stage found in its stack (inclusive time).
@@ -55,7 +58,11 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("      strawberry: GraphQL.run (whole execution)", ("strawberry/http/async_base_view.py",)),
     ("        get_context", ("get_context (",)),
     ("        Schema.execute", ("strawberry/schema/schema.py",)),
-    ("          parse + validate (cached?)", ("graphql/language/parser.py", "graphql/validation/")),
+    ("          parse (graphql-core; ParserCache should skip it)", ("graphql/language/parser.py",)),
+    (
+        "          validate (graphql-core; ValidationCache should skip it)",
+        ("graphql/validation/validate.py",),
+    ),
     ("          extensions hooks", ("strawberry/extensions/",)),
     ("          graphql-core execute", ("graphql/execution/execute.py",)),
     ("          permission checks", ("strawberry/permission.py", "auth/permissions.py")),
@@ -76,16 +83,15 @@ def _file_of(frame: str) -> str:
 
 def _package(frame: str) -> str:
     path = _file_of(frame)
-    if "site-packages/" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0]
-    if "/lib/python3" in path:
-        return "stdlib:" + path.rsplit("/", 1)[-1]
-    if path.startswith(str(ROOT)):
-        path = path[len(str(ROOT)) + 1 :]
-    return "app:" + path.split("/", 1)[0] if "/" in path else "app:" + path
+    first = path.split("/", 1)[0]
+    if (SITE / first).exists() or (SITE / f"{first}.py").exists():
+        return first
+    if (ROOT / first).exists():
+        return f"app: {first}/"
+    return f"stdlib: {first}"
 
 
-def summarise(raw: Path) -> str:
+def summarise(raw: Path, top: int = 40) -> str:
     """Stage shares and self time by package, from py-spy's collapsed stacks."""
     stacks: list[tuple[list[str], int]] = []
     for line in raw.read_text().splitlines():
@@ -95,7 +101,14 @@ def summarise(raw: Path) -> str:
     total = sum(c for _, c in stacks) or 1
     stage_counts: Counter[str] = Counter()
     self_counts: Counter[str] = Counter()
+    below_view: Counter[str] = Counter()
     for frames, count in stacks:
+        names = [re.sub(r":\d+\)$", ")", f) for f in frames]
+        for index, name in enumerate(names):
+            if name.startswith("GatehouseGraphQL.handle ("):
+                for function in dict.fromkeys(names[index + 1 :]):
+                    below_view[function] += count
+                break
         joined = ";".join(frames)
         in_auth = "resolve_identity (" in joined
         for name, markers in STAGES:
@@ -119,6 +132,9 @@ def summarise(raw: Path) -> str:
     lines += ["", "self time by package of the innermost frame (top 15):"]
     for package, count in self_counts.most_common(15):
         lines.append(f"  {100 * count / total:5.1f}%  {package}")
+    lines += ["", f"functions under the view, inclusive (top {top}):"]
+    for function, count in below_view.most_common(top):
+        lines.append(f"  {100 * count / total:5.1f}%  {function}")
     return "\n".join(lines)
 
 

@@ -747,6 +747,7 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
 
     ceiling = single("ceiling", ME_QUERY, creds.jwt, me, "/ceiling")
     loads = {
+        "floor": single("floor", ME_QUERY, creds.jwt, me, "/floor"),
         "jwt": single("me-jwt", ME_QUERY, creds.jwt, me),
         "cookie": single("me-cookie", ME_QUERY, creds.cookie, me),
         "token": single("me-token", ME_QUERY, creds.token, me),
@@ -766,7 +767,10 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
 
     def row(key: str, name: str, target: tuple[str, float] | None = None) -> Row:
         p = got[key]
-        return Row(db, name, f"{p.rps:,.0f} req/s", p.ratio, "ceiling", target, bad_note(*p.results[1::2]))
+        measured = f"{p.rps:,.0f} req/s"
+        if key in ("jwt", "cookie", "token"):
+            measured += f" ({p.ratio / got['floor'].ratio:.2f} of floor)"
+        return Row(db, name, measured, p.ratio, "ceiling", target, bad_note(*p.results[1::2]))
 
     ctx.rows += [
         Row(
@@ -777,13 +781,15 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
             "ceiling",
             invalid=bad_note(*ceiling_results),
         ),
+        row("floor", "floor: bare Strawberry `me`, parser + validation caches, no auth"),
         row("jwt", "`me` by JWT", (">=", 0.30)),
         row("cookie", "`me` by session cookie", (">=", 0.28)),
         row("token", "`me` by API token", (">=", 0.28)),
         Row(
             db,
             "`me` by Basic",
-            f"{got['basic'].rps:,.0f} req/s ({got['basic'].ratio:.3f} of ceiling)",
+            f"{got['basic'].rps:,.0f} req/s ({got['basic'].ratio:.3f} of ceiling, "
+            f"{got['basic'].ratio / got['floor'].ratio:.2f} of floor)",
             got["basic"].ratio / got["jwt"].ratio,
             "`me` by JWT",
             (">=", 0.5),
@@ -911,8 +917,9 @@ def run_backend(
         server.start()
         creds = obtain_credentials(server, seeded, settings.session_cookie_name)
         ceiling_file.write_bytes(creds.answers["me"])
-        if _post(server, body_for(ME_QUERY), creds.jwt, path="/ceiling").content != creds.answers["me"]:
-            raise RuntimeError("the ceiling does not answer the bytes of `me`")
+        for reference in ("/ceiling", "/floor"):
+            if _post(server, body_for(ME_QUERY), creds.jwt, path=reference).content != creds.answers["me"]:
+                raise RuntimeError(f"{reference} does not answer the bytes of `me`")
         first_mark: tuple[int, float] | None = None
         if memory:
             first, _ = ctx.plan.memory_marks
@@ -1012,7 +1019,9 @@ def write_results(
   a 64-character `SECRET_KEY`, a freshly seeded database (alice, an admin, {plan.bulk_accounts} more
   accounts); {"Redis at " + REDIS_URL if redis else "no Redis"}.
 - Ceiling: `/ceiling`, mounted on the same app in the same process (`bench/app.py`): a plain
-  Starlette route that reads the body and answers the bytes of the `me` answer.
+  Starlette route that reads the body and answers the bytes of the `me` answer. Floor:
+  `/floor`, a bare Strawberry schema (parser and validation caches, no auth, no other
+  extension) answering the same bytes: what GraphQL costs before Gatehouse adds anything.
 - Throughput: `wrk -t1 -c{plan.connections}`; each row gets a {plan.warm} s warm-up, then
   {plan.rounds} rounds of a {plan.slice} s ceiling slice followed by a {plan.slice} s row slice.
   "measured" is the median of the row's slices, "ratio" the median of the slice-by-slice ratios

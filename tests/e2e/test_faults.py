@@ -30,16 +30,10 @@ pytestmark = [
 
 DB_TIMEOUT = 2  # seconds; requests must fail within this (plus a little), never hang
 
-REGISTER = (
-    """mutation($u: String!) { register(input: {username: $u, email: "fault@example.com",
-  password: "%s", transport: BEARER}) { accessToken refreshToken user { id } } }"""
-    % STRONG_PASSWORD
-)
-LOGIN = (
-    """mutation { login(input: {login: "fault", password: "%s", transport: BEARER})
-  { accessToken } }"""
-    % STRONG_PASSWORD
-)
+REGISTER = f"""mutation($u: String!) {{ register(input: {{username: $u, email: "fault@example.com",
+  password: "{STRONG_PASSWORD}", transport: BEARER}}) {{ accessToken refreshToken user {{ id }} }} }}"""
+LOGIN = f"""mutation {{ login(input: {{login: "fault", password: "{STRONG_PASSWORD}", transport: BEARER}})
+  {{ accessToken }} }}"""
 ME = "{ me { username } }"
 
 

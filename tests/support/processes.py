@@ -58,8 +58,12 @@ class GatehouseServer:
     def start(self) -> GatehouseServer:
         """Start and wait until /healthz answers."""
         self.process = subprocess.Popen(
-            [sys.executable, "main.py", "serve"], cwd=ROOT, env=self.env,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "main.py", "serve"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         healthy = wait_for(lambda: httpx.get(self.url + "/healthz", timeout=1).status_code == 200)
         if not healthy:
@@ -121,25 +125,43 @@ class PrivatePostgres:
             shutil.chown(self.dir, "postgres", "postgres")
         subprocess.run(
             _as_postgres([_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]),
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
         )
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         subprocess.run(
-            _as_postgres([
-                _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60",
-                "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
-                "start",
-            ]),
-            check=True, stdout=subprocess.DEVNULL, timeout=90,
+            _as_postgres(
+                [
+                    _pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.dir / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=90,
         )
 
     def stop(self) -> None:
         """Stop the server immediately."""
         subprocess.run(
             _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
         )
 
     def __enter__(self) -> PrivatePostgres:
@@ -163,9 +185,19 @@ class PrivateRedis:
     def start(self) -> None:
         """Start and wait until it answers PING."""
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if not wait_for(lambda: _redis_ping(self.port)):
             raise RuntimeError("private redis-server did not start")
