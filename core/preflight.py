@@ -12,7 +12,7 @@ STARTUP_TIMEOUT = 10.0  # seconds to reach each backing service at start-up
 
 def redact_url(url: str) -> str:
     """`url` with any password replaced, safe to print."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 async def _check_database(settings: Settings) -> None:
