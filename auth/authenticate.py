@@ -7,15 +7,19 @@ goes on as anonymous and the response clears the cookie.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from auth.backend import AuthBackend
 from auth.errors import CredentialRejected
 from auth.identity import ANONYMOUS, Identity, Scheme
+from auth.secrets import digest, keyed_digest
 from auth.strategy.api_token import looks_like_api_token
 from auth.strategy.jwt import InvalidAccessToken
+from auth.strategy.rows import is_live, touch
 from auth.transport.cookie import read_session_cookie
 from auth.transport.header import HeaderCredential, read_authorization
 from core.client import ClientInfo
@@ -58,18 +62,71 @@ def _require_enabled(backend: AuthBackend, scheme: Scheme, presented_as: str) ->
         )
 
 
+async def _cached(
+    backend: AuthBackend,
+    key: str,
+    load: Callable[[], Awaitable[Any]],
+    is_usable: Callable[[Any], bool],
+    owner_of: Callable[[Any], str],
+    owner_hint: str | None = None,
+) -> Any:
+    """`load()`'s row for `key`, from the identity cache while its generation holds.
+
+    A cached row that is no longer usable (expired, say) is read again rather than
+    refused: the database may know better (a refresh extends a family's expiry).
+    """
+    cache = backend.identity_cache
+    row, generation = await cache.get(key, owner_hint)
+    if row is not None:
+        if is_usable(row):
+            return row
+        cache.forget(key)
+        _, generation = await cache.get(key, owner_hint)
+    row = await load()
+    if row is not None:
+        cache.put(key, owner_of(row), generation, row)
+    return row
+
+
+async def _live_credential(
+    backend: AuthBackend,
+    key: str,
+    load: Callable[[], Awaitable[Credential | None]],
+    owner_hint: str | None = None,
+) -> Credential | None:
+    settings = backend.settings
+    row: Credential | None = await _cached(
+        backend, key, load, lambda c: is_live(c, settings), lambda c: str(c.user_id), owner_hint
+    )
+    if row is not None:
+        await touch(row, settings)
+    return row
+
+
+async def _basic_user(backend: AuthBackend, header_value: str, client: ClientInfo) -> User | None:
+    user: User | None = await _cached(
+        backend,
+        "b:" + keyed_digest(backend.basic_key, header_value),
+        lambda: backend.basic.authenticate(header_value, client.ip),
+        lambda u: bool(u.is_active),
+        lambda u: str(u.id),
+    )
+    return user
+
+
 async def _from_header(credential: HeaderCredential, backend: AuthBackend, client: ClientInfo) -> Identity:
     if credential.scheme == "Basic":
         _require_enabled(backend, Scheme.BASIC, "Basic")
         if backend.settings.production and not client.is_https:
             raise CredentialRejected("HTTPS is required for Basic authentication.", "Basic")
-        user = await backend.basic.authenticate(credential.value, client.ip)
+        user = await _basic_user(backend, credential.value, client)
         if user is None:
             raise CredentialRejected("Invalid login or password.", "Basic")
         return Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.BASIC, presented_as="Basic")
     if credential.scheme == "Token" or looks_like_api_token(credential.value):
         _require_enabled(backend, Scheme.TOKEN, credential.scheme)
-        row = await backend.api_tokens.read(credential.value)
+        token = credential.value
+        row = await _live_credential(backend, "t:" + digest(token), lambda: backend.api_tokens.read(token))
         if row is None:
             raise CredentialRejected("Invalid, expired or revoked API token.", credential.scheme)
         return _identity_from(row, Scheme.TOKEN, credential.scheme)
@@ -78,7 +135,12 @@ async def _from_header(credential: HeaderCredential, backend: AuthBackend, clien
         claims = backend.jwt.verify(credential.value)
     except InvalidAccessToken:
         raise CredentialRejected("Invalid or expired access token.", "Bearer") from None
-    family = await backend.refresh.read_family(claims.family_id)
+    family = await _live_credential(
+        backend,
+        "f:" + claims.family_id,
+        lambda: backend.refresh.read_family(claims.family_id),
+        claims.user_id,
+    )
     if family is None or str(family.user_id) != claims.user_id:
         raise CredentialRejected("Invalid or expired access token.", "Bearer")
     return _identity_from(family, Scheme.JWT, "Bearer")
@@ -94,7 +156,9 @@ async def resolve_identity(conn: HTTPConnection, backend: AuthBackend, client: C
         return Resolution(ANONYMOUS)
     if "session" not in backend.settings.auth_schemes:
         return Resolution(ANONYMOUS, clear_cookie=True)
-    row = await backend.sessions.read(session_id)
+    row = await _live_credential(
+        backend, "s:" + digest(session_id), lambda: backend.sessions.read(session_id)
+    )
     if row is None:
         return Resolution(ANONYMOUS, clear_cookie=True)
     return Resolution(_identity_from(row, Scheme.SESSION, "cookie"))

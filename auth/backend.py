@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
+from auth.identity_cache import IdentityCache, generations_for
 from auth.passwords import BcryptHasher, PasswordHasher
 from auth.ratelimit import LoginLimiter
 from auth.secrets import derive_key
@@ -32,6 +33,9 @@ class AuthBackend:
     basic: BasicStrategy
     basic_cache: BasicCache
     limiter: LoginLimiter
+    identity_cache: IdentityCache
+    # Keys the identity-cache slots of Basic headers (an HMAC, never the password).
+    basic_key: bytes
 
     @classmethod
     def build(
@@ -41,6 +45,10 @@ class AuthBackend:
 
         The rate limiter shares its counters through the same Redis (or `settings.redis_url`).
         """
+        if redis is None and settings.redis_url:
+            import redis.asyncio as redis_asyncio
+
+            redis = redis_asyncio.from_url(settings.redis_url)
         hasher = hasher or BcryptHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
         cache_key = derive_key(settings.secret_key.reveal(), "basic-cache/v1")
         basic_cache: BasicCache
@@ -50,15 +58,22 @@ class AuthBackend:
             basic_cache = MemoryBasicCache(cache_key, settings.basic_cache_ttl)
         passwords = PasswordStrategy(hasher)
         limiter = LoginLimiter(settings, redis=redis)
+        identity_cache = IdentityCache(generations_for(settings, redis))
         return cls(
             settings=settings,
             hasher=hasher,
             passwords=passwords,
             sessions=SessionStrategy(settings),
             jwt=JWTStrategy(settings),
-            refresh=RefreshStrategy(settings),
+            refresh=RefreshStrategy(settings, identity_cache),
             api_tokens=ApiTokenStrategy(settings),
             basic=BasicStrategy(passwords, basic_cache, limiter),
             basic_cache=basic_cache,
             limiter=limiter,
+            identity_cache=identity_cache,
+            basic_key=derive_key(settings.secret_key.reveal(), "identity-cache/basic/v1"),
         )
+
+    async def invalidate_user(self, user_id: str) -> None:
+        """After a write that changes what a user's credentials may do: every instance re-reads."""
+        await self.identity_cache.invalidate_user(user_id)

@@ -133,9 +133,9 @@ class RedisGenerations(LocalGenerations):
             if self._epoch_rotation_owed:
                 await self._rotate_epoch()
             epoch, counter = await self._redis.mget(self._epoch_key, self._prefix + user_id)
-            if epoch is None:
+            if epoch is None:  # first use, or Redis lost its data: start a new epoch
                 await self._redis.set(self._epoch_key, secrets.token_hex(8), nx=True)
-                return None
+                epoch = await self._redis.get(self._epoch_key)
         except Exception as exc:  # noqa: BLE001 - unknown generation means "read the database"
             logger.warning("generation unavailable (%s): reading the database", type(exc).__name__)
             return None
@@ -183,15 +183,16 @@ class IdentityCache:
         self._entries: OrderedDict[str, tuple[str, float, Any]] = OrderedDict()
         self._owners: OrderedDict[str, str] = OrderedDict()  # credential key -> user id
 
-    async def get(self, key: str) -> tuple[Any | None, str | None]:
+    async def get(self, key: str, owner_hint: str | None = None) -> tuple[Any | None, str | None]:
         """(cached value, None) on a hit; (None, generation to store under) on a miss.
 
         The generation of a miss is taken now, before the caller reads the database;
         it is `None` when the owner is not known yet or the generation is unknown.
+        `owner_hint` names the owner when the credential itself says it (a verified JWT).
         """
         if not self.enabled:
             return None, None
-        owner = self._owners.get(key)
+        owner = self._owners.get(key) or owner_hint
         if owner is None:
             return None, None
         generation = await self.generations.current(owner)
@@ -225,3 +226,18 @@ class IdentityCache:
     async def invalidate_user(self, user_id: str) -> None:
         """After a database write that changes what a user's credentials may do."""
         await self.generations.bump(user_id)
+
+
+def generations_for(settings: Any, redis: Any | None) -> Generations:
+    """Where this deployment keeps generations (see the table at the top of this module)."""
+    url: str = settings.database_url
+    if not settings.identity_cache:
+        return NoGenerations()
+    if redis is not None:
+        return RedisGenerations(redis)
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://").split("?")[0]
+        if path in ("", ":memory:"):
+            return LocalGenerations()
+        return FileGenerations(Path(path + ".generation"))
+    return NoGenerations()

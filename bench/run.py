@@ -70,6 +70,7 @@ BEARER_LOGIN = (
 CREATE_TOKEN = 'mutation { createApiToken(name: "bench", scopes: []) { token } }'
 
 BASE_HEADERS = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
+ALL_PARTS = frozenset(("throughput", "login", "latency", "memory"))
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ class BcryptClock:
 class Server:
     """`uvicorn bench.app:app` as production runs it, pinned to the server cores."""
 
-    def __init__(self, env: dict[str, str], cores: Cores, workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], cores: Cores, workdir: Path, app: str = "bench.app:app") -> None:
+        self.app = app
         self.env = env
         self.cores = cores
         self.port = free_port()
@@ -240,7 +242,7 @@ class Server:
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.app:app",
+            self.app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -667,6 +669,8 @@ class Context:
     bcrypt: BcryptClock
     bcrypt_rounds: int
     started: float
+    parts: frozenset[str] = ALL_PARTS
+    app: str = "bench.app:app"
     rows: list[Row] = field(default_factory=list)
     logins_sent: int = 0
 
@@ -911,7 +915,7 @@ def run_backend(
     seeded = asyncio.run(seed(settings, ctx.plan.bulk_accounts))
     ceiling_file = workdir / f"ceiling-{db}.json"
     server_env["BENCH_CEILING_FILE"] = str(ceiling_file)
-    server = Server(server_env, ctx.cores, workdir)
+    server = Server(server_env, ctx.cores, workdir, ctx.app)
     ctx.wrk.graphql_requests = 0
     log(f"{db}: starting uvicorn on {server.base_url}")
     try:
@@ -922,7 +926,7 @@ def run_backend(
             if _post(server, body_for(ME_QUERY), creds.jwt, path=reference).content != creds.answers["me"]:
                 raise RuntimeError(f"{reference} does not answer the bytes of `me`")
         first_mark: tuple[int, float] | None = None
-        if memory:
+        if memory and "memory" in ctx.parts:
             first, _ = ctx.plan.memory_marks
             log(
                 f"{db}: memory, first reading after {first:,} GraphQL requests "
@@ -931,9 +935,12 @@ def run_backend(
             ctx.wrk.run_count(server, mixed_load(creds), ctx.plan.connections, first, ctx.plan.first_mark_cap)
             first_mark = (ctx.wrk.graphql_requests, server.rss_mib())
             log(f"  {first_mark[1]:.1f} MiB after {first_mark[0]:,}")
-        throughput_rows(ctx, server, db, creds)
-        login_row(ctx, server, db, seeded)
-        latency_rows(ctx, server, db, seeded, creds)
+        if "throughput" in ctx.parts:
+            throughput_rows(ctx, server, db, creds)
+        if "login" in ctx.parts:
+            login_row(ctx, server, db, seeded)
+        if "latency" in ctx.parts:
+            latency_rows(ctx, server, db, seeded, creds)
         if first_mark is not None:
             memory_rows(ctx, server, db, creds, first_mark)
     except BaseException:
@@ -1067,6 +1074,16 @@ def main(argv: list[str] | None = None) -> int:
         "--bcrypt-rounds", type=int, default=12, help="BCRYPT_ROUNDS of the server (default 12)"
     )
     parser.add_argument("--no-write", action="store_true", help="print the table without writing RESULTS.md")
+    parser.add_argument(
+        "--only",
+        default="throughput,login,latency,memory",
+        help="comma-separated parts to run (for experiments; implies --no-write)",
+    )
+    parser.add_argument(
+        "--app",
+        default="bench.app:app",
+        help="ASGI app for uvicorn (experiments; must mount /ceiling and /floor; implies --no-write)",
+    )
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -1079,9 +1096,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log("taskset unavailable or a single core: server and load are not pinned")
     workdir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    parts = frozenset(p.strip() for p in args.only.split(",") if p.strip())
     ctx = Context(
-        plan, cores, Wrk(cores, workdir), BcryptClock(args.bcrypt_rounds), args.bcrypt_rounds, started
+        plan,
+        cores,
+        Wrk(cores, workdir),
+        BcryptClock(args.bcrypt_rounds),
+        args.bcrypt_rounds,
+        started,
+        parts,
+        args.app,
     )
+    experiment = args.app != "bench.app:app" or parts != ALL_PARTS
     try:
         with redis_database(args.redis) as redis_url:
             env = base_env(args.bcrypt_rounds, redis_url)
@@ -1103,7 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
         flags.append(f"--bcrypt-rounds {args.bcrypt_rounds}")
     command = " ".join([".venv/bin/python bench/run.py", *flags])
     elapsed = time.monotonic() - started
-    if not args.no_write:
+    if not args.no_write and not experiment:
         write_results(table, machine(), ctx, command, elapsed, args.redis)
         log(f"wrote {RESULTS_FILE.relative_to(ROOT)} ({elapsed:.0f} s)")
     return 0

@@ -55,6 +55,17 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -96,6 +107,8 @@ class Settings:
     # How often last-used timestamps may be written; reads in between write nothing.
     last_used_write_interval: int = 60  # seconds
     basic_cache_ttl: int = 60  # seconds a verified Basic header is trusted
+    # Keep verified credentials in memory, revalidated by generation (auth/identity_cache.py).
+    identity_cache: bool = True
     max_body_bytes: int = 1024 * 1024  # 1 MiB
     max_query_depth: int = 12
     max_aliases: int = 30
@@ -178,6 +191,7 @@ class Settings:
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900, 300, 3600),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
             db_timeout=float(_int(env, "DB_TIMEOUT", 5, 1, 120)),
+            identity_cache=_flag(env, "IDENTITY_CACHE", True),
             # Unset or empty: keep the default.
             login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT") or cls.login_limit_per_account,
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or cls.login_limit_per_ip,

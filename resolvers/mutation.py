@@ -41,6 +41,8 @@ async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> 
     if ctx.identity.scheme is Scheme.SESSION and ctx.identity.credential_id:
         # A fresh id at every login: the old session (fixation risk) ends here.
         await CredentialRow.filter(id=ctx.identity.credential_id).delete()
+        if ctx.identity.user_id is not None:
+            await ctx.backend.invalidate_user(ctx.identity.user_id)
     session_id, row = await credentials.start_session(ctx.backend, user, ctx.client)
     write_session_cookie(ctx.response, ctx.backend.settings, session_id)
     ctx.identity = Identity(
@@ -116,20 +118,20 @@ async def create_api_token(
 async def revoke_credential(info: Info[Context, None], id: strawberry.ID) -> bool:
     """End one of the caller's credentials."""
     ctx = info.context
-    await credentials.revoke_one(ctx.identity, id, ctx.client)
+    await credentials.revoke_one(ctx.backend, ctx.identity, id, ctx.client)
     return True
 
 
 async def grant_role(info: Info[Context, None], user_id: strawberry.ID, role: str) -> User:
     """Give a role to a user."""
     ctx = info.context
-    return User.from_row(await accounts.grant_role(user_id, role, ctx.identity, ctx.client))
+    return User.from_row(await accounts.grant_role(ctx.backend, user_id, role, ctx.identity, ctx.client))
 
 
 async def revoke_role(info: Info[Context, None], user_id: strawberry.ID, role: str) -> User:
     """Take a role from a user."""
     ctx = info.context
-    return User.from_row(await accounts.revoke_role(user_id, role, ctx.identity, ctx.client))
+    return User.from_row(await accounts.revoke_role(ctx.backend, user_id, role, ctx.identity, ctx.client))
 
 
 async def set_user_active(info: Info[Context, None], user_id: strawberry.ID, active: bool) -> User:

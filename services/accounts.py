@@ -138,24 +138,30 @@ def _check_role(role: str) -> str:
     return role
 
 
-async def grant_role(user_id: str, role: str, by: Identity, client: ClientInfo | None = None) -> User:
+async def grant_role(
+    backend: AuthBackend, user_id: str, role: str, by: Identity, client: ClientInfo | None = None
+) -> User:
     """Give `role` to a user; it holds from their next request on."""
     role = _check_role(role)
     user = await _target(user_id)
     if role not in user.roles:
         user.roles = [*user.roles, role]
         await User.filter(id=user.id).update(roles=user.roles)
+        await backend.invalidate_user(str(user.id))
     audit("role_grant", client, user_id=user.id, role=role, by=by.user_id)
     return user
 
 
-async def revoke_role(user_id: str, role: str, by: Identity, client: ClientInfo | None = None) -> User:
+async def revoke_role(
+    backend: AuthBackend, user_id: str, role: str, by: Identity, client: ClientInfo | None = None
+) -> User:
     """Take `role` from a user; their very next request no longer has it."""
     role = _check_role(role)
     user = await _target(user_id)
     if role in user.roles:
         user.roles = [r for r in user.roles if r != role]
         await User.filter(id=user.id).update(roles=user.roles)
+        await backend.invalidate_user(str(user.id))
     audit("role_revoke", client, user_id=user.id, role=role, by=by.user_id)
     return user
 
@@ -167,6 +173,7 @@ async def set_active(
     user = await _target(user_id)
     user.is_active = active
     await User.filter(id=user.id).update(is_active=active)
+    await backend.invalidate_user(str(user.id))
     if not active:
         await credentials.revoke_all(backend, str(user.id))
     audit("user_activate" if active else "user_deactivate", client, user_id=user.id, by=by.user_id)
@@ -189,5 +196,6 @@ async def create_admin(backend: AuthBackend, username: str, email: str, password
     if "admin" not in user.roles:
         user.roles = [*user.roles, "admin"]
         await User.filter(id=user.id).update(roles=user.roles)
+        await backend.invalidate_user(str(user.id))
     audit("create_admin", None, user_id=user.id)
     return user, created

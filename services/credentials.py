@@ -64,6 +64,7 @@ async def revoke_all(backend: AuthBackend, user_id: str, keep: str | None = None
         query = query.exclude(id=keep)
     count = await query.update(revoked_at=utcnow())
     await backend.basic_cache.forget_user(user_id)
+    await backend.invalidate_user(user_id)
     return int(count)
 
 
@@ -77,8 +78,10 @@ async def logout(backend: AuthBackend, identity: Identity, everywhere: bool, cli
         await Credential.filter(id=identity.credential_id, revoked_at__isnull=True).update(
             revoked_at=utcnow()
         )
+        await backend.invalidate_user(user_id)
     elif identity.scheme is Scheme.BASIC:
         await backend.basic_cache.forget_user(user_id)
+        await backend.invalidate_user(user_id)
     audit("logout", client, user_id=user_id, everywhere=everywhere, credential_id=identity.credential_id)
 
 
@@ -90,7 +93,9 @@ async def list_live(user_id: str) -> list[Credential]:
     return rows
 
 
-async def revoke_one(identity: Identity, credential_id: str, client: ClientInfo) -> None:
+async def revoke_one(
+    backend: AuthBackend, identity: Identity, credential_id: str, client: ClientInfo
+) -> None:
     """End one of the caller's own credentials; anyone else's id answers as unknown."""
     try:
         parsed = uuid.UUID(credential_id)
@@ -101,6 +106,8 @@ async def revoke_one(identity: Identity, credential_id: str, client: ClientInfo)
     )
     if not count:
         raise BadUserInput({"id": "No such credential."})
+    assert identity.user_id is not None
+    await backend.invalidate_user(identity.user_id)
     audit("revoke_credential", client, user_id=identity.user_id, credential_id=parsed)
 
 

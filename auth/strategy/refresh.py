@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from auth.identity_cache import IdentityCache
 from auth.secrets import REFRESH_TOKEN_PATTERN, REFRESH_TOKEN_PREFIX, digest, new_secret
 from auth.strategy.rows import is_live, load_live_by_id
 from core.clock import as_utc, utcnow
@@ -20,8 +21,9 @@ class RefreshRejected(Exception):
 class RefreshStrategy:
     """Creates refresh-token families and rotates their tokens."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, identity_cache: IdentityCache | None = None) -> None:
         self.settings = settings
+        self.identity_cache = identity_cache
 
     def _expiry(self):  # type: ignore[no-untyped-def]
         return utcnow() + timedelta(seconds=self.settings.refresh_token_ttl)
@@ -59,6 +61,8 @@ class RefreshStrategy:
         won = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
         if not won:
             await self.revoke_family(str(family.id))
+            if self.identity_cache is not None:
+                await self.identity_cache.invalidate_user(str(family.user_id))
             raise RefreshRejected("reused")
         if as_utc(row.expires_at) <= now or not is_live(family, self.settings, now):
             raise RefreshRejected("expired or revoked")
