@@ -21,6 +21,7 @@ from auth.passwords import PasswordHasher
 from core.db import apply_migrations, is_sqlite, tortoise_config
 from core.settings import Settings
 from schema.build import build_schema
+from schema.graphiql import graphiql_routes
 from schema.view import GatehouseGraphQL
 
 logger = logging.getLogger("gatehouse.app")
@@ -91,6 +92,8 @@ def create_app(settings: Settings, hasher: PasswordHasher | None = None) -> Star
             # Every method reaches the view, so even a PUT is answered in GraphQL JSON.
             Route("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
+            # GraphiQL's scripts and stylesheets, served locally; production has no IDE.
+            *([] if settings.production else graphiql_routes()),
         ],
         lifespan=lifespan,
         middleware=[cors_middleware(settings)],

@@ -43,6 +43,7 @@ from core.errors import (
 from core.settings import Settings
 from schema.context import Context
 from schema.errors import classify, is_unavailable
+from schema.graphiql import graphiql_response
 
 logger = logging.getLogger("gatehouse.http")
 
@@ -91,6 +92,10 @@ class GatehouseGraphQL(GraphQL):
         )
         self.settings = settings
         self.backend = backend
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its assets served by this app, not a CDN (`schema/graphiql.py`)."""
+        return graphiql_response()
 
     # -- before execution ------------------------------------------------------------
 
