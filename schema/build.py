@@ -5,23 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
-from strawberry.extensions.disable_introspection import DisableIntrospection
+from graphql import ASTValidationRule, GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
 from core.settings import Settings
 from resolvers import mutation, query
-from schema.errors import ErrorCodes
-from schema.limits import OperationLimits
+from schema.limits import OneCredentialFieldPerOperation, OperationGuards
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
 
 ADMIN = "admin"
@@ -81,17 +74,19 @@ class GatehouseSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> GatehouseSchema:
     """The schema with caches, limits and, in production, no introspection or suggestions."""
+    rules: list[type[ASTValidationRule]] = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        OneCredentialFieldPerOperation,
+    ]
+    if settings.production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    guard_rules = tuple(rules)
     extensions: list[Any] = [
         ParserCache,
         ValidationCache,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        OperationLimits,
-        ErrorCodes,
+        lambda: OperationGuards(guard_rules, settings.max_tokens),
     ]
-    if settings.production:
-        extensions.append(DisableIntrospection)
     return GatehouseSchema(
         query=Query,
         mutation=Mutation,
