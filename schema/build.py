@@ -64,7 +64,14 @@ class Mutation:
 
 
 class GatehouseSchema(strawberry.Schema):
-    """Logs only unexpected errors (done by `ErrorCodes`), not every permission refusal."""
+    """Logs only unexpected errors (done by `ErrorCodes`), not every permission refusal.
+
+    `guard_rules` and `max_tokens` are the limits every operation is held to, for the
+    fast path (schema/fast_path.py) as for the extension.
+    """
+
+    guard_rules: tuple[type[ASTValidationRule], ...] = ()
+    max_tokens: int = 0
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -87,9 +94,12 @@ def build_schema(settings: Settings) -> GatehouseSchema:
         ValidationCache,
         lambda: OperationGuards(guard_rules, settings.max_tokens),
     ]
-    return GatehouseSchema(
+    schema = GatehouseSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )
+    schema.guard_rules = guard_rules
+    schema.max_tokens = settings.max_tokens
+    return schema

@@ -43,6 +43,7 @@ from core.errors import (
 from core.settings import Settings
 from schema.context import Context
 from schema.errors import classify, is_unavailable
+from schema.fast_path import FastExecutor, FastRequest, read_plain_request
 from schema.graphiql import graphiql_response
 
 logger = logging.getLogger("gatehouse.http")
@@ -92,6 +93,7 @@ class GatehouseGraphQL(GraphQL):
         )
         self.settings = settings
         self.backend = backend
+        self.fast = FastExecutor(schema, schema.guard_rules, schema.max_tokens)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL with its assets served by this app, not a CDN (`schema/graphiql.py`)."""
@@ -182,14 +184,22 @@ class GatehouseGraphQL(GraphQL):
             return _error_response(ServiceUnavailable(UNAVAILABLE_MESSAGE), 503, {"Retry-After": "5"})
         request.state.resolution = resolution
         request.state.client = client
+        plain = read_plain_request(await request.body())
         try:
-            response = await self.run(request)
+            response = await (self._run_plain(request, plain) if plain else self.run(request))
         except StrawberryHTTPException as exc:
             response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
         if resolution.clear_cookie and not _sets_cookie(response, self.settings.session_cookie_name):
             clear_session_cookie(response, self.settings)
         response.headers.update(NO_STORE)
         return response
+
+    async def _run_plain(self, request: Request, plain: FastRequest) -> Response:
+        """The fast path: same context, same result processing, no per-request machinery."""
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        result = await self.fast.execute(plain, context)
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         return Context(
