@@ -13,7 +13,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import os
+import threading
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import bcrypt
@@ -45,17 +48,36 @@ class PasswordHasher(Protocol):
     def needs_rehash(self, password_hash: str) -> bool: ...
 
 
+HASHER_NICENESS = 10  # bcrypt threads yield the CPU to the event loop when both want it
+
+
+def _lower_thread_priority() -> None:
+    """Make the calling worker thread nicer than the event loop (Linux schedules threads)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHER_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        pass
+
+
 class BcryptHasher:
-    """bcrypt at a fixed cost, run in threads (bcrypt releases the GIL)."""
+    """bcrypt at a fixed cost, in a small pool of low-priority threads (bcrypt releases the GIL).
+
+    At most `concurrency` checks run at once (more would only queue behind the cores),
+    and their threads run at a lower priority than the event loop, so requests that need
+    no password stay fast while logins are busy; idle cores still go to bcrypt.
+    """
 
     def __init__(self, rounds: int = 12, concurrency: int = 2) -> None:
         self.rounds = rounds
         self._slots = asyncio.Semaphore(concurrency)
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_lower_thread_priority
+        )
         self._dummy_hash: bytes | None = None
 
     async def _run(self, func, *args):  # type: ignore[no-untyped-def]
         async with self._slots:
-            return await asyncio.to_thread(func, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     async def hash(self, password: str) -> str:
         """A new bcrypt hash of `password`."""

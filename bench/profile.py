@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="jwt,cookie", help="comma-separated: jwt, cookie, token, basic")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
+    parser.add_argument("--app", default="bench.app:app", help="the ASGI app uvicorn serves")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     env["BENCH_CEILING_FILE"] = str(workdir / "ceiling.json")
     settings = Settings.from_env(env)
     seeded = asyncio.run(seed(settings, 10))
-    server = Server(env, cores, workdir)
+    server = Server(env, cores, workdir, args.app)
     wrk = Wrk(cores, workdir)
     try:
         server.start()
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 "exact",
             )
             wrk.run(server, load, 16, 2)  # warm-up
-            raw = OUT / f"profile-{row}.txt"
+            suffix = "" if args.app == "bench.app:app" else "-" + args.app.split(":")[0].rsplit(".", 1)[-1]
+            raw = OUT / f"profile-{row}{suffix}.txt"
             log(f"profiling `me` by {row} for {args.seconds} s")
             spy = subprocess.Popen(
                 [

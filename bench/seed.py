@@ -70,3 +70,22 @@ async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
     finally:
         await Tortoise.close_connections()
     return Seeded("alice", "admin", names, PASSWORD, user_count)
+
+
+def main() -> None:
+    """`python -m bench.seed N`: seed `DATABASE_URL` with N bulk accounts, print JSON.
+
+    The harness seeds in a child process: Tortoise keeps per-dialect query caches on
+    the model classes, so one process cannot seed SQLite and then PostgreSQL.
+    """
+    import asyncio
+    import json
+    import sys
+    from dataclasses import asdict
+
+    seeded = asyncio.run(seed(Settings.from_env(), int(sys.argv[1])))
+    print(json.dumps(asdict(seeded)))
+
+
+if __name__ == "__main__":
+    main()

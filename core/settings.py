@@ -91,7 +91,7 @@ class Settings:
     app_env: str = "development"
     bcrypt_rounds: int = 12
     # Concurrent bcrypt computations; more only queue up behind the cores.
-    bcrypt_concurrency: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    bcrypt_concurrency: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     allowed_origins: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000

@@ -370,3 +370,17 @@ def test_unknown_or_missing_kid_is_refused(kid):
         token = forge(good_claims(), kid=kid)
         with pytest.raises(InvalidAccessToken):
             strategy().verify(token)
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch):
+    jwts = strategy()
+    token, _ = jwts.issue(USER_ID, FAMILY_ID)
+    decodes: list[str] = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append("x") or real_decode(*a, **k))
+    for _ in range(3):
+        assert jwts.verify(token).family_id == FAMILY_ID
+    assert len(decodes) == 1
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(InvalidAccessToken):
+        jwts.verify(tampered)  # a different string is verified on its own
