@@ -96,7 +96,8 @@ def create_app(settings: Settings, hasher: PasswordHasher | None = None) -> Star
             *([] if settings.production else graphiql_routes()),
         ],
         lifespan=lifespan,
-        middleware=[cors_middleware(settings)],
+        # No allowed origins means same-origin only: no CORS headers to add, no middleware.
+        middleware=[cors_middleware(settings)] if settings.allowed_origins else [],
     )
     app.state.settings = settings
     app.state.backend = backend
