@@ -48,6 +48,9 @@ async def rotate_refresh(backend: AuthBackend, token: str, client: ClientInfo) -
     Exchanges count against a per-IP limit (`RateLimited` when over).
     """
     await backend.limiter.refresh_attempt(client.ip)
+    if "jwt" not in backend.settings.auth_schemes:
+        # The pair would hold an access token this server refuses: say so instead.
+        raise Unauthenticated("The jwt authentication scheme is disabled on this server.")
     try:
         successor, family = await backend.refresh.rotate(token)
     except RefreshRejected as exc:

@@ -326,3 +326,19 @@ async def test_disabled_session_refuses_cookie_login_and_ignores_cookies(clean_b
         stale = await gql(client, ME, headers=cookie_header("A" * 43), cookies=False)
         assert stale.body == {"data": {"me": None}}
         assert clears_cookie(stale)
+
+
+async def test_refresh_token_is_refused_when_the_jwt_scheme_is_disabled(clean_backends):
+    """A refresh would mint an access token the server refuses: it fails and names the scheme."""
+    from auth.strategy.refresh import RefreshStrategy
+    from tests.conftest import make_settings, register
+    from tests.e2e.helpers import app_client
+
+    async with app_client(make_settings(auth_schemes=("session", "token", "basic"))) as client:
+        await register(client, "rita", transport="COOKIE")
+        user = await User.get(username_key="rita")
+        refresh_token, _ = await RefreshStrategy(make_settings()).write_family(user, None, None)
+        refresh = "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }"
+        refused = await gql(client, refresh, {"r": refresh_token}, cookies=False)
+    assert refused.codes == ["UNAUTHENTICATED"]
+    assert "jwt" in refused.errors[0]["message"]
