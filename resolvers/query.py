@@ -63,13 +63,11 @@ async def users(
         created, row_id = _decode_cursor(after)
         query = query.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=row_id))
     rows = await query.order_by("created_at", "id").limit(size + 1)
-    total = await UserRow.all().count()
     page = rows[:size]
     edges = [UserEdge(cursor=_encode_cursor(r), node=User.from_row(r)) for r in page]
     return UserConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
     )
 
 
