@@ -33,6 +33,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionResult
 
+from schema.compiled import CompiledQuery, compile_operations
 from schema.errors import classify
 
 PREPARED_CACHE_SIZE = 256  # distinct query texts kept parsed and validated
@@ -40,10 +41,12 @@ PLAIN_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
 
 
 class PreparedOperation(NamedTuple):
-    """A parsed document, or the errors (already coded) that stop it before execution."""
+    """A parsed document, or the errors (already coded) that stop it before execution,
+    and the compiled plans of its operations (see schema/compiled.py)."""
 
     document: DocumentNode | None
     errors: list[GraphQLError]
+    plans: dict[str | None, CompiledQuery]
 
 
 class FastRequest(NamedTuple):
@@ -95,15 +98,21 @@ class FastExecutor:
         try:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
-            return PreparedOperation(None, self._coded([error]))
+            return PreparedOperation(None, self._coded([error]), {})
         errors = validate(self._graphql_schema, document, self._rules)
-        return PreparedOperation(document, self._coded(errors) if errors else [])
+        if errors:
+            return PreparedOperation(document, self._coded(errors), {})
+        return PreparedOperation(document, [], compile_operations(self._graphql_schema, document))
 
     async def execute(self, request: FastRequest, context: Any) -> ExecutionResult:
         """Run the operation with `context`; errors leave with their codes."""
         prepared = self.prepare(request.query)
         if prepared.document is None or prepared.errors:
             return ExecutionResult(data=None, errors=list(prepared.errors))
+        compiled = prepared.plans.get(request.operation_name)
+        if compiled is not None:
+            data, found = await compiled.execute(context, request.variables)
+            return ExecutionResult(data=data, errors=self._coded(found) if found else None)
         result: Any = execute(
             self._graphql_schema,
             prepared.document,

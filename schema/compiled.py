@@ -1,0 +1,488 @@
+"""Compiled execution of cached queries: the same resolvers and rules, less machinery.
+
+graphql-core's executor works out again, on every request and for every field, what a
+cached document already fixes: the grouped fields, each field's definition and return
+type, and which kind of completion applies. `compile_query` works that out once per
+(document, operation); `CompiledQuery.execute` then walks the plan. It calls the very
+resolvers Strawberry built (permission extensions included), with the same `info`
+object, completes values with the same leaf serialisers, and locates and propagates
+errors as the specification says: a null in a non-null position nulls the nearest
+nullable parent, and the error carries the path and locations of its field.
+
+Only the common shape is compiled: queries whose selections are fields (`__typename`
+included) and fragments on the parent's own type, without directives, on object types.
+Anything else (mutations, unions and interfaces, `@skip`/`@include`, introspection,
+fragment type conditions on abstract types) makes `compile_query` return `None`, and
+the operation runs on graphql-core. `tests/schema/test_compiled.py` holds the two to
+the same answers.
+
+One deliberate difference: sibling fields that return awaitables are awaited one after
+another, not concurrently. Their order does not change any answer; a query's fields
+must not depend on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from inspect import isawaitable
+from typing import Any, NamedTuple
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+    is_leaf_type,
+    is_object_type,
+    located_error,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.pyutils import Path, Undefined, inspect, is_iterable
+from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+MAX_COERCION_ERRORS = 50  # graphql-core's default for `execute`
+TYPENAME = "__typename"
+
+# Strawberry's resolver for a field without resolver or extensions ignores `info`.
+_BASIC_RESOLVER_NAME = "_get_basic_result"
+_build_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+
+class NotCompilable(Exception):
+    """The operation uses something the plan does not cover; graphql-core runs it."""
+
+
+Complete = Callable[["Execution", "FieldPlan", Path, Any], Any]
+
+
+class FieldPlan:
+    """One response key of a selection set: what to call and how to complete it."""
+
+    __slots__ = (
+        "basic",
+        "complete",
+        "definition",
+        "has_args",
+        "key",
+        "node",
+        "nodes",
+        "non_null",
+        "null_message",
+        "parent_type",
+        "resolve",
+        "typename",
+    )
+
+    def __init__(
+        self,
+        parent_type: GraphQLObjectType,
+        key: str,
+        nodes: list[FieldNode],
+        fragments: Mapping[str, FragmentDefinitionNode],
+    ) -> None:
+        self.parent_type = parent_type
+        self.key = key
+        self.nodes = nodes
+        self.node = nodes[0]
+        name = self.node.name.value
+        self.typename = name == TYPENAME
+        self.null_message = f"Cannot return null for non-nullable field {parent_type.name}.{name}."
+        if self.typename:
+            self.non_null = True
+            return
+        definition = parent_type.fields.get(name)
+        if definition is None:  # `__schema`, `__type`: introspection stays with graphql-core
+            raise NotCompilable(name)
+        self.definition: GraphQLField = definition
+        self.resolve = definition.resolve
+        if self.resolve is None:
+            raise NotCompilable(f"{parent_type.name}.{name} has no resolver")
+        self.basic = getattr(self.resolve, "__name__", "") == _BASIC_RESOLVER_NAME
+        self.has_args = bool(definition.args or self.node.arguments)
+        self.non_null = isinstance(definition.type, GraphQLNonNull)
+        named = get_named_type(definition.type)
+        sub_plan = None
+        if is_object_type(named):
+            selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
+            sub_plan = compile_selection(named, selection_sets, fragments)
+        elif not is_leaf_type(named):
+            raise NotCompilable(f"{named} is abstract")
+        self.complete: Complete = _completer(definition.type, sub_plan)
+
+    def call(self, execution: Execution, source: Any, path: Path) -> Any:
+        """The resolver's raw result (or awaitable), called as graphql-core calls it."""
+        if self.basic:
+            return self.resolve(source, None)
+        info = execution.info(self, path)
+        args = (
+            get_argument_values(self.definition, self.node, execution.variable_values)
+            if self.has_args
+            else {}
+        )
+        return self.resolve(source, info, **args)
+
+
+class SelectionPlan(NamedTuple):
+    """The grouped fields of one selection set on one object type."""
+
+    parent_type: GraphQLObjectType
+    fields: tuple[FieldPlan, ...]
+
+
+def _collect(
+    parent_type: GraphQLObjectType,
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    grouped: dict[str, list[FieldNode]],
+    visited: set[str],
+) -> None:
+    for selection in selection_set.selections:
+        if selection.directives:
+            raise NotCompilable("directives on selections")
+        if isinstance(selection, FieldNode):
+            key = selection.alias.value if selection.alias else selection.name.value
+            grouped.setdefault(key, []).append(selection)
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            if condition is not None and condition.name.value != parent_type.name:
+                raise NotCompilable("fragment on another type")
+            _collect(parent_type, selection.selection_set, fragments, grouped, visited)
+            continue
+        if isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in visited:
+                continue
+            visited.add(name)
+            fragment = fragments.get(name)
+            if fragment is None or fragment.variable_definitions or getattr(selection, "arguments", None):
+                raise NotCompilable("fragment arguments or unknown fragment")
+            if fragment.type_condition.name.value != parent_type.name:
+                raise NotCompilable("fragment on another type")
+            _collect(parent_type, fragment.selection_set, fragments, grouped, visited)
+            continue
+        raise NotCompilable(type(selection).__name__)  # pragma: no cover
+
+
+def compile_selection(
+    parent_type: GraphQLObjectType,
+    selection_sets: Sequence[SelectionSetNode],
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> SelectionPlan:
+    """The plan of `selection_sets` (merged, as for one field asked twice) on `parent_type`."""
+    grouped: dict[str, list[FieldNode]] = {}
+    visited: set[str] = set()
+    for selection_set in selection_sets:
+        _collect(parent_type, selection_set, fragments, grouped, visited)
+    return SelectionPlan(
+        parent_type, tuple(FieldPlan(parent_type, key, nodes, fragments) for key, nodes in grouped.items())
+    )
+
+
+def _completer(return_type: GraphQLOutputType, sub_plan: SelectionPlan | None) -> Complete:
+    """How a resolved value of `return_type` becomes response data (graphql-core's
+    `complete_value`, decided once instead of per value)."""
+    if isinstance(return_type, GraphQLNonNull):
+        return _non_null_completer(_completer(return_type.of_type, sub_plan))
+    if isinstance(return_type, GraphQLList):
+        return _list_completer(return_type.of_type, _completer(return_type.of_type, sub_plan))
+    if is_leaf_type(return_type):
+        return _leaf_completer(return_type)
+    assert sub_plan is not None and isinstance(return_type, GraphQLObjectType)
+    return _object_completer(return_type, sub_plan)
+
+
+def _non_null_completer(inner: Complete) -> Complete:
+    def complete_non_null(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        completed = inner(execution, field, path, result)
+        # An awaitable here is a sub-selection or a list, which never completes to null.
+        if completed is None:
+            raise TypeError(field.null_message)
+        return completed
+
+    return complete_non_null
+
+
+def _leaf_completer(leaf_type: Any) -> Complete:
+    coerce = leaf_type.coerce_output_value
+
+    def complete_leaf(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            return None
+        coerced = coerce(result)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(leaf_type)}.coerce_output_value({inspect(result)})`"
+                f" to return non-nullable value, returned: {inspect(coerced)}"
+            )
+        return coerced
+
+    return complete_leaf
+
+
+def _object_completer(object_type: GraphQLObjectType, plan: SelectionPlan) -> Complete:
+    is_type_of = object_type.is_type_of
+
+    async def checked(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        assert is_type_of is not None
+        verdict = is_type_of(result, execution.info(field, path))
+        if isawaitable(verdict):
+            verdict = await verdict
+        if not verdict:
+            raise GraphQLError(
+                f"Expected value of type '{object_type}' but got: {inspect(result)}.", field.nodes
+            )
+        return await execution.execute_selection(plan, result, path)
+
+    def complete_object(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            return None
+        if is_type_of is not None:
+            return checked(execution, field, path, result)
+        return execution.execute_selection(plan, result, path)
+
+    return complete_object
+
+
+def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Complete:
+    item_non_null = isinstance(item_type, GraphQLNonNull)
+
+    async def settle(
+        execution: Execution, field: FieldPlan, completed: list[Any], pending: list[tuple[int, Path]]
+    ) -> list[Any]:
+        position = 0
+        try:
+            for position in range(len(pending)):
+                index, item_path = pending[position]
+                try:
+                    value = completed[index]
+                    completed[index] = None  # settled, whatever happens next
+                    if isinstance(value, _Unresolved):
+                        value = await value.awaitable
+                        value = complete_item(execution, field, item_path, value)
+                    completed[index] = await value if isawaitable(value) else value
+                except Exception as error:  # noqa: BLE001 - any resolver error is a field error
+                    completed[index] = execution.field_error(error, field, item_path, item_non_null)
+        except BaseException:
+            _close_unsettled(completed, pending[position + 1 :])
+            raise
+        return completed
+
+    def complete_list(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            return None
+        if not is_iterable(result):
+            raise GraphQLError(
+                "Expected Iterable, but did not find one for field"
+                f" '{field.parent_type.name}.{field.node.name.value}'."
+            )
+        completed: list[Any] = []
+        pending: list[tuple[int, Path]] = []
+        try:
+            for index, item in enumerate(result):
+                item_path = path.add_key(index, None)
+                if isawaitable(item):
+                    completed.append(_Unresolved(item))
+                    pending.append((index, item_path))
+                    continue
+                try:
+                    value = complete_item(execution, field, item_path, item)
+                except Exception as error:  # noqa: BLE001 - any resolver error is a field error
+                    value = execution.field_error(error, field, item_path, item_non_null)
+                if isawaitable(value):
+                    pending.append((index, item_path))
+                completed.append(value)
+        except BaseException:
+            _close_unsettled(completed, pending)
+            raise
+        return settle(execution, field, completed, pending) if pending else completed
+
+    return complete_list
+
+
+def _close_unsettled(completed: list[Any], pending: Iterable[tuple[int, Path]]) -> None:
+    """Close the sub-selections an error made pointless, so none is left never awaited."""
+    for index, _ in pending:
+        value = completed[index]
+        value = value.awaitable if isinstance(value, _Unresolved) else value
+        if hasattr(value, "close"):
+            value.close()
+
+
+class _Unresolved(NamedTuple):
+    """A list item that was itself an awaitable, to be awaited then completed."""
+
+    awaitable: Any
+
+
+class Execution:
+    """The state of one request's run of a compiled query.
+
+    It also carries the attributes Strawberry's `build_resolve_info` reads, so `info`
+    is built by Strawberry's own code.
+    """
+
+    __slots__ = (
+        "abort_signal",
+        "async_helpers",
+        "context_value",
+        "errors",
+        "fragment_definitions",
+        "is_awaitable",
+        "operation",
+        "operation_extensions",
+        "root_value",
+        "schema",
+        "tracked",
+        "variable_values",
+    )
+
+    def __init__(self, query: CompiledQuery, context: Any, variable_values: VariableValues) -> None:
+        self.schema = query.schema
+        self.fragment_definitions = query.fragments
+        self.operation = query.operation
+        self.root_value = None
+        self.context_value = context
+        self.variable_values = variable_values
+        self.is_awaitable = isawaitable
+        self.abort_signal = None
+        self.operation_extensions = None
+        self.tracked: list[Any] = []
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=_gather, track=self._track)
+        self.errors: list[GraphQLError] = []
+
+    def _track(self, values: Sequence[Any]) -> None:
+        self.tracked.extend(value for value in values if isawaitable(value))
+
+    def info(self, field: FieldPlan, path: Path) -> Any:
+        """The resolve info graphql-core would pass, built by Strawberry's own method."""
+        return _build_info(self, field.definition, field.nodes, field.parent_type, path)  # type: ignore[arg-type]
+
+    def field_error(self, raw_error: Exception, field: FieldPlan, path: Path, non_null: bool) -> Any:
+        """Locate the error; null the position (the `None` returned), or raise to the
+        parent when the position is non-null."""
+        error = located_error(raw_error, field.nodes, path.as_list())
+        if non_null:
+            raise error
+        self.errors.append(error)
+        return None
+
+    async def execute_selection(self, plan: SelectionPlan, source: Any, path: Path | None) -> dict[str, Any]:
+        """The data of one object: each field resolved and completed, in order."""
+        data: dict[str, Any] = {}
+        type_name = plan.parent_type.name
+        for field in plan.fields:
+            field_path = Path(path, field.key, type_name)
+            if field.typename:
+                data[field.key] = type_name
+                continue
+            try:
+                result = field.call(self, source, field_path)
+                if isawaitable(result):
+                    result = await result
+                value = field.complete(self, field, field_path, result)
+                if isawaitable(value):
+                    value = await value
+            except Exception as error:  # noqa: BLE001 - any resolver error is a field error
+                value = self.field_error(error, field, field_path, field.non_null)
+            data[field.key] = value
+        return data
+
+
+async def _gather(values: Sequence[Any]) -> list[Any]:
+    return list(await asyncio.gather(*values))
+
+
+class CompiledQuery:
+    """A query operation with its plan, ready to run once per request."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        root: SelectionPlan,
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = fragments
+        self.root = root
+
+    async def execute(
+        self, context: Any, variables: dict[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
+        """`(data, errors)` as graphql-core's `execute` would give them."""
+        variable_values = get_variable_values(
+            self.schema,
+            self.operation.variable_definitions or (),
+            variables or {},
+            max_errors=MAX_COERCION_ERRORS,
+        )
+        if isinstance(variable_values, list):
+            return None, variable_values
+        execution = Execution(self, context, variable_values)
+        data: dict[str, Any] | None
+        try:
+            data = await execution.execute_selection(self.root, None, None)
+        except GraphQLError as error:  # a null that reached the root
+            execution.errors.append(error)
+            data = None
+        if execution.tracked:
+            await asyncio.gather(*execution.tracked, return_exceptions=True)
+        return data, execution.errors
+
+
+def compile_query(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> CompiledQuery | None:
+    """The compiled plan of one operation of a validated document, or `None` for graphql-core."""
+    if operation.operation is not OperationType.QUERY or operation.directives:
+        return None
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    if any(f.variable_definitions for f in fragments.values()):
+        return None
+    root_type = schema.query_type
+    if root_type is None:
+        return None
+    try:
+        root = compile_selection(root_type, [operation.selection_set], fragments)
+    except (NotCompilable, RecursionError):
+        return None
+    return CompiledQuery(schema, operation, fragments, root)
+
+
+def compile_operations(schema: GraphQLSchema, document: DocumentNode) -> dict[str | None, CompiledQuery]:
+    """The compilable operations of a validated document, by the `operationName` that
+    selects each (`None` too when the document holds just one operation)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    plans: dict[str | None, CompiledQuery] = {}
+    for operation in operations:
+        compiled = compile_query(schema, document, operation)
+        if compiled is None:
+            continue
+        if operation.name is not None:
+            plans[operation.name.value] = compiled
+        if len(operations) == 1:
+            plans[None] = compiled
+    return plans
