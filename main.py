@@ -35,7 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"gatehouse: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
+    app = create_app(settings, freeze_heap=True)
     print(f"Gatehouse on http://{settings.host}:{settings.port}/graphql ({settings.app_env})", flush=True)
     uvicorn.run(
         app,

@@ -81,6 +81,6 @@ floor = FloorView(
     allow_queries_via_get=False,
 )
 
-app = create_app(Settings.from_env())
+app = create_app(Settings.from_env(), freeze_heap=True)  # as `main.py serve` does
 app.router.routes.insert(0, Route("/ceiling", ceiling, methods=["POST"]))
 app.router.routes.insert(1, Route("/floor", floor, methods=["POST"]))

@@ -10,4 +10,4 @@ from core.settings import Settings
 
 def create_from_env() -> Starlette:
     """The app for the settings in the environment (read once)."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), freeze_heap=True)

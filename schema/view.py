@@ -14,19 +14,22 @@ import logging
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import process_result as strawberry_process_result
 from strawberry.types import ExecutionResult
 
 from auth.authenticate import resolve_identity
 from auth.backend import AuthBackend
 from auth.errors import CredentialRejected
+from auth.identity import Identity
 from auth.transport.cookie import clear_session_cookie
 from auth.transport.header import CHALLENGES, PLAIN_CHALLENGE
-from core.client import client_info
+from core.client import ClientInfo, client_info
 from core.errors import (
     INTERNAL_MESSAGE,
     STATUS_BY_CODE,
@@ -41,7 +44,7 @@ from core.errors import (
     error_body,
 )
 from core.settings import Settings
-from schema.context import Context
+from schema.context import Context, new_sub_response
 from schema.errors import classify, is_unavailable
 from schema.fast_path import FastExecutor, FastRequest, read_plain_request
 from schema.graphiql import graphiql_response
@@ -49,6 +52,43 @@ from schema.graphiql import graphiql_response
 logger = logging.getLogger("gatehouse.http")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_NO_STORE_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE.items()]
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
+class IndexedHeaders(Headers):
+    """Starlette's request headers, looked up through a dict built once.
+
+    A request's headers are read a dozen times (content type, CSRF, credentials, proxy
+    headers); Starlette's `Headers` scans and decodes the whole list on each lookup.
+    Like `Headers.__getitem__`, the first of repeated headers wins.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._index: dict[bytes, bytes] = {}
+        for key, value in reversed(self._list):
+            self._index[key] = value
+
+    def __getitem__(self, key: str) -> str:
+        return self._index[key.lower().encode("latin-1")].decode("latin-1")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._index.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self._index
+
+
+class AssembledResponse(Response):
+    """A JSON response whose status and raw headers the fast path put together itself."""
+
+    def __init__(self, body: bytes, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.body = body
+        self.status_code = status
+        self.raw_headers = raw_headers
+        self.background = None
 
 
 class BodyTooLarge(GatehouseError):
@@ -57,6 +97,18 @@ class BodyTooLarge(GatehouseError):
 
 def _error_response(error: GatehouseError, status: int, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(error_body(error), status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def result_status(response_data: Any, identity: Identity) -> tuple[int, dict[str, str]]:
+    """The status of a GraphQL answer and the headers that status calls for."""
+    status = status_for(response_data)
+    if status == 401:
+        return status, {"WWW-Authenticate": CHALLENGES.get(identity.presented_as or "", PLAIN_CHALLENGE)}
+    if status == 429:
+        errors: Any = response_data.get("errors") or []
+        retry = max(int((e.get("extensions") or {}).get("retryAfter") or 1) for e in errors)
+        return status, {"Retry-After": str(retry)}
+    return status, {}
 
 
 def status_for(response_data: Any) -> int:
@@ -127,11 +179,18 @@ class GatehouseGraphQL(GraphQL):
             raise BodyTooLarge(f"The request body exceeds {self.settings.max_body_bytes} bytes.")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
+        # Read from `receive` as `Request.stream()` does, without an async generator.
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.settings.max_body_bytes:
                 raise BodyTooLarge(f"The request body exceeds {self.settings.max_body_bytes} bytes.")
             chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
         request._body = b"".join(chunks)  # Starlette reads `_body` from here on
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,6 +198,7 @@ class GatehouseGraphQL(GraphQL):
             await Response(status_code=404)(scope, receive, send)
             return
         request = Request(scope, receive)
+        request._headers = IndexedHeaders(scope)  # read by `request.headers` from here on
         response = await self.handle(request)
         await response(scope, receive, send)
 
@@ -182,29 +242,44 @@ class GatehouseGraphQL(GraphQL):
                 return _error_response(InternalError(INTERNAL_MESSAGE), 500)
             logger.error("backing service unavailable during authentication: %s", type(exc).__name__)
             return _error_response(ServiceUnavailable(UNAVAILABLE_MESSAGE), 503, {"Retry-After": "5"})
-        request.state.resolution = resolution
-        request.state.client = client
         plain = read_plain_request(await request.body())
-        try:
-            response = await (self._run_plain(request, plain) if plain else self.run(request))
-        except StrawberryHTTPException as exc:
-            response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
+        if plain is not None:
+            response = await self._run_plain(request, plain, resolution.identity, client)
+        else:
+            request.state.resolution = resolution
+            request.state.client = client
+            try:
+                response = await self.run(request)
+            except StrawberryHTTPException as exc:
+                response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
+            response.headers.update(NO_STORE)
         if resolution.clear_cookie and not _sets_cookie(response, self.settings.session_cookie_name):
             clear_session_cookie(response, self.settings)
-        response.headers.update(NO_STORE)
         return response
 
-    async def _run_plain(self, request: Request, plain: FastRequest) -> Response:
-        """The fast path: same context, same result processing, no per-request machinery."""
-        sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, sub_response)
+    async def _run_plain(
+        self, request: Request, plain: FastRequest, identity: Identity, client: ClientInfo
+    ) -> Response:
+        """The fast path: the same context and answer as Strawberry's path, without its
+        per-request machinery, in one response put together here."""
+        context = Context(request=request, identity=identity, backend=self.backend, client=client)
         result = await self.fast.execute(plain, context)
-        return self.create_response(await self.process_result(request, result), sub_response)
+        data = strawberry_process_result(result)
+        status, headers = result_status(data, identity)
+        body = self.encode_json(data).encode()
+        raw = [_JSON_TYPE, (b"content-length", str(len(body)).encode()), *_NO_STORE_RAW]
+        sub_response = context.sub_response
+        if sub_response is not None:
+            raw.extend(sub_response.raw_headers)
+            if status == 200 and sub_response.status_code:
+                status = sub_response.status_code
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+        return AssembledResponse(body, status, raw)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         return Context(
             request=request,
-            response=response,
+            sub_response=response,
             identity=request.state.resolution.identity,
             backend=self.backend,
             client=request.state.client,
@@ -218,24 +293,16 @@ class GatehouseGraphQL(GraphQL):
             # them `ErrorCodes`: every error still leaves with a code.
             result.errors = [e if (e.extensions or {}).get("code") else classify(e) for e in result.errors]
         data = await super().process_result(request, result)
-        status = status_for(data)
+        status, headers = result_status(data, request.state.resolution.identity)
         if status == 200:
             return data
         sub_response: Response = request.state.sub_response
         sub_response.status_code = status
-        if status == 401:
-            identity = request.state.resolution.identity
-            sub_response.headers["WWW-Authenticate"] = CHALLENGES.get(
-                identity.presented_as or "", PLAIN_CHALLENGE
-            )
-        elif status == 429:
-            errors: Any = data.get("errors") or []
-            retry = max(int((e.get("extensions") or {}).get("retryAfter") or 1) for e in errors)
-            sub_response.headers["Retry-After"] = str(retry)
+        sub_response.headers.update(headers)
         return data
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
-        sub_response = await super().get_sub_response(request)
+        sub_response = new_sub_response()
         request.state.sub_response = sub_response
         return sub_response
 

@@ -1,0 +1,27 @@
+"""The app factory's process-level options."""
+
+from __future__ import annotations
+
+import gc
+
+from core.app import create_app
+from tests.conftest import make_settings
+
+
+async def _start_and_stop(freeze_heap: bool) -> int:
+    app = create_app(make_settings(database_url="sqlite://:memory:"), freeze_heap=freeze_heap)
+    async with app.router.lifespan_context(app):
+        return gc.get_freeze_count()
+
+
+async def test_a_serving_app_freezes_its_heap_once_started():
+    gc.unfreeze()
+    try:
+        assert await _start_and_stop(freeze_heap=True) > 0
+    finally:
+        gc.unfreeze()
+
+
+async def test_apps_built_for_tests_leave_the_collector_alone():
+    gc.unfreeze()
+    assert await _start_and_stop(freeze_heap=False) == 0

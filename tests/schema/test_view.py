@@ -1,0 +1,26 @@
+"""The view's own pieces: indexed request headers and the fast path's response."""
+
+from __future__ import annotations
+
+from schema.view import IndexedHeaders
+
+
+def _scope(*pairs: tuple[bytes, bytes]) -> dict:
+    return {"type": "http", "headers": list(pairs)}
+
+
+def test_indexed_headers_answer_like_starlette_headers():
+    headers = IndexedHeaders(
+        _scope((b"authorization", b"Bearer first"), (b"cookie", b"a=1"), (b"authorization", b"Bearer second"))
+    )
+    assert headers["Authorization"] == "Bearer first"  # the first of repeated headers wins
+    assert headers.get("AUTHORIZATION") == "Bearer first"
+    assert headers.get("origin") is None
+    assert headers.get("origin", "none") == "none"
+    assert "cookie" in headers and "Cookie" in headers and "origin" not in headers and 3 not in headers
+    assert headers.getlist("authorization") == ["Bearer first", "Bearer second"]
+
+
+def test_indexed_headers_decode_latin_1():
+    headers = IndexedHeaders(_scope((b"user-agent", "caf\u00e9".encode("latin-1"))))
+    assert headers["user-agent"] == "caf\u00e9"
