@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from inspect import isawaitable
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -51,6 +50,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
+from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 MAX_COERCION_ERRORS = 50  # graphql-core's default for `execute`
@@ -65,7 +65,7 @@ class NotCompilable(Exception):
     """The operation uses something the plan does not cover; graphql-core runs it."""
 
 
-Complete = Callable[["Execution", "FieldPlan", Path, Any], Any]
+Complete = Callable[["Execution", "FieldPlan", Any, Any], Any]  # (execution, field, path, result)
 
 
 class FieldPlan:
@@ -82,6 +82,7 @@ class FieldPlan:
         "non_null",
         "null_message",
         "parent_type",
+        "plain_leaf",
         "resolve",
         "typename",
     )
@@ -99,6 +100,7 @@ class FieldPlan:
         self.node = nodes[0]
         name = self.node.name.value
         self.typename = name == TYPENAME
+        self.plain_leaf = False
         self.null_message = f"Cannot return null for non-nullable field {parent_type.name}.{name}."
         if self.typename:
             self.non_null = True
@@ -121,6 +123,9 @@ class FieldPlan:
         elif not is_leaf_type(named):
             raise NotCompilable(f"{named} is abstract")
         self.complete: Complete = _completer(definition.type, sub_plan)
+        # A scalar or enum read off its parent: no `info`, and a path only for an error.
+        nullable_type = definition.type.of_type if self.non_null else definition.type  # type: ignore[attr-defined]
+        self.plain_leaf = self.basic and is_leaf_type(nullable_type)
 
     def call(self, execution: Execution, source: Any, path: Path) -> Any:
         """The resolver's raw result (or awaitable), called as graphql-core calls it."""
@@ -242,8 +247,8 @@ def _object_completer(object_type: GraphQLObjectType, plan: SelectionPlan) -> Co
 
     async def checked(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
         assert is_type_of is not None
-        verdict = is_type_of(result, execution.info(field, path))
-        if isawaitable(verdict):
+        verdict: Any = is_type_of(result, execution.info(field, path))
+        if is_awaitable(verdict):
             verdict = await verdict
         if not verdict:
             raise GraphQLError(
@@ -279,7 +284,7 @@ def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Co
                     if isinstance(value, _Unresolved):
                         value = await value.awaitable
                         value = complete_item(execution, field, item_path, value)
-                    completed[index] = await value if isawaitable(value) else value
+                    completed[index] = await value if is_awaitable(value) else value
                 except Exception as error:  # noqa: BLE001 - any resolver error is a field error
                     completed[index] = execution.field_error(error, field, item_path, item_non_null)
         except BaseException:
@@ -302,7 +307,7 @@ def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Co
         try:
             for index, item in enumerate(result):
                 item_path = path.add_key(index, None)
-                if isawaitable(item):
+                if is_awaitable(item):
                     completed.append(_Unresolved(item))
                     pending.append((index, item_path))
                     continue
@@ -310,7 +315,7 @@ def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Co
                     value = complete_item(execution, field, item_path, item)
                 except Exception as error:  # noqa: BLE001 - any resolver error is a field error
                     value = execution.field_error(error, field, item_path, item_non_null)
-                if isawaitable(value):
+                if is_awaitable(value):
                     pending.append((index, item_path))
                 completed.append(value)
         except BaseException:
@@ -365,7 +370,7 @@ class Execution:
         self.root_value = None
         self.context_value = context
         self.variable_values = variable_values
-        self.is_awaitable = isawaitable
+        self.is_awaitable = is_awaitable
         self.abort_signal = None
         self.operation_extensions = None
         self.tracked: list[Any] = []
@@ -373,7 +378,7 @@ class Execution:
         self.errors: list[GraphQLError] = []
 
     def _track(self, values: Sequence[Any]) -> None:
-        self.tracked.extend(value for value in values if isawaitable(value))
+        self.tracked.extend(value for value in values if is_awaitable(value))
 
     def info(self, field: FieldPlan, path: Path) -> Any:
         """The resolve info graphql-core would pass, built by Strawberry's own method."""
@@ -393,16 +398,26 @@ class Execution:
         data: dict[str, Any] = {}
         type_name = plan.parent_type.name
         for field in plan.fields:
-            field_path = Path(path, field.key, type_name)
             if field.typename:
                 data[field.key] = type_name
                 continue
+            if field.plain_leaf:
+                try:
+                    result = field.resolve(source, None)
+                    if is_awaitable(result):
+                        result = await result
+                    data[field.key] = field.complete(self, field, path, result)  # leaves ignore the path
+                except Exception as error:  # noqa: BLE001 - any resolver error is a field error
+                    field_path = Path(path, field.key, type_name)
+                    data[field.key] = self.field_error(error, field, field_path, field.non_null)
+                continue
+            field_path = Path(path, field.key, type_name)
             try:
                 result = field.call(self, source, field_path)
-                if isawaitable(result):
+                if is_awaitable(result):
                     result = await result
                 value = field.complete(self, field, field_path, result)
-                if isawaitable(value):
+                if is_awaitable(value):
                     value = await value
             except Exception as error:  # noqa: BLE001 - any resolver error is a field error
                 value = self.field_error(error, field, field_path, field.non_null)

@@ -80,6 +80,16 @@ class Item:
         return [Item(name="ok", tags=[]), None]
 
 
+@strawberry.interface
+class Named:
+    label: str
+
+
+@strawberry.type
+class Tag(Named):
+    """Implements an interface, so Strawberry gives it an `is_type_of` check."""
+
+
 def _items() -> list[Item]:
     return [Item(name="one", tags=["a", "b"]), Item(name="two", tags=[], colour=Colour.BLUE)]
 
@@ -126,6 +136,14 @@ class Query:
     @strawberry.field
     def whoami(self, info: Info) -> str:
         return "someone" if info.context.identity.is_authenticated else "nobody"
+
+    @strawberry.field
+    def tag(self) -> Tag:
+        return Tag(label="t")
+
+    @strawberry.field
+    def wrong_tag(self) -> Tag | None:
+        return _items()[0]  # type: ignore[return-value]
 
     @strawberry.field(extensions=gated(IsAuthenticated()))
     def guarded(self) -> Item:
@@ -179,6 +197,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None]] = [
     ),
     ("bad variable", "query Q($a: Int!) { add(a: $a) }", {"a": "four"}),
     ("missing variable", "query Q($a: Int!) { add(a: $a) }", {}),
+    ("an object type with is_type_of", "{ tag { label __typename } wrongTag { label } }", None),
     ("context and permissions", "{ whoami first { name secret } }", None),
     ("a permission inside a list", "{ items { name secret } }", None),
     ("several errors", "{ items { failsSoftly laterFails } first { failsSoftly } }", None),
@@ -186,7 +205,9 @@ CASES: list[tuple[str, str, dict[str, Any] | None]] = [
 
 
 def _schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query)
+    schema = strawberry.Schema(query=Query, types=[Tag])
+    assert schema._schema.type_map["Tag"].is_type_of is not None
+    return schema
 
 
 def _shape(data: Any, errors: Any) -> dict[str, Any]:
