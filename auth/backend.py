@@ -16,6 +16,7 @@ from auth.strategy.jwt import JWTStrategy
 from auth.strategy.password import PasswordStrategy
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.session import SessionStrategy
+from core.redis_client import connect_redis
 from core.settings import Settings
 
 
@@ -46,9 +47,7 @@ class AuthBackend:
         The rate limiter shares its counters through the same Redis (or `settings.redis_url`).
         """
         if redis is None and settings.redis_url:
-            import redis.asyncio as redis_asyncio
-
-            redis = redis_asyncio.from_url(settings.redis_url)
+            redis = connect_redis(settings)
         hasher = hasher or BcryptHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
         cache_key = derive_key(settings.secret_key.reveal(), "basic-cache/v1")
         basic_cache: BasicCache

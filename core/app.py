@@ -20,6 +20,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from auth.backend import AuthBackend
 from auth.passwords import PasswordHasher
 from core.db import apply_migrations, is_sqlite, tortoise_config
+from core.redis_client import connect_redis
 from core.settings import Settings
 from schema.build import build_schema
 from schema.graphiql import graphiql_routes
@@ -68,11 +69,7 @@ def create_app(
     without this each full collection walks all of them again (tens of
     milliseconds, every few thousand requests).
     """
-    redis: Any = None
-    if settings.redis_url:
-        import redis.asyncio as redis_asyncio
-
-        redis = redis_asyncio.from_url(settings.redis_url)
+    redis: Any = connect_redis(settings) if settings.redis_url else None
     backend = AuthBackend.build(settings, redis=redis, hasher=hasher)
     schema = build_schema(settings)
     graphql = GatehouseGraphQL(schema, settings, backend)
