@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ class Identity:
         """True for a real, active user."""
         return self.user is not None
 
-    @property
+    @cached_property
     def user_id(self) -> str | None:
-        """The user's id as a string, or `None` when anonymous."""
+        """The user's id as a string, or `None` when anonymous (formatted once: permission
+        checks ask for it on every gated field)."""
         return str(self.user.id) if self.user is not None else None
 
     def has_role(self, role: str) -> bool:

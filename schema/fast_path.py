@@ -14,10 +14,10 @@ Strawberry's view.
 from __future__ import annotations
 
 import inspect
-import json
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import orjson
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -60,8 +60,8 @@ class FastRequest(NamedTuple):
 def read_plain_request(body: bytes) -> FastRequest | None:
     """The operation in `body` when it has the plain shape; `None` sends it the long way."""
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:  # also too deep, not UTF-8, or integers over 64 bits
         return None
     if not isinstance(payload, dict) or not set(payload) <= {
         "query",

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from cross_web import HTTPException as StrawberryHTTPException
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
@@ -266,7 +267,7 @@ class GatehouseGraphQL(GraphQL):
         result = await self.fast.execute(plain, context)
         data = strawberry_process_result(result)
         status, headers = result_status(data, identity)
-        body = self.encode_json(data).encode()
+        body = orjson.dumps(data)
         raw = [_JSON_TYPE, (b"content-length", str(len(body)).encode()), *_NO_STORE_RAW]
         sub_response = context.sub_response
         if sub_response is not None:
@@ -307,7 +308,7 @@ class GatehouseGraphQL(GraphQL):
         return sub_response
 
     def encode_json(self, data: object) -> str:
-        return json.dumps(data, separators=(",", ":"))
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         """Parse the body; anything but a JSON object (or an array, which Strawberry

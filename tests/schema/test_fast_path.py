@@ -88,7 +88,9 @@ async def test_each_query_text_is_parsed_and_validated_once():
         b'{"query": "{ me { id } }", "unexpected": 1}',
         b"\xff\xfe",
         b"[" * 100_000,
+        b'{"query": "{ me { id } }", "variables": {"big": 123456789012345678901234567890}}',
     ],
+    ids=lambda body: body[:40].decode("latin-1"),
 )
 def test_anything_but_the_plain_shape_takes_the_long_way(body):
     assert read_plain_request(body) is None
