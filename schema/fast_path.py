@@ -61,21 +61,30 @@ def read_plain_request(body: bytes) -> FastRequest | None:
     """The operation in `body` when it has the plain shape; `None` sends it the long way."""
     try:
         payload = orjson.loads(body)
-    except orjson.JSONDecodeError:  # also too deep, not UTF-8, or integers over 64 bits
+    except orjson.JSONDecodeError:  # also too deep or not UTF-8
         return None
-    if not isinstance(payload, dict) or not set(payload) <= {
-        "query",
-        "variables",
-        "operationName",
-        "extensions",
-    }:
+    if not isinstance(payload, dict) or not PLAIN_KEYS.issuperset(payload):
         return None
     query, variables, name = payload.get("query"), payload.get("variables"), payload.get("operationName")
     if not isinstance(query, str) or not query or payload.get("extensions") is not None:
         return None
     if not isinstance(variables, (dict, type(None))) or not isinstance(name, (str, type(None))):
         return None
+    if variables and _holds_float(variables):
+        # orjson reads integers beyond 64 bits as floats; the schema has no Float
+        # argument, so a float can only be such an integer: let `json` read it exactly.
+        return None
     return FastRequest(query, variables, name)
+
+
+def _holds_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(item) for item in value)
+    return False
 
 
 class FastExecutor:
