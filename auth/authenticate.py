@@ -23,6 +23,7 @@ from auth.strategy.rows import is_live, touch
 from auth.transport.cookie import read_session_cookie
 from auth.transport.header import HeaderCredential, read_authorization
 from core.client import ClientInfo
+from core.clock import utcnow
 from models import Credential, User
 
 _SCHEME_SETTING = {
@@ -95,11 +96,12 @@ async def _live_credential(
     owner_hint: str | None = None,
 ) -> Credential | None:
     settings = backend.settings
+    now = utcnow()
     row: Credential | None = await _cached(
-        backend, key, load, lambda c: is_live(c, settings), lambda c: str(c.user_id), owner_hint
+        backend, key, load, lambda c: is_live(c, settings, now), lambda c: str(c.user_id), owner_hint
     )
     if row is not None:
-        await touch(row, settings)
+        await touch(row, settings, now)
     return row
 
 

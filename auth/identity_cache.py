@@ -88,19 +88,13 @@ class FileGenerations(LocalGenerations):
         temporary.write_text(secrets.token_hex(8))
         os.replace(temporary, self.path)  # a new inode every time: never mistaken for the old
 
-    def _stamp(self) -> str | None:
+    async def current(self, user_id: str) -> str | None:
+        """The file stamp plus the local counter."""
         try:
             found = os.stat(self.path)
         except OSError:
             return None
-        return f"{found.st_ino}:{found.st_mtime_ns}:{found.st_size}"
-
-    async def current(self, user_id: str) -> str | None:
-        """The file stamp plus the local counter."""
-        stamp = self._stamp()
-        if stamp is None:
-            return None
-        return f"{stamp}/{await super().current(user_id)}"
+        return f"{found.st_ino}:{found.st_mtime_ns}:{found.st_size}/{self._counters.get(user_id, 0)}"
 
     async def bump(self, user_id: str) -> None:
         """Replace the stamp file (every process sees a new stamp) and count locally."""
