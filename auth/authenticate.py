@@ -42,19 +42,6 @@ class Resolution:
     clear_cookie: bool = False
 
 
-def _identity_from(credential: Credential, scheme: Scheme, presented_as: str) -> Identity:
-    user: User = credential.user
-    scopes = frozenset(credential.scopes) if scheme is Scheme.TOKEN else None
-    return Identity(
-        user=user,
-        roles=frozenset(user.roles),
-        scopes=scopes,
-        scheme=scheme,
-        credential_id=str(credential.id),
-        presented_as=presented_as,
-    )
-
-
 def _require_enabled(backend: AuthBackend, scheme: Scheme, presented_as: str) -> None:
     if _SCHEME_SETTING[scheme] not in backend.settings.auth_schemes:
         raise CredentialRejected(
@@ -131,7 +118,7 @@ async def _from_header(credential: HeaderCredential, backend: AuthBackend, clien
         row = await _live_credential(backend, "t:" + digest(token), lambda: backend.api_tokens.read(token))
         if row is None:
             raise CredentialRejected("Invalid, expired or revoked API token.", credential.scheme)
-        return _identity_from(row, Scheme.TOKEN, credential.scheme)
+        return backend.identities.of(row, Scheme.TOKEN, credential.scheme)
     _require_enabled(backend, Scheme.JWT, "Bearer")
     try:
         claims = backend.jwt.verify(credential.value)
@@ -145,7 +132,7 @@ async def _from_header(credential: HeaderCredential, backend: AuthBackend, clien
     )
     if family is None or str(family.user_id) != claims.user_id:
         raise CredentialRejected("Invalid or expired access token.", "Bearer")
-    return _identity_from(family, Scheme.JWT, "Bearer")
+    return backend.identities.of(family, Scheme.JWT, "Bearer")
 
 
 async def resolve_identity(conn: HTTPConnection, backend: AuthBackend, client: ClientInfo) -> Resolution:
@@ -163,4 +150,4 @@ async def resolve_identity(conn: HTTPConnection, backend: AuthBackend, client: C
     )
     if row is None:
         return Resolution(ANONYMOUS, clear_cookie=True)
-    return Resolution(_identity_from(row, Scheme.SESSION, "cookie"))
+    return Resolution(backend.identities.of(row, Scheme.SESSION, "cookie"))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
+from auth.identity import DerivedIdentities
 from auth.identity_cache import IdentityCache, generations_for
 from auth.passwords import BcryptHasher, PasswordHasher
 from auth.ratelimit import LoginLimiter
@@ -37,6 +38,7 @@ class AuthBackend:
     identity_cache: IdentityCache
     # Keys the identity-cache slots of Basic headers (an HMAC, never the password).
     basic_key: bytes
+    identities: DerivedIdentities
 
     @classmethod
     def build(
@@ -71,6 +73,7 @@ class AuthBackend:
             limiter=limiter,
             identity_cache=identity_cache,
             basic_key=derive_key(settings.secret_key.reveal(), "identity-cache/basic/v1"),
+            identities=DerivedIdentities(enabled=identity_cache.enabled),
         )
 
     async def invalidate_user(self, user_id: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from models import User
+    from models import Credential, User
 
 
 class Scheme(str, Enum):
@@ -59,3 +60,43 @@ class Identity:
 
 
 ANONYMOUS = Identity()
+
+
+def credential_identity(credential: Credential, scheme: Scheme, presented_as: str) -> Identity:
+    """The identity a live credential row (with its user loaded) stands for."""
+    user = credential.user
+    return Identity(
+        user=user,
+        roles=frozenset(user.roles),
+        scopes=frozenset(credential.scopes) if scheme is Scheme.TOKEN else None,
+        scheme=scheme,
+        credential_id=str(credential.id),
+        presented_as=presented_as,
+    )
+
+
+class DerivedIdentities:
+    """The `Identity` made from each credential row, kept while that very row object is
+    served again (by the identity cache). A row read again, after a revocation or a role
+    change, is a new object and gets a new identity; holding the row and checking it
+    with `is` keeps a recycled `id()` from ever matching. Without an identity cache every
+    request reads a new row, so there is nothing to keep (`enabled=False`)."""
+
+    def __init__(self, enabled: bool = True, max_entries: int = 4096) -> None:
+        self._enabled = enabled
+        self._max_entries = max_entries
+        self._made: OrderedDict[tuple[int, Scheme, str], tuple[Credential, Identity]] = OrderedDict()
+
+    def of(self, credential: Credential, scheme: Scheme, presented_as: str) -> Identity:
+        """The identity of `credential` presented as `presented_as` ("Bearer", "cookie"...)."""
+        if not self._enabled:
+            return credential_identity(credential, scheme, presented_as)
+        key = (id(credential), scheme, presented_as)
+        found = self._made.get(key)
+        if found is not None and found[0] is credential:
+            return found[1]
+        identity = credential_identity(credential, scheme, presented_as)
+        self._made[key] = (credential, identity)
+        if len(self._made) > self._max_entries:
+            self._made.popitem(last=False)
+        return identity
