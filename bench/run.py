@@ -11,8 +11,9 @@ worker, APP_ENV=production), seeds its database, drives it with `wrk` from anoth
 
 The ceiling is `/ceiling` (see `bench/app.py`): a plain Starlette route in the same app and
 process answering the same JSON bytes as the `me` query. Each row is measured in short
-slices alternating with slices of the ceiling, and its ratio is the median of the
-slice-by-slice ratios, so a neighbour stealing CPU moves both sides of a ratio alike.
+slices, each between two slices of the ceiling, and its ratio is the median of the ratios
+of each row slice to the mean of the ceiling slices around it, so a neighbour stealing CPU
+moves both sides of a ratio alike.
 
 Production refuses Basic over plain HTTP, so every request carries `X-Forwarded-Proto:
 https` from 127.0.0.1, a trusted proxy, exactly as behind a TLS-terminating proxy. The
@@ -693,23 +694,29 @@ class Paired:
     """A row measured in slices alternating with ceiling slices."""
 
     rps: float  # median of the row's slices
-    ratio: float  # median of row slice / ceiling slice just before it
+    ratio: float  # median of row slice / mean of the ceiling slices around it
     ceiling_rps: list[float]
     results: list[WrkResult]
 
 
 def paired(ctx: Context, server: Server, load: Load, ceiling: Load) -> Paired:
-    """Warm the row up, then alternate ceiling and row slices."""
+    """Warm the row up, then alternate ceiling and row slices, starting and ending with
+    the ceiling: each row slice is compared with the mean of the ceiling slices on both
+    sides of it, so a machine that speeds up or slows down moves both sides alike."""
     plan = ctx.plan
     ctx.wrk.run(server, load, plan.connections, plan.warm)
     ratios, rows, ceilings, results = [], [], [], []
+    before = ctx.wrk.run(server, ceiling, plan.connections, plan.slice)
+    ceilings.append(before.rps)
+    results.append(before)
     for _ in range(plan.rounds):
-        top = ctx.wrk.run(server, ceiling, plan.connections, plan.slice)
         row = ctx.wrk.run(server, load, plan.connections, plan.slice)
-        ratios.append(row.rps / top.rps)
+        after = ctx.wrk.run(server, ceiling, plan.connections, plan.slice)
+        ratios.append(row.rps / ((before.rps + after.rps) / 2))
         rows.append(row.rps)
-        ceilings.append(top.rps)
-        results += [top, row]
+        ceilings.append(after.rps)
+        results += [row, after]
+        before = after
     outcome = Paired(statistics.median(rows), statistics.median(ratios), ceilings, results)
     log(
         f"  {load.name}: {outcome.rps:,.0f} req/s, {outcome.ratio:.3f} of ceiling "
@@ -1044,8 +1051,9 @@ def write_results(
   `/floor`, a bare Strawberry schema (parser and validation caches, no auth, no other
   extension) answering the same bytes: what GraphQL costs before Gatehouse adds anything.
 - Throughput: `wrk -t1 -c{plan.connections}`; each row gets a {plan.warm} s warm-up, then
-  {plan.rounds} rounds of a {plan.slice} s ceiling slice followed by a {plan.slice} s row slice.
-  "measured" is the median of the row's slices, "ratio" the median of the slice-by-slice ratios
+  {plan.rounds} {plan.slice} s row slices, each between two {plan.slice} s ceiling slices
+  (ceiling, row, ceiling, row, ..., ceiling). "measured" is the median of the row's slices, "ratio"
+  the median of the ratios of each row slice to the mean of the ceiling slices on both sides of it
   (robust to a noisy neighbour). Every
   answer is checked by wrk.lua (status 200 and the exact expected bytes); bad answers mark a row.
 - Every request carries `X-Forwarded-Proto: https` from 127.0.0.1, a trusted proxy: production
