@@ -24,6 +24,7 @@ must not depend on each other.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -52,6 +53,8 @@ from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+logger = logging.getLogger("gatehouse.compiled")
 
 MAX_COERCION_ERRORS = 50  # graphql-core's default for `execute`
 TYPENAME = "__typename"
@@ -483,6 +486,9 @@ def compile_query(
     try:
         root = compile_selection(root_type, [operation.selection_set], fragments)
     except (NotCompilable, RecursionError):
+        return None
+    except Exception:  # a shape this module mishandles must still get graphql-core's answer
+        logger.exception("could not compile a query; graphql-core runs it")
         return None
     return CompiledQuery(schema, operation, fragments, root)
 

@@ -270,6 +270,17 @@ def test_what_is_not_compiled_is_left_to_graphql_core(query):
     assert compile_operations(schema._schema, parse(query)) == {}
 
 
+def test_a_compiler_failure_falls_back_to_graphql_core(monkeypatch, caplog):
+    import schema.compiled as compiled
+
+    def broken(*args: Any) -> None:
+        raise KeyError("unforeseen")
+
+    monkeypatch.setattr(compiled, "compile_selection", broken)
+    assert compile_operations(_schema()._schema, parse("{ first { name } }")) == {}
+    assert "could not compile" in caplog.text
+
+
 def test_operations_are_found_by_name_and_alone_without_one():
     schema = _schema()
     single = compile_operations(schema._schema, parse("query Only { first { name } }"))
