@@ -1130,11 +1130,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     experiment = args.app != "bench.app:app" or parts != ALL_PARTS
     try:
+        # Each database gets a freshly flushed Redis: login counters and generations
+        # from the first part would otherwise rate-limit or confuse the second.
         with redis_database(args.redis) as redis_url:
             env = base_env(args.bcrypt_rounds, redis_url)
             with sqlite_database(workdir) as url:
                 run_backend(ctx, "SQLite", url, env, workdir, memory=True)
-            if args.postgres:
+        if args.postgres:
+            with redis_database(args.redis) as redis_url:
+                env = base_env(args.bcrypt_rounds, redis_url)
                 with postgres_database(env) as url:
                     run_backend(ctx, "PostgreSQL", url, env, workdir, memory=False)
     finally:
