@@ -48,7 +48,12 @@ class PasswordHasher(Protocol):
     def needs_rehash(self, password_hash: str) -> bool: ...
 
 
-HASHER_NICENESS = 10  # bcrypt threads yield the CPU to the event loop when both want it
+# bcrypt threads yield the CPU to the event loop when both want it. At nice 10 a hashing
+# thread still delayed the loop by a few milliseconds (p99 3.5x idle while logins ran, see
+# bench/RESULTS.md); at 19 (weight 15 against the loop's 1024) the loop is barely touched.
+# A loop that is busy without pause leaves logins about 1.5% of its core: give a busy
+# server more cores than workers, and bcrypt takes the spare ones.
+HASHER_NICENESS = 19
 
 
 def _lower_thread_priority() -> None:

@@ -70,6 +70,7 @@ BEARER_LOGIN = (
 )
 CREATE_TOKEN = 'mutation { createApiToken(name: "bench", scopes: []) { token } }'
 
+LOGIN_DRAIN = 1.5  # seconds: the logins in flight when wrk stops (at most 4 x 0.3 s of bcrypt)
 BASE_HEADERS = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
 ALL_PARTS = frozenset(("throughput", "login", "latency", "memory"))
 
@@ -882,6 +883,9 @@ def latency_rows(ctx: Context, server: Server, db: str, seeded: Any, creds: Cred
         finally:
             background.append(ctx.wrk.collect(logins, plan.latency_slice + 2))
         ctx.logins_sent += background[-1].requests + plan.login_connections
+        # The server is still hashing the logins wrk left in flight: let them finish, or
+        # they land in the next idle slice and make "idle" look like "busy".
+        time.sleep(LOGIN_DRAIN)
 
     def med(results: list[WrkResult], key: str) -> float:
         return statistics.median(r.ms(key) for r in results)
@@ -1069,7 +1073,9 @@ def write_results(
   the server's core just before and just after the row).
 - Latency: `me` by JWT over {plan.latency_connections} connections, {plan.latency_rounds} rounds of
   {plan.latency_slice} s alone then {plan.latency_slice} s while {plan.login_connections} connections log in;
-  medians of the slices' percentiles; ratio = median of the p99 ratios.
+  after each login slice the harness waits {LOGIN_DRAIN} s for the logins still being hashed, so
+  none spills into the next idle slice; medians of the slices' percentiles; ratio = median of
+  the p99 ratios.
 - Memory: VmRSS of the server after the first {plan.memory_marks[0]:,} GraphQL requests (a rotation of `me` by
   JWT, cookie, token, Basic and `users(first: 20)`), then after every row and a top-up of the same
   rotation to {plan.memory_marks[1]:,} GraphQL requests in all (logins included).
