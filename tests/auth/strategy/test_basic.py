@@ -73,6 +73,60 @@ async def test_cache_hit_avoids_a_second_hash_check(strategy, make_user, hasher)
     assert hasher.checks == 1
 
 
+class CountingLimiter:
+    """Records password attempts; refuses none."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    async def login_attempt(self, login: str, ip: str | None) -> None:
+        self.attempts.append(login)
+
+    async def login_succeeded(self, login: str) -> None:
+        pass
+
+
+async def test_a_burst_of_one_header_is_one_password_attempt(backend, hasher, cache, make_user):
+    """Sixteen connections sending the same uncached header: one bcrypt check, one attempt
+    against the rate limits, and every connection gets the user."""
+    import asyncio
+
+    limiter = CountingLimiter()
+    strategy = BasicStrategy(PasswordStrategy(hasher), cache, limiter)  # type: ignore[arg-type]
+    user = await make_user("alice")
+    hasher.checks = 0
+    found = await asyncio.gather(*(strategy.authenticate(basic("alice", STRONG_PASSWORD)) for _ in range(16)))
+    assert {u.id for u in found} == {user.id}
+    assert hasher.checks == 1 and limiter.attempts == ["alice"]
+    assert not strategy._in_flight
+
+
+async def test_a_burst_with_a_wrong_password_is_one_attempt_too(backend, hasher, cache, make_user):
+    import asyncio
+
+    limiter = CountingLimiter()
+    strategy = BasicStrategy(PasswordStrategy(hasher), cache, limiter)  # type: ignore[arg-type]
+    await make_user("alice")
+    found = await asyncio.gather(*(strategy.authenticate(basic("alice", OTHER_PASSWORD)) for _ in range(8)))
+    assert found == [None] * 8
+    assert limiter.attempts == ["alice"]
+    assert await strategy.authenticate(basic("alice", OTHER_PASSWORD)) is None  # a later one counts again
+    assert limiter.attempts == ["alice", "alice"]
+
+
+async def test_a_waiter_that_goes_away_leaves_the_check_to_the_others(strategy, make_user, hasher):
+    import asyncio
+
+    user = await make_user("alice")
+    header = basic("alice", STRONG_PASSWORD)
+    leaving = asyncio.ensure_future(strategy.authenticate(header))
+    staying = asyncio.ensure_future(strategy.authenticate(header))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    assert (await staying).id == user.id
+    assert leaving.cancelled()
+
+
 async def test_wrong_password_is_never_cached(strategy, make_user, hasher):
     await make_user("alice")
     header = basic("alice", OTHER_PASSWORD)
