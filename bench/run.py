@@ -1,6 +1,6 @@
 """Gatehouse benchmark: every figure as a ratio to the ceiling of its own stack, in one run.
 
-    .venv/bin/python bench/run.py              # full run on SQLite (about 6 minutes)
+    .venv/bin/python bench/run.py              # full run on SQLite (about 5 minutes)
     .venv/bin/python bench/run.py --quick      # short run (about 2 minutes)
     .venv/bin/python bench/run.py --postgres   # also on PostgreSQL (127.0.0.1:5432), +3 min
     .venv/bin/python bench/run.py --redis      # servers use Redis (127.0.0.1:6379, db 13)
