@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import strawberry
@@ -18,6 +19,9 @@ from schema.limits import OneCredentialFieldPerOperation, OperationGuards
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
 
 ADMIN = "admin"
+# graphql-core's `did_you_mean` hint: " Did you mean 'a', 'b', or 'c'?", or "... the enum
+# value 'X'?", or "... to use an inline fragment on 'T'?". Names never hold a "?".
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
@@ -72,6 +76,20 @@ class GatehouseSchema(strawberry.Schema):
 
     guard_rules: tuple[type[ASTValidationRule], ...] = ()
     max_tokens: int = 0
+
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """Drop every name graphql-core suggests, not only unknown fields' ("Did you mean").
+
+        Strawberry calls this for each error of both paths (the fast path through
+        `_process_errors` too) when `disable_field_suggestions` is set, i.e. in production;
+        its own version strips "Cannot query field" messages only, which left unknown
+        arguments, types, enum values and input fields answering with the schema's names.
+        graphql-core's `hide_suggestions` option would do it at the source, but
+        Strawberry's `validate` and `execute` calls do not pass it.
+        """
+        if "Did you mean" in error.message:
+            error.message = _SUGGESTION.sub("", error.message)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -70,6 +70,64 @@ async def test_no_field_suggestions(http: httpx.AsyncClient, query):
     assert "Did you mean" not in str(result.body)
 
 
+# graphql-core suggests names in many messages besides unknown fields; Strawberry's
+# `disable_field_suggestions` strips only "Cannot query field ...". Each case below
+# is refused in production without a hint, and keeps its hint in development.
+SUGGESTION_CASES = [
+    ("unknown argument", "{ users(firs: 5) { totalCount } }", None),
+    ("unknown mutation argument", "mutation { logout(everywher: true) }", None),
+    ("unknown directive argument", "{ me @skip(iff: true) { id } }", None),
+    ("unknown type in a fragment", "{ ...F } fragment F on Querry { me { id } }", None),
+    ("unknown type in an inline fragment", "{ ... on Querry { me { id } } }", None),
+    ("unknown type of a variable", "query($i: LoginInptu!) { __typename }", None),
+    (
+        "unknown enum value inline",
+        'mutation { login(input: {login: "a", password: "b", transport: BEARE}) { user { id } } }',
+        None,
+    ),
+    (
+        "unknown enum value in a variable",
+        LOGIN,
+        {"input": {"login": "a", "password": "b", "transport": "BEARE"}},
+    ),
+    ("unknown enum value as a variable default", "query($t: Transport = BEARE) { __typename }", None),
+    (
+        "unknown input field inline",
+        'mutation { login(input: {login: "a", pasword: "b"}) { user { id } } }',
+        None,
+    ),
+    ("unknown input field in a variable", LOGIN, {"input": {"login": "a", "pasword": "b", "password": "c"}}),
+]
+# A body with `extensions` skips the fast path (schema/fast_path.py) for Strawberry's own.
+PATHS = {"fast path": None, "strawberry path": {"trace": False}}
+
+
+async def _post(client: httpx.AsyncClient, query: str, variables, extensions) -> httpx.Response:
+    body: dict[str, object] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    if extensions is not None:
+        body["extensions"] = extensions
+    return await client.post(GRAPHQL, json=body)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("name", "query", "variables"), SUGGESTION_CASES, ids=[c[0] for c in SUGGESTION_CASES]
+)
+async def test_no_suggestions_for_arguments_types_enum_values_or_input_fields(
+    http: httpx.AsyncClient, open_app, path, name, query, variables
+):
+    production = await _post(http, query, variables, PATHS[path])
+    errors = production.json()["errors"]
+    assert errors and {e["extensions"]["code"] for e in errors} == {"BAD_USER_INPUT"}, production.text
+    assert "Did you mean" not in production.text
+
+    development = await open_app(make_settings(app_env="development"))
+    hinted = await _post(development, query, variables, PATHS[path])
+    assert "Did you mean" in hinted.text  # the hint is kept where it helps
+
+
 async def test_unexpected_errors_are_masked(http: httpx.AsyncClient, monkeypatch, caplog):
     async def broken_login(*args, **kwargs):
         raise RuntimeError(SECRET_DETAIL)
