@@ -15,6 +15,7 @@ from strawberry.types.execution import ExecutionContext
 from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
 from core.settings import Settings
 from resolvers import mutation, query
+from schema.input_limits import SafeLiterals
 from schema.limits import OneCredentialFieldPerOperation, OperationGuards
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
 
@@ -103,6 +104,7 @@ def build_schema(settings: Settings) -> GatehouseSchema:
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
         OneCredentialFieldPerOperation,
+        SafeLiterals,
     ]
     if settings.production:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -33,8 +33,10 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionResult
 
+from core.errors import BadUserInput
 from schema.compiled import CompiledQuery, compile_operations
 from schema.errors import classify
+from schema.input_limits import UNSAFE_TEXT, check_variables, unsafe_text
 
 PREPARED_CACHE_SIZE = 256  # distinct query texts kept parsed and validated
 PLAIN_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
@@ -58,7 +60,13 @@ class FastRequest(NamedTuple):
 
 
 def read_plain_request(body: bytes) -> FastRequest | None:
-    """The operation in `body` when it has the plain shape; `None` sends it the long way."""
+    """The operation in `body` when it has the plain shape; `None` sends it the long way.
+
+    Raises `BadUserInput` for variables nested too deep or holding unsafe text (see
+    schema/input_limits.py): one walk, only when there are variables. orjson itself
+    refuses unpaired surrogates (and nesting past 1024): such bodies go the long way,
+    whose reader checks the whole body.
+    """
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:  # also too deep or not UTF-8
@@ -70,21 +78,13 @@ def read_plain_request(body: bytes) -> FastRequest | None:
         return None
     if not isinstance(variables, (dict, type(None))) or not isinstance(name, (str, type(None))):
         return None
-    if variables and _holds_float(variables):
+    if name and unsafe_text(name):
+        raise BadUserInput({"operationName": UNSAFE_TEXT})
+    if variables and check_variables(variables):
         # orjson reads integers beyond 64 bits as floats; the schema has no Float
         # argument, so a float can only be such an integer: let `json` read it exactly.
         return None
     return FastRequest(query, variables, name)
-
-
-def _holds_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_float(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_holds_float(item) for item in value)
-    return False
 
 
 class FastExecutor:

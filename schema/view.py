@@ -48,6 +48,7 @@ from schema.context import Context, new_sub_response
 from schema.errors import classify, is_unavailable
 from schema.fast_path import FastExecutor, FastRequest, read_plain_request
 from schema.graphiql import graphiql_response
+from schema.input_limits import TOO_DEEP, check_body
 
 logger = logging.getLogger("gatehouse.http")
 
@@ -93,6 +94,14 @@ class AssembledResponse(Response):
 
 class BodyTooLarge(GatehouseError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class RefusedBody(StrawberryHTTPException):
+    """A body Strawberry's path refuses while reading it, with the fields at fault."""
+
+    def __init__(self, error: BadUserInput) -> None:
+        super().__init__(400, error.message)
+        self.error = error
 
 
 def _error_response(error: GatehouseError, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -243,17 +252,28 @@ class GatehouseGraphQL(GraphQL):
                 return _error_response(InternalError(INTERNAL_MESSAGE), 500)
             logger.error("backing service unavailable during authentication: %s", type(exc).__name__)
             return _error_response(ServiceUnavailable(UNAVAILABLE_MESSAGE), 503, {"Retry-After": "5"})
-        plain = read_plain_request(await request.body())
-        if plain is not None:
-            response = await self._run_plain(request, plain, resolution.identity, client)
-        else:
-            request.state.resolution = resolution
-            request.state.client = client
-            try:
-                response = await self.run(request)
-            except StrawberryHTTPException as exc:
-                response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
-            response.headers.update(NO_STORE)
+        try:
+            plain = read_plain_request(await request.body())
+        except BadUserInput as exc:  # variables too deep or holding unsafe text
+            return _error_response(exc, 400)
+        try:
+            if plain is not None:
+                response = await self._run_plain(request, plain, resolution.identity, client)
+            else:
+                request.state.resolution = resolution
+                request.state.client = client
+                try:
+                    response = await self.run(request)
+                except RefusedBody as exc:
+                    response = _error_response(exc.error, exc.status_code)
+                except StrawberryHTTPException as exc:
+                    response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
+                response.headers.update(NO_STORE)
+        except RecursionError:
+            # Input bounds should make this unreachable; if not, one line, not a
+            # traceback of a thousand frames per request.
+            logger.error("recursion limit reached while executing a request")
+            return _error_response(InternalError(INTERNAL_MESSAGE), 500)
         if resolution.clear_cookie and not _sets_cookie(response, self.settings.session_cookie_name):
             clear_session_cookie(response, self.settings)
         return response
@@ -316,9 +336,14 @@ class GatehouseGraphQL(GraphQL):
         try:
             parsed = json.loads(data)
         except RecursionError:  # deeply nested arrays fit in a small body
-            raise StrawberryHTTPException(400, "The JSON body is nested too deeply.") from None
+            raise RefusedBody(BadUserInput({"body": TOO_DEEP})) from None
         except UnicodeDecodeError:  # Strawberry only catches JSONDecodeError
             raise StrawberryHTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(parsed, (dict, list)):
             raise StrawberryHTTPException(400, "The body must be a JSON object.")
+        try:
+            # `json` reads unpaired surrogates that orjson refused: the whole body is walked.
+            check_body(parsed)
+        except BadUserInput as exc:
+            raise RefusedBody(exc) from None
         return parsed
