@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import strawberry
 from strawberry.types import Info
@@ -36,18 +36,30 @@ async def user(info: Info[Context, None], id: strawberry.ID) -> User | None:
     return User.from_row(row) if row is not None else None
 
 
+MAX_CURSOR = 200  # characters; the cursors `users` hands out are about 100
+
+
 def _encode_cursor(row: UserRow) -> str:
-    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
+    moment = row.created_at.astimezone(UTC)
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row.id}".encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) of a cursor made by `_encode_cursor`; `BadUserInput` on `after`
+    for anything else.
+
+    Only UTC times are accepted, as issued: another offset can move a time that parses
+    past the year 1 or 9999 in UTC, which the drivers cannot encode (a 500 on PostgreSQL).
+    """
     try:
-        created, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("longer than any cursor handed out")
+        created, _, row_id = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().partition("|")
         moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            raise ValueError("cursors carry aware times")  # naive ones cannot be compared
+        if moment.utcoffset() != timedelta(0):
+            raise ValueError("cursors carry UTC times")  # naive ones cannot be compared either
         return moment, uuid.UUID(row_id)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, OverflowError):  # Unicode errors are ValueErrors
         raise BadUserInput({"after": "Invalid cursor."}) from None
 
 
@@ -60,7 +72,7 @@ async def users(
         raise BadUserInput({"first": f"Use 1 to {MAX_PAGE}."})
     query = UserRow.all()
     if after:
-        created, row_id = _decode_cursor(after)
+        created, row_id = decode_cursor(after)
         query = query.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=row_id))
     rows = await query.order_by("created_at", "id").limit(size + 1)
     page = rows[:size]
