@@ -67,7 +67,8 @@ async def main() -> None:
     from services import credentials as credential_service
 
     workdir = Path(tempfile.mkdtemp(prefix="gatehouse-breakdown-"))
-    env = {**base_env(4, None), "DATABASE_URL": f"sqlite://{workdir / 'bench.db'}"}
+    # Production settings refuse a bcrypt cost under 10; nothing timed here hashes.
+    env = {**base_env(10, None), "DATABASE_URL": f"sqlite://{workdir / 'bench.db'}"}
     settings = Settings.from_env(env)
     seeded = await seed(settings, 20)
     await Tortoise.init(config=tortoise_config(settings.database_url))

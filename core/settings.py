@@ -6,18 +6,36 @@ Nothing else in the code base reads `os.environ`: the `Settings` object is built
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 logger = logging.getLogger("gatehouse.settings")
 
 ALL_SCHEMES = ("session", "jwt", "token", "basic")
 MIN_SECRET_BYTES = 32
+# A signing key must also hold this many different characters: any generated key does
+# (a 32-character hex key misses it with odds of about 4 in 10^8), a typed pattern does not.
+MIN_SECRET_DISTINCT_CHARACTERS = 8
+# Words of sample configurations, looked for in the key lower-cased without punctuation.
+SECRET_PLACEHOLDERS = (
+    "changeme", "changethis", "replaceme", "yoursecret", "placeholder", "insecure", "example",
+    "password",
+)  # fmt: skip
+# bcrypt's cost doubles with each round: 10 is OWASP's floor and about 60 ms a hash on a
+# current core, so a stolen hash table costs an attacker 64 times what it does at 4.
+MIN_BCRYPT_ROUNDS_IN_PRODUCTION = 10
+# Who the server answers as when ALLOWED_HOSTS is unset and HOST is a loopback or
+# wildcard address (hosts are matched without their port).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")  # noqa: S104 - compared with HOST, never bound
 DEFAULT_SECRET_FILE = Path(".secret_key")
 
 
@@ -93,6 +111,8 @@ class Settings:
     # Concurrent bcrypt computations; more only queue up behind the cores.
     bcrypt_concurrency: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     allowed_origins: tuple[str, ...] = ()
+    # Host names (no port) requests may carry in `Host`; empty: what `served_hosts` derives.
+    allowed_hosts: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
@@ -101,6 +121,8 @@ class Settings:
     jwt_audience: str = "gatehouse"
     access_token_ttl: int = 900  # 15 minutes, in seconds
     refresh_token_ttl: int = 30 * 24 * 3600  # 30 days, in seconds
+    # A refresh-token family's absolute lifetime from its sign-in; rotation never extends it.
+    refresh_family_max_age: int = 90 * 24 * 3600  # 90 days, in seconds
     session_idle_timeout: int = 2 * 24 * 3600  # 2 days, in seconds
     session_absolute_timeout: int = 14 * 24 * 3600  # 14 days, in seconds
     api_token_max_days: int = 366
@@ -117,8 +139,10 @@ class Settings:
     # failures, never past the longest window, so no account is locked for good.
     login_limit_per_account: str = "5/minute;10/5 minutes;20/15 minutes"
     login_limit_per_ip: str = "30/minute"
-    register_limit_per_ip: str = "60/minute"
+    register_limit_per_ip: str = "10/minute;30/hour"  # slows address harvesting (docs/SECURITY.md)
     refresh_limit_per_ip: str = "120/minute"
+    # Per-IP limits count an IPv6 client by its network of this many bits (core/client.py).
+    ipv6_rate_limit_prefix: int = 64
     db_timeout: float = 5.0  # seconds before a database call is abandoned
     auto_migrate: bool = True
 
@@ -136,6 +160,25 @@ class Settings:
         """A copy with some fields changed (handy in tests)."""
         return replace(self, **changes)
 
+    def served_hosts(self) -> tuple[str, ...]:
+        """The names a request's `Host` may carry (matched without its port).
+
+        `ALLOWED_HOSTS` when set; otherwise the loopback names when `HOST` is a loopback
+        or wildcard address (else `HOST` itself), plus the host of each `ALLOWED_ORIGINS`
+        entry. IPv6 addresses are in brackets, as in a `Host` header.
+        """
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        listen = self.host.strip().strip("[]").lower()
+        names = list(LOOPBACK_HOSTS) if listen in (*LOOPBACK_HOSTS, "::1", *_WILDCARD_ADDRESSES) else []
+        if not names:
+            names.append(_host_name(listen))
+        for origin in self.allowed_origins:
+            hostname = urlsplit(origin).hostname
+            if hostname:
+                names.append(_host_name(hostname))
+        return tuple(dict.fromkeys(names))
+
     def __post_init__(self) -> None:
         unknown = set(self.auth_schemes) - set(ALL_SCHEMES)
         if unknown:
@@ -146,11 +189,18 @@ class Settings:
             raise SettingsError("APP_ENV must be development, production or test")
         if not 300 <= self.access_token_ttl <= 3600:
             raise SettingsError("ACCESS_TOKEN_TTL must be between 300 and 3600 seconds")
-        if self.production and len(self.secret_key.reveal().encode()) < MIN_SECRET_BYTES:
-            raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
         if any(o in ("*", "null") or "://" not in o for o in self.allowed_origins):
             raise SettingsError("ALLOWED_ORIGINS must list explicit origins such as https://app.example.com")
+        _check_allowed_hosts(self.allowed_hosts)
+        if self.production:
+            _refuse_weak_production_values(self)
         _check_limits(self)
+        from core.client import trusted_proxies_problem
+
+        if problem := trusted_proxies_problem(self.trusted_proxies):
+            raise SettingsError(problem)
+        if not 32 <= self.ipv6_rate_limit_prefix <= 128:
+            raise SettingsError("IPV6_RATE_LIMIT_PREFIX must be between 32 and 128")
 
     @classmethod
     def from_env(
@@ -176,7 +226,7 @@ class Settings:
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
         schemes = _csv(env.get("AUTH_SCHEMES", ",".join(ALL_SCHEMES)))
-        return cls(
+        settings = cls(
             secret_key=Secret(raw_secret),
             previous_secret_keys=tuple(Secret(k) for k in _csv(env.get("PREVIOUS_SECRET_KEYS", ""))),
             database_url=database_url,
@@ -184,11 +234,13 @@ class Settings:
             app_env=app_env,
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, 4, 16),
             allowed_origins=tuple(o.rstrip("/") for o in _csv(env.get("ALLOWED_ORIGINS", ""))),
+            allowed_hosts=tuple(h.lower() for h in _csv(env.get("ALLOWED_HOSTS", ""))),
             host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, "PORT", 8000, 1, 65535),
             trusted_proxies=_csv(env.get("TRUSTED_PROXIES", "127.0.0.1")),
             auth_schemes=schemes,
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900, 300, 3600),
+            refresh_family_max_age=_int(env, "REFRESH_FAMILY_MAX_AGE", 90, 1, 365) * 24 * 3600,
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
             db_timeout=float(_int(env, "DB_TIMEOUT", 5, 1, 120)),
             identity_cache=_flag(env, "IDENTITY_CACHE", True),
@@ -197,7 +249,129 @@ class Settings:
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or cls.login_limit_per_ip,
             register_limit_per_ip=env.get("REGISTER_LIMIT_PER_IP") or cls.register_limit_per_ip,
             refresh_limit_per_ip=env.get("REFRESH_LIMIT_PER_IP") or cls.refresh_limit_per_ip,
+            ipv6_rate_limit_prefix=_int(env, "IPV6_RATE_LIMIT_PREFIX", 64, 32, 128),
         )
+        _check_at_start_up(settings)
+        return settings
+
+
+GENERATE_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why `value` is too weak to sign tokens, or `None`.
+
+    Four rules, each easy to check by eye: at least 32 bytes; not one pattern repeated
+    (no period of half its length or less, so no repeated character either); at least
+    8 different characters; none of the words sample configurations use ("changeme",
+    "placeholder", ...). A key from `secrets.token_urlsafe(32)` or `token_hex(16)` or
+    longer passes (the odds against are below one in 10^7).
+    """
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"it is shorter than {MIN_SECRET_BYTES} bytes"
+    if any(value[period:] == value[:-period] for period in range(1, len(value) // 2 + 1)):
+        return "it repeats a short pattern"
+    if len(set(value)) < MIN_SECRET_DISTINCT_CHARACTERS:
+        return f"it has fewer than {MIN_SECRET_DISTINCT_CHARACTERS} different characters"
+    letters = re.sub(r"[^a-z0-9]", "", value.lower())
+    if any(word in letters for word in SECRET_PLACEHOLDERS):
+        return "it looks like a placeholder from a sample configuration"
+    return None
+
+
+def _weak_keys(settings: Settings) -> Iterator[str]:
+    """A sentence for each weak key, naming its variable, never showing the key."""
+    reason = secret_weakness(settings.secret_key.reveal())
+    if reason:
+        yield f"SECRET_KEY is too weak for production ({reason}); {GENERATE_HINT}"
+    for number, key in enumerate(settings.previous_secret_keys, start=1):
+        reason = secret_weakness(key.reveal())
+        if reason:
+            yield f"PREVIOUS_SECRET_KEYS entry {number} is too weak for production ({reason}); remove it"
+
+
+def _trusts_every_peer(proxies: tuple[str, ...]) -> bool:
+    for entry in proxies:
+        if str(entry).strip() == "*":
+            return True
+        try:
+            if ipaddress.ip_network(str(entry).strip(), strict=False).prefixlen == 0:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+_EVERY_PEER = (
+    "TRUSTED_PROXIES trusts every peer (*, 0.0.0.0/0 or ::/0): any client can then choose "
+    "its IP for the rate limits and claim HTTPS; list the proxies' addresses"
+)
+
+
+def _refuse_weak_production_values(settings: Settings) -> None:
+    """Production refuses keys an attacker could guess and settings that let anyone in."""
+    for problem in _weak_keys(settings):
+        raise SettingsError(problem)
+    if _trusts_every_peer(settings.trusted_proxies):
+        raise SettingsError(_EVERY_PEER)
+    plain = [o for o in settings.allowed_origins if not o.lower().startswith("https://")]
+    if plain:
+        # Anyone on the network path of a plain-HTTP page could act with its CORS rights.
+        raise SettingsError(f"ALLOWED_ORIGINS must be https:// origins in production, got {plain[0]}")
+    if "*" in settings.allowed_hosts:
+        raise SettingsError(
+            "ALLOWED_HOSTS may not be * in production: list the server's names, "
+            "such as auth.example.com or *.example.com"
+        )
+
+
+def _check_at_start_up(settings: Settings) -> None:
+    """Checks of a deployment's environment: production refuses, development warns.
+
+    Kept out of `__post_init__` where they concern the bcrypt cost: tests build
+    production settings at cost 4 to stay fast.
+    """
+    rounds = settings.bcrypt_rounds
+    if rounds < MIN_BCRYPT_ROUNDS_IN_PRODUCTION:
+        message = (
+            f"BCRYPT_ROUNDS must be at least {MIN_BCRYPT_ROUNDS_IN_PRODUCTION} in production, got "
+            f"{rounds}: each round less halves what guessing a stolen password hash costs"
+        )
+        if settings.production:
+            raise SettingsError(message)
+        if settings.app_env == "development":
+            logger.warning("%s", message)
+    if settings.app_env == "development":
+        for problem in _weak_keys(settings):
+            logger.warning("%s", problem)
+        if _trusts_every_peer(settings.trusted_proxies):
+            logger.warning("%s (production refuses it)", _EVERY_PEER)
+    listen = settings.host.strip().strip("[]")
+    if settings.production and not settings.allowed_hosts and listen in _WILDCARD_ADDRESSES:
+        logger.warning(
+            "ALLOWED_HOSTS is not set while HOST listens on every address: only requests for %s "
+            "are served (and /healthz); set ALLOWED_HOSTS to the names clients use",
+            ", ".join(settings.served_hosts()),
+        )
+
+
+def _host_name(host: str) -> str:
+    """`host` as a `Host` header spells it: lower-case, IPv6 in brackets."""
+    host = host.strip().lower()
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _check_allowed_hosts(hosts: tuple[str, ...]) -> None:
+    for host in hosts:
+        name = host[2:] if host.startswith("*.") else host
+        if host == "*":
+            continue
+        bracketed = name.startswith("[") and name.endswith("]")
+        if not name or "*" in name or "/" in name or (":" in name and not bracketed):
+            raise SettingsError(
+                "ALLOWED_HOSTS must list host names without scheme or port, such as "
+                f"auth.example.com, *.example.com or [::1]; got {host!r}"
+            )
 
 
 _LIMIT_VARIABLES = (

@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import ALL_SCHEMES, MIN_SECRET_BYTES, Secret, Settings, SettingsError
 
-GOOD_SECRET = "s" * MIN_SECRET_BYTES
+GOOD_SECRET = "gY7-pQ2xL9vKm4Rz8TbW1nJc6HsDf3Ae"  # 32 bytes, not a pattern: production accepts it
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_every_variable_is_parsed(secret_file):
         secret_file,
         DATABASE_URL="postgres://app@db:5432/gatehouse",
         REDIS_URL="redis://cache:6379/1",
-        PREVIOUS_SECRET_KEYS=" old-one , older-two ,",
+        PREVIOUS_SECRET_KEYS=" old-one-Jx4Vb9Qm2Lr7Tz5Wk8Ny3Pd6 , older-two-Hc1Fs8Ga5Ue2Io9Ky4Ml7Q ,",
         APP_ENV="production",
         BCRYPT_ROUNDS="10",
         ALLOWED_ORIGINS="https://app.example/, https://admin.example",
@@ -61,7 +61,10 @@ def test_every_variable_is_parsed(secret_file):
     )
     assert settings.database_url == "postgres://app@db:5432/gatehouse"
     assert settings.redis_url == "redis://cache:6379/1"
-    assert settings.previous_secret_keys == (Secret("old-one"), Secret("older-two"))
+    assert settings.previous_secret_keys == (
+        Secret("old-one-Jx4Vb9Qm2Lr7Tz5Wk8Ny3Pd6"),
+        Secret("older-two-Hc1Fs8Ga5Ue2Io9Ky4Ml7Q"),
+    )
     assert settings.production
     assert settings.session_cookie_name == "__Host-session"
     assert settings.bcrypt_rounds == 10
@@ -108,8 +111,9 @@ def test_production_refuses_a_short_secret_key(secret_file, short):
 
 
 def test_secret_key_length_is_counted_in_bytes(secret_file):
-    """11 three-byte characters are 33 bytes: long enough."""
-    settings = Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "€" * 11}, secret_file=secret_file)
+    """11 different three-byte characters are 33 bytes: long enough."""
+    key = "€₤₦₩₪₫₭₮₯₱₲"
+    settings = Settings.from_env({"APP_ENV": "production", "SECRET_KEY": key}, secret_file=secret_file)
     assert settings.production
 
 

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from auth.identity import ANONYMOUS
-from core.settings import Secret
 from schema.build import build_schema
 from schema.errors import classify
 from schema.fast_path import FastExecutor, FastRequest, read_plain_request
@@ -44,7 +43,7 @@ def _formatted(result) -> dict:
 @pytest.mark.parametrize("production", [False, True], ids=["development", "production"])
 @pytest.mark.parametrize(("name", "query", "variables"), CASES, ids=[c[0] for c in CASES])
 async def test_fast_path_matches_strawberry(production, name, query, variables):
-    overrides = {"app_env": "production", "secret_key": Secret("p" * 40)} if production else {}
+    overrides = {"app_env": "production"} if production else {}
     schema = build_schema(make_settings(**overrides))
     fast = FastExecutor(schema, schema.guard_rules, schema.max_tokens)
     slow = await schema.execute(query, variable_values=variables, context_value=_Context())
