@@ -30,14 +30,7 @@ async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> 
     """Issue the credential for `transport`; the rest of the operation runs as `user`."""
     if transport is Transport.BEARER:
         tokens = await credentials.issue_bearer(ctx.backend, user, ctx.client)
-        ctx.identity = Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.JWT)
-        return AuthPayload(
-            user=User.from_row(user),
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            token_type="Bearer",
-            expires_in=tokens.expires_in,
-        )
+        return _bearer_payload(ctx, user, tokens)
     if ctx.identity.scheme is Scheme.SESSION and ctx.identity.credential_id:
         # A fresh id at every login: the old session (fixation risk) ends here.
         await CredentialRow.filter(id=ctx.identity.credential_id).delete()
@@ -49,6 +42,22 @@ async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> 
         user=user, roles=frozenset(user.roles), scheme=Scheme.SESSION, credential_id=str(row.id)
     )
     return AuthPayload(user=User.from_row(user))
+
+
+def _bearer_payload(ctx: Context, user: UserRow, tokens: credentials.BearerTokens) -> AuthPayload:
+    """The payload of a new or rotated token pair; the rest of the operation runs as
+    `user` in that family, so the payload's fields (`user { email }`) are checked against
+    the user the tokens belong to: a committed credential always reaches the client."""
+    ctx.identity = Identity(
+        user=user, roles=frozenset(user.roles), scheme=Scheme.JWT, credential_id=tokens.family_id
+    )
+    return AuthPayload(
+        user=User.from_row(user),
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        token_type="Bearer",
+        expires_in=tokens.expires_in,
+    )
 
 
 async def register(info: Info[Context, None], input: RegisterInput) -> AuthPayload:
@@ -77,16 +86,10 @@ async def logout(info: Info[Context, None], everywhere: bool | None = False) -> 
 
 
 async def refresh_token(info: Info[Context, None], refresh_token: str) -> AuthPayload:
-    """Trade a refresh token for a new pair (rotation)."""
+    """Trade a refresh token for a new pair (rotation); the rest runs as the refreshed user."""
     ctx = info.context
     user, tokens = await credentials.rotate_refresh(ctx.backend, refresh_token, ctx.client)
-    return AuthPayload(
-        user=User.from_row(user),
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        token_type="Bearer",
-        expires_in=tokens.expires_in,
-    )
+    return _bearer_payload(ctx, user, tokens)
 
 
 async def change_password(info: Info[Context, None], current_password: str, new_password: str) -> bool:

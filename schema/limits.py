@@ -6,6 +6,12 @@ inline fragments and fragment spreads followed. Otherwise one HTTP request could
 many password guesses (aliases) past per-request defences. The document is refused
 during validation, before anything executes, with `BAD_USER_INPUT` (the client sent a
 document the server does not accept; no permission is involved).
+
+The same rule keeps a field that hands out a credential (`login`, `register`,
+`refreshToken`, `createApiToken`) alone in its operation (`__typename` aside): every root
+mutation field is non-null, so an error in any later field would null `data` after the
+credential was committed, and the client would never see it (a spent refresh token, whose
+retry then counts as reuse and ends the family).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from schema.errors import ErrorCodes
 
 CREDENTIAL_FIELDS = frozenset({"login", "register", "changePassword", "refreshToken"})
 MAX_CREDENTIAL_FIELDS = 1
+# Fields whose answer carries a secret just committed; each must be alone in its operation.
+ISSUING_FIELDS = frozenset({"login", "register", "refreshToken", "createApiToken"})
 
 
 def count_root_fields(
@@ -61,8 +69,30 @@ def count_root_fields(
     return count
 
 
+def root_field_names(
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    visited: frozenset[str] = frozenset(),
+) -> Iterator[str]:
+    """The names of the root fields a selection set selects, fragments followed, once per
+    selection (aliases and repeated spreads each count; cycles are not followed)."""
+    if selection_set is None:
+        return
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection.name.value
+        elif isinstance(selection, InlineFragmentNode):
+            yield from root_field_names(selection.selection_set, fragments, visited)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in visited:
+                yield from root_field_names(fragment.selection_set, fragments, visited | {name})
+
+
 class OneCredentialFieldPerOperation(ValidationRule):
-    """Refuses an operation holding more than one credential-handling root field."""
+    """Refuses an operation holding more than one credential-handling root field, or a
+    credential-issuing field beside any other."""
 
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
@@ -80,6 +110,18 @@ class OneCredentialFieldPerOperation(ValidationRule):
                 GraphQLError(
                     "An operation may hold at most one of login, register, changePassword "
                     f"and refreshToken; this one holds {found}.",
+                    node,
+                    extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+                )
+            )
+            return
+        names = [n for n in root_field_names(node.selection_set, self.fragments) if n != "__typename"]
+        issuing = sorted(ISSUING_FIELDS.intersection(names))
+        if issuing and len(names) > 1:
+            self.report_error(
+                GraphQLError(
+                    f"{issuing[0]} hands out a credential and must be the only field of its "
+                    "operation (another field's error would void the answer that carries it).",
                     node,
                     extensions={"code": ErrorCode.BAD_USER_INPUT.value},
                 )

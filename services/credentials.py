@@ -25,6 +25,8 @@ class BearerTokens:
     access_token: str
     refresh_token: str
     expires_in: int
+    # The refresh-token family both belong to (the `current` credential of their requests).
+    family_id: str
 
     def __repr__(self) -> str:
         return f"BearerTokens(expires_in={self.expires_in})"
@@ -38,14 +40,18 @@ async def start_session(backend: AuthBackend, user: User, client: ClientInfo) ->
 async def issue_bearer(backend: AuthBackend, user: User, client: ClientInfo) -> BearerTokens:
     """A new refresh-token family and its first access token."""
     refresh_token, family = await backend.refresh.write_family(user, client.user_agent, client.ip)
-    access_token, expires_in = backend.jwt.issue(str(user.id), str(family.id))
-    return BearerTokens(access_token, refresh_token, expires_in)
+    access_token, expires_in = backend.jwt.issue(
+        str(user.id), str(family.id), backend.refresh.family_end(family)
+    )
+    return BearerTokens(access_token, refresh_token, expires_in, str(family.id))
 
 
 async def rotate_refresh(backend: AuthBackend, token: str, client: ClientInfo) -> tuple[User, BearerTokens]:
     """Spend a refresh token for a new pair; reuse ends the whole family.
 
-    Exchanges count against a per-IP limit (`RateLimited` when over).
+    Exchanges count against a per-IP limit (`RateLimited` when over). A family past
+    its absolute end (`REFRESH_FAMILY_MAX_AGE`) is refused like an expired token, and
+    the new access token never outlives that end either.
     """
     await backend.limiter.refresh_attempt(client.ip)
     if "jwt" not in backend.settings.auth_schemes:
@@ -56,8 +62,9 @@ async def rotate_refresh(backend: AuthBackend, token: str, client: ClientInfo) -
     except RefreshRejected as exc:
         audit("refresh_rejected", client, reason=str(exc))
         raise Unauthenticated("Invalid, expired or revoked refresh token.") from None
-    access_token, expires_in = backend.jwt.issue(str(family.user_id), str(family.id))
-    return family.user, BearerTokens(access_token, successor, expires_in)
+    end = backend.refresh.family_end(family)
+    access_token, expires_in = backend.jwt.issue(str(family.user_id), str(family.id), end)
+    return family.user, BearerTokens(access_token, successor, expires_in, str(family.id))
 
 
 async def revoke_all(backend: AuthBackend, user_id: str, keep: str | None = None) -> int:

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 
@@ -54,14 +54,23 @@ class JWTStrategy:
         self._signing_kid = hashlib.sha256(derived[0]).hexdigest()[:16]
         self._verified: OrderedDict[str, tuple[AccessClaims, float]] = OrderedDict()
 
-    def issue(self, user_id: str, family_id: str) -> tuple[str, int]:
-        """A new access token for `user_id` in family `family_id`, and its lifetime in seconds."""
+    def issue(self, user_id: str, family_id: str, not_after: datetime | None = None) -> tuple[str, int]:
+        """A new access token for `user_id` in family `family_id`, and its lifetime in seconds.
+
+        `not_after` (the family's absolute end) caps the expiry: no access token outlives
+        the family it belongs to.
+        """
         now = utcnow()
+        expires = now + timedelta(seconds=self.ttl)
+        if not_after is not None and not_after < expires:
+            expires = max(now, not_after)
+        # `exp` is whole seconds (rounded down by PyJWT); the lifetime is counted from it.
+        exp = int(expires.timestamp())
         claims = {
             "sub": user_id,
             "sid": family_id,
             "iat": now,
-            "exp": now + timedelta(seconds=self.ttl),
+            "exp": exp,
             "jti": uuid.uuid4().hex,
             "iss": self.issuer,
             "aud": self.audience,
@@ -73,7 +82,7 @@ class JWTStrategy:
             algorithm=ALGORITHM,
             headers={"kid": self._signing_kid},
         )
-        return token, self.ttl
+        return token, min(self.ttl, max(0, exp - int(now.timestamp())))
 
     def verify(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, issuer, audience, expiry and type.

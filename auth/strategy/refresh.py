@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -25,31 +25,44 @@ class RefreshStrategy:
         self.settings = settings
         self.identity_cache = identity_cache
 
-    def _expiry(self):  # type: ignore[no-untyped-def]
-        return utcnow() + timedelta(seconds=self.settings.refresh_token_ttl)
+    def family_end(self, family: Credential) -> datetime:
+        """When `family` ends for good, however often it rotates: its sign-in time
+        (`created_at`, never updated) plus `refresh_family_max_age`."""
+        return as_utc(family.created_at) + timedelta(seconds=self.settings.refresh_family_max_age)
+
+    def _expiry(self, now: datetime, family_end: datetime) -> datetime:
+        """A refresh token's expiry: the sliding TTL, never past the family's end."""
+        return min(now + timedelta(seconds=self.settings.refresh_token_ttl), family_end)
 
     async def write_family(
         self, user: User, user_agent: str | None, ip: str | None
     ) -> tuple[str, Credential]:
-        """A new family with its first refresh token."""
-        expires_at = self._expiry()
-        family = await Credential.create(
-            user=user,
-            kind=CredentialKind.REFRESH,
-            expires_at=expires_at,
-            last_used_at=utcnow(),
-            user_agent=user_agent,
-            ip=ip,
-        )
+        """A new family with its first refresh token (both rows or neither)."""
+        now = utcnow()
+        # `created_at` is stamped at insert, a moment after `now`: the end computed from it
+        # later is never earlier than this one.
+        expires_at = self._expiry(now, now + timedelta(seconds=self.settings.refresh_family_max_age))
         token = new_secret(REFRESH_TOKEN_PREFIX)
-        await RefreshToken.create(family=family, token_hash=digest(token), expires_at=expires_at)
+        async with in_transaction():
+            family = await Credential.create(
+                user=user,
+                kind=CredentialKind.REFRESH,
+                expires_at=expires_at,
+                last_used_at=now,
+                user_agent=user_agent,
+                ip=ip,
+            )
+            await RefreshToken.create(family=family, token_hash=digest(token), expires_at=expires_at)
         return token, family
 
     async def rotate(self, token: str) -> tuple[str, Credential]:
         """Spend `token` and return its successor and the family (with the user loaded).
 
         Marking the token used is one conditional UPDATE, so of two concurrent
-        rotations exactly one wins; the other is treated as reuse.
+        rotations exactly one wins; the other is treated as reuse. The spend and the
+        successor are one transaction: a failure while storing the successor leaves the
+        token unspent, so the client's retry is a retry, not a reuse. A family past its
+        absolute end (`family_end`) rotates no more: the user signs in again.
         """
         if not REFRESH_TOKEN_PATTERN.fullmatch(token):
             raise RefreshRejected("malformed")
@@ -58,19 +71,23 @@ class RefreshStrategy:
         if row is None:
             raise RefreshRejected("unknown")
         family = row.family
-        won = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
+        end = self.family_end(family)
+        successor: str | None = None
+        async with in_transaction():
+            won = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
+            usable = as_utc(row.expires_at) > now and now < end and is_live(family, self.settings, now)
+            if won and usable:
+                expires_at = self._expiry(now, end)
+                successor = new_secret(REFRESH_TOKEN_PREFIX)
+                await RefreshToken.create(family=family, token_hash=digest(successor), expires_at=expires_at)
+                await Credential.filter(id=family.id).update(expires_at=expires_at, last_used_at=now)
         if not won:
             await self.revoke_family(str(family.id))
             if self.identity_cache is not None:
                 await self.identity_cache.invalidate_user(str(family.user_id))
             raise RefreshRejected("reused")
-        if as_utc(row.expires_at) <= now or not is_live(family, self.settings, now):
-            raise RefreshRejected("expired or revoked")
-        expires_at = self._expiry()
-        successor = new_secret(REFRESH_TOKEN_PREFIX)
-        async with in_transaction():
-            await RefreshToken.create(family=family, token_hash=digest(successor), expires_at=expires_at)
-            await Credential.filter(id=family.id).update(expires_at=expires_at, last_used_at=now)
+        if successor is None:
+            raise RefreshRejected("past the family's end" if now >= end else "expired or revoked")
         return successor, family
 
     async def revoke_family(self, family_id: str) -> None:

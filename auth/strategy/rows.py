@@ -10,13 +10,18 @@ from models import Credential, CredentialKind
 
 
 def is_live(credential: Credential, settings: Settings, now: datetime | None = None) -> bool:
-    """Not revoked, not expired, not idle too long, and the user is active."""
+    """Not revoked, not expired, not idle too long (sessions), not past the family's
+    absolute end (refresh families), and the user is active."""
     now = now or utcnow()
     if credential.revoked_at is not None or as_utc(credential.expires_at) <= now:
         return False
     if credential.kind == CredentialKind.SESSION:
         last_seen = as_utc(credential.last_used_at or credential.created_at)
         if last_seen + timedelta(seconds=settings.session_idle_timeout) <= now:
+            return False
+    elif credential.kind == CredentialKind.REFRESH:
+        # A family's absolute end, even where a row's expiry predates the setting.
+        if as_utc(credential.created_at) + timedelta(seconds=settings.refresh_family_max_age) <= now:
             return False
     return bool(credential.user.is_active)
 

@@ -159,14 +159,19 @@ def test_the_rule_names_exactly_the_four_credential_fields():
     ("document", "allowed"),
     [
         ("mutation { login }", True),
-        ("mutation { login logout }", True),
+        # A field that hands out a credential stands alone (issue 10): another field's
+        # error would null `data` after the credential was committed.
+        ("mutation { login logout }", False),
+        ("mutation { __typename login }", True),
+        ("mutation { changePassword logout }", True),
+        ("mutation { a: logout b: logout }", True),
         ("mutation { login register }", False),
         ("mutation { changePassword refreshToken }", False),
-        ("mutation { a: logout b: logout c: login }", True),
+        ("mutation { a: logout b: logout c: login }", False),
         (
             "mutation { ...F ...G } "
             "fragment F on TinyMutation { login } fragment G on TinyMutation { logout }",
-            True,
+            False,
         ),
         ("mutation { ...F } fragment F on TinyMutation { login ... on TinyMutation { x: login } }", False),
     ],
