@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING
+
+from core.clock import as_utc
 
 if TYPE_CHECKING:
     from models import Credential, User
@@ -28,6 +31,8 @@ class Identity:
 
     `scopes` is `None` for credentials that carry all of the user's rights (session,
     JWT, Basic); API tokens carry the explicit set they were created with.
+    `expires_at` is when the credential's row expires (aware UTC), `None` for Basic; for
+    an API token it bounds the tokens it may create.
     """
 
     user: User | None = None
@@ -37,6 +42,7 @@ class Identity:
     credential_id: str | None = None
     # How the credential arrived: "Bearer", "Token", "Basic" or "cookie".
     presented_as: str | None = None
+    expires_at: datetime | None = None
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
@@ -72,6 +78,7 @@ def credential_identity(credential: Credential, scheme: Scheme, presented_as: st
         scheme=scheme,
         credential_id=str(credential.id),
         presented_as=presented_as,
+        expires_at=as_utc(credential.expires_at),
     )
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from auth.backend import AuthBackend
 from auth.identity import Identity, Scheme
 from auth.strategy.refresh import RefreshRejected
 from core.client import ClientInfo
 from core.clock import utcnow
-from core.errors import BadUserInput, Unauthenticated
+from core.errors import BadUserInput, Forbidden, Unauthenticated
 from models import Credential, User
 from services.audit import audit
 
 KNOWN_SCOPES = ("users:read", "users:write", "credentials:read", "credentials:write")
+# The scope an API token needs to act on the user's other credentials.
+MANAGE_SCOPE = "credentials:write"
 TOKEN_NAME_MAX = 100
+SCOPE_ECHO_MAX = 40  # longest unknown scope repeated back in an error message
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,18 @@ async def revoke_all(backend: AuthBackend, user_id: str, keep: str | None = None
 
 
 async def logout(backend: AuthBackend, identity: Identity, everywhere: bool, client: ClientInfo) -> None:
-    """End the credential the request came with, or all of the user's with `everywhere`."""
+    """End the credential the request came with, or all of the user's with `everywhere`.
+
+    Ending the user's other credentials is credential management: an API token needs the
+    `credentials:write` scope for `everywhere` (`Forbidden` otherwise, nothing revoked),
+    while any token may end itself.
+    """
     user_id = identity.user_id
     assert user_id is not None
+    if everywhere and not identity.has_scope(MANAGE_SCOPE):
+        raise Forbidden(
+            f"Ending every credential needs the {MANAGE_SCOPE} scope; logout alone ends this one."
+        )
     if everywhere:
         await revoke_all(backend, user_id)
     elif identity.credential_id is not None:
@@ -121,21 +134,63 @@ async def revoke_one(
     audit("revoke_credential", client, user_id=identity.user_id, credential_id=parsed)
 
 
+def _name_problem(name: str) -> str | None:
+    """Why `name` cannot name a token, or `None`. Control characters (NUL included), lone
+    surrogates and other unprintable code points are refused before they reach a
+    database driver, which would fail on them (a 500)."""
+    stripped = name.strip()
+    if not 1 <= len(stripped) <= TOKEN_NAME_MAX or not stripped.isprintable():
+        return f"Use 1 to {TOKEN_NAME_MAX} printable characters (no control characters)."
+    return None
+
+
+def _unknown_scopes_message(unknown: list[str]) -> str:
+    # Only short printable values are echoed: a lone surrogate in an error message would
+    # make the answer itself unencodable.
+    shown = [s for s in sorted(set(unknown)) if len(s) <= SCOPE_ECHO_MAX and s.isprintable()][:5]
+    named = f" {', '.join(shown)}" if shown else ""
+    return f"Unknown scope(s){named}; known: {', '.join(KNOWN_SCOPES)}."
+
+
 def check_token_request(name: str, scopes: list[str], expires_in_days: int, max_days: int) -> list[str]:
-    """Validate a token request; returns the de-duplicated scopes."""
+    """Validate a token request; returns the de-duplicated scopes.
+
+    `name`: 1 to 100 printable characters once stripped; `scopes`: known ones;
+    `expires_in_days`: 1 to `max_days`. Each problem is `BadUserInput` on its field.
+    """
     problems: dict[str, str] = {}
-    if not name.strip() or len(name) > TOKEN_NAME_MAX:
-        problems["name"] = f"Use 1 to {TOKEN_NAME_MAX} characters."
+    if message := _name_problem(name):
+        problems["name"] = message
     unknown = [s for s in scopes if s not in KNOWN_SCOPES]
     if unknown:
-        problems["scopes"] = (
-            f"Unknown scope(s) {', '.join(sorted(set(unknown))[:5])}; known: {', '.join(KNOWN_SCOPES)}."
-        )
+        problems["scopes"] = _unknown_scopes_message(unknown)
     if not 1 <= expires_in_days <= max_days:
         problems["expiresInDays"] = f"Use 1 to {max_days} days."
     if problems:
         raise BadUserInput(problems)
     return sorted(set(scopes))
+
+
+def check_token_bounds(identity: Identity, scopes: list[str], expires_at: datetime, now: datetime) -> None:
+    """A token never creates one that carries scopes it lacks or outlives it.
+
+    Full-rights credentials (session, JWT, Basic) stand for a password sign-in and may
+    create any token up to the longest lifetime; an API token's scopes and expiry are its
+    limit, so what it creates stays inside both.
+    """
+    problems: dict[str, str] = {}
+    if identity.scopes is not None and not set(scopes) <= identity.scopes:
+        problems["scopes"] = "A token cannot grant scopes its creator lacks."
+    creator_end = identity.expires_at if identity.scheme is Scheme.TOKEN else None
+    if creator_end is not None and expires_at > creator_end:
+        left = (creator_end - now) // timedelta(days=1)
+        problems["expiresInDays"] = (
+            f"A token cannot outlive the token that creates it; use at most {left} days."
+            if left >= 1
+            else "A token cannot outlive the token that creates it, which expires within a day."
+        )
+    if problems:
+        raise BadUserInput(problems)
 
 
 async def create_api_token(
@@ -146,13 +201,14 @@ async def create_api_token(
     expires_in_days: int,
     client: ClientInfo,
 ) -> tuple[str, Credential]:
-    """A new API token, returned once. A token can never get scopes its creator lacks."""
+    """A new API token, returned once. A token can never get scopes its creator lacks,
+    nor, when an API token creates it, outlive its creator."""
     scopes = check_token_request(name, scopes, expires_in_days, backend.settings.api_token_max_days)
-    if identity.scopes is not None and not set(scopes) <= identity.scopes:
-        raise BadUserInput({"scopes": "A token cannot grant scopes its creator lacks."})
+    now = utcnow()
+    check_token_bounds(identity, scopes, now + timedelta(days=expires_in_days), now)
     assert identity.user is not None
     token, row = await backend.api_tokens.write(
-        identity.user, name.strip(), scopes, expires_in_days, client.user_agent
+        identity.user, name.strip(), scopes, expires_in_days, client.user_agent, now=now
     )
     audit("create_api_token", client, user_id=identity.user_id, credential_id=row.id)
     return token, row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from auth.secrets import API_TOKEN_PATTERN, API_TOKEN_PREFIX, digest, new_secret
 from auth.strategy.rows import load_live_by_hash
@@ -23,9 +23,17 @@ class ApiTokenStrategy:
         self.settings = settings
 
     async def write(
-        self, user: User, name: str, scopes: list[str], expires_in_days: int, user_agent: str | None
+        self,
+        user: User,
+        name: str,
+        scopes: list[str],
+        expires_in_days: int,
+        user_agent: str | None,
+        now: datetime | None = None,
     ) -> tuple[str, Credential]:
-        """A new token: the plain value (shown once) and its row."""
+        """A new token: the plain value (shown once) and its row, expiring `expires_in_days`
+        after `now` (the moment the caller checked the request against, by default the
+        current time)."""
         token = new_secret(API_TOKEN_PREFIX)
         row = await Credential.create(
             user=user,
@@ -33,7 +41,7 @@ class ApiTokenStrategy:
             secret_hash=digest(token),
             name=name,
             scopes=scopes,
-            expires_at=utcnow() + timedelta(days=expires_in_days),
+            expires_at=(now or utcnow()) + timedelta(days=expires_in_days),
             user_agent=user_agent,
         )
         return token, row

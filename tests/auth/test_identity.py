@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +13,8 @@ from auth.identity import ANONYMOUS, DerivedIdentities, Scheme
 def _row(roles: list[str], scopes: list[str] | None = None) -> Any:
     """A credential row with its user, as the strategies load them (only what is read)."""
     user = SimpleNamespace(id=uuid.UUID(int=7), roles=roles)
-    return SimpleNamespace(id=uuid.UUID(int=9), scopes=scopes or [], user=user)
+    expires_at = datetime(2031, 1, 1, tzinfo=UTC)
+    return SimpleNamespace(id=uuid.UUID(int=9), scopes=scopes or [], user=user, expires_at=expires_at)
 
 
 def test_the_same_row_gives_the_same_identity():

@@ -123,7 +123,9 @@ async def test_admin_token_needs_both_role_and_scope(http, admin: Persona):
 
 async def test_a_token_cannot_mint_scopes_it_lacks(http, alice: Persona):
     jwt = await _alice_jwt(http)
-    minter = (await create_token(http, jwt, ["credentials:write"]))["token"]
+    # Longer-lived than the children below (default 90 days): a token cannot outlive its
+    # creator (tests/security/test_api_token_lifetime_escalation.py).
+    minter = (await create_token(http, jwt, ["credentials:write"], days=366))["token"]
 
     escalated = await gql(
         http,

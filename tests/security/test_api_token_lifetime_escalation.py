@@ -1,0 +1,129 @@
+"""An API token minting tokens that outlive it.
+
+The attack: a one-day token with `credentials:write` (handed to a CI job, say) creates a
+366-day token, so the one-day grant lasts a year; or asks for scopes it lacks. A token
+may create only tokens inside its own scopes and its own lifetime. Full-rights
+credentials (session, JWT, Basic) stand for a password sign-in and are bounded only by
+the 1-to-366-day range. Out-of-range or malformed `expiresInDays` is `BAD_USER_INPUT`,
+never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import time_machine
+
+from models import Credential, CredentialKind
+from tests.conftest import GRAPHQL, Persona, bearer_login, gql
+from tests.e2e.helpers import CREATE_TOKEN, cookie_header, cookie_login, create_token, jwt_headers, token
+from tests.security.conftest import basic
+
+T0 = datetime(2031, 6, 1, 9, 0, tzinfo=UTC)
+
+
+async def _tokens() -> int:
+    return await Credential.filter(kind=CredentialKind.API_TOKEN).count()
+
+
+async def _mint(http: httpx.AsyncClient, headers: dict[str, str], days: int, scopes: list[str] | None = None):
+    variables = {"name": "child", "scopes": scopes or [], "days": days}
+    return await gql(http, CREATE_TOKEN, variables, headers=headers, cookies=False)
+
+
+async def test_a_one_day_token_cannot_mint_a_year_long_one(http, alice: Persona):
+    with time_machine.travel(T0, tick=False) as clock:
+        creator = jwt_headers(await bearer_login(http, "alice"))
+        one_day = (await create_token(http, creator, ["credentials:write"], days=1))["token"]
+        clock.shift(timedelta(minutes=1))
+        before = await _tokens()
+
+        for days in (366, 2, 1):
+            result = await _mint(http, token(one_day), days)
+            assert result.status == 200 and result.codes == ["BAD_USER_INPUT"], (days, result.body)
+            assert "expiresInDays" in result.errors[0]["extensions"]["fields"], result.body
+        assert await _tokens() == before
+
+
+async def test_a_token_mints_tokens_up_to_its_own_expiry(http, alice: Persona):
+    with time_machine.travel(T0, tick=False) as clock:
+        creator = jwt_headers(await bearer_login(http, "alice"))
+        parent = (await create_token(http, creator, ["credentials:write"], days=30))["token"]
+        clock.shift(timedelta(hours=1))
+
+        too_long = await _mint(http, token(parent), 30)
+        assert too_long.codes == ["BAD_USER_INPUT"], too_long.body
+        message = too_long.errors[0]["extensions"]["fields"]["expiresInDays"]
+        assert "at most 29 days" in message
+
+        child = await _mint(http, token(parent), 29, ["credentials:write"])
+        assert child.status == 200 and not child.errors, child.body
+        child_expiry = datetime.fromisoformat(child.data["createApiToken"]["credential"]["expiresAt"])
+        assert child_expiry <= T0 + timedelta(days=30)
+
+        # The bound is transitive: the child is bounded by its own expiry in turn.
+        clock.shift(timedelta(minutes=1))
+        grandchild = await _mint(http, token(child.data["createApiToken"]["token"]), 29)
+        assert grandchild.codes == ["BAD_USER_INPUT"], grandchild.body
+        ok = await _mint(http, token(child.data["createApiToken"]["token"]), 28)
+        assert ok.status == 200 and not ok.errors, ok.body
+
+
+async def test_scopes_and_lifetime_are_both_reported(http, alice: Persona):
+    creator = jwt_headers(await bearer_login(http, "alice"))
+    parent = (await create_token(http, creator, ["credentials:write"], days=7))["token"]
+
+    result = await _mint(http, token(parent), 366, ["credentials:write", "users:write"])
+
+    assert result.codes == ["BAD_USER_INPUT"], result.body
+    assert set(result.errors[0]["extensions"]["fields"]) == {"scopes", "expiresInDays"}
+
+
+@pytest.mark.parametrize("kind", ["session", "jwt", "basic"])
+async def test_full_rights_credentials_may_mint_the_longest_tokens(http, alice: Persona, kind: str):
+    if kind == "session":
+        value, _ = await cookie_login(http, "alice")
+        http.cookies.clear()
+        headers = cookie_header(value)
+    elif kind == "jwt":
+        headers = jwt_headers(await bearer_login(http, "alice"))
+    else:
+        headers = basic("alice", alice.password)
+
+    result = await _mint(http, headers, 366, ["credentials:write"])
+
+    assert result.status == 200 and not result.errors, result.body
+
+
+@pytest.mark.parametrize(
+    "days",
+    [0, -1, -(2**31), 367, 2**31 - 1, 2**31, 10**30, 1.5, "5", True],
+    ids=["zero", "negative", "min-int", "367", "max-int", "over-int", "huge", "float", "string", "bool"],
+)
+async def test_out_of_range_expiry_is_bad_input_never_a_500(http, alice: Persona, days: Any):
+    headers = jwt_headers(await bearer_login(http, "alice"))
+    body = {"query": CREATE_TOKEN, "variables": {"name": "x", "scopes": [], "days": days}}
+
+    response = await http.post(
+        GRAPHQL, content=json.dumps(body), headers={**headers, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code < 500, response.text
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], response.text
+    assert await _tokens() == 0
+
+
+@pytest.mark.parametrize("literal", ["0", "-3", "367", "99999999999", "1e3", '"90"'])
+async def test_out_of_range_expiry_literals_are_bad_input(http, alice: Persona, literal: str):
+    headers = jwt_headers(await bearer_login(http, "alice"))
+    document = f'mutation {{ createApiToken(name: "x", expiresInDays: {literal}) {{ token }} }}'
+
+    result = await gql(http, document, headers=headers, cookies=False)
+
+    assert result.status < 500 and result.codes == ["BAD_USER_INPUT"], result.body
+    assert await _tokens() == 0

@@ -1,0 +1,272 @@
+"""A scoped API token doing more than its scopes allow.
+
+The attack: a token created with no scopes (or with scopes unrelated to credentials) ends
+every credential of the account through `logout(everywhere: true)`, although the README
+says such a token can only revoke itself. The matrix below holds every root field, for
+every scope set, to the README's scope table; a second test holds the README's table to
+the schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from auth.permissions import HasScope
+from models import Credential, CredentialKind
+from schema.build import build_schema
+from tests.conftest import ME, Persona, bearer_login, gql, make_persona, make_settings
+from tests.e2e.helpers import ALL_SCOPES, create_token, jwt_headers, token
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGOUT_EVERYWHERE = "mutation { logout(everywhere: true) }"
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+
+# The README's scope table, as the contract a client reads: field -> scope needed by an
+# API token (None: any token, even one without scopes). `logout` alone ends only the token.
+DOCUMENTED: dict[str, str | None] = {
+    "me": None,
+    "user": "users:read",
+    "users": "users:read",
+    "myCredentials": "credentials:read",
+    "logout": None,
+    "logout(everywhere)": "credentials:write",
+    "changePassword": "credentials:write",
+    "createApiToken": "credentials:write",
+    "revokeCredential": "credentials:write",
+    "grantRole": "users:write",
+    "revokeRole": "users:write",
+    "setUserActive": "users:write",
+    "register": None,
+    "login": None,
+    "refreshToken": None,
+}
+SCOPE_SETS: list[list[str]] = [[], *([s] for s in ALL_SCOPES), list(ALL_SCOPES)]
+
+
+async def test_a_token_without_scopes_cannot_log_out_everywhere(http: httpx.AsyncClient, alice: Persona):
+    session = jwt_headers(await bearer_login(http, "alice"))
+    bare = (await create_token(http, session, []))["token"]
+    live_before = await Credential.filter(user_id=alice.id, revoked_at__isnull=True).count()
+
+    result = await gql(http, LOGOUT_EVERYWHERE, headers=token(bare), cookies=False)
+
+    assert result.status == 403 and result.codes == ["FORBIDDEN"], result.body
+    assert "credentials:write" in result.errors[0]["message"]
+    # Nothing was revoked: the token itself and every other credential still work.
+    assert await Credential.filter(user_id=alice.id, revoked_at__isnull=True).count() == live_before
+    for headers in (session, token(bare)):
+        me = await gql(http, ME, headers=headers, cookies=False)
+        assert me.status == 200 and me.data["me"]["id"] == alice.id, me.body
+
+
+@pytest.mark.parametrize("scopes", [["users:read"], ["users:write"], ["credentials:read"]])
+async def test_tokens_with_other_scopes_cannot_log_out_everywhere(
+    http: httpx.AsyncClient, alice: Persona, scopes: list[str]
+):
+    session = jwt_headers(await bearer_login(http, "alice"))
+    scoped = (await create_token(http, session, scopes))["token"]
+
+    result = await gql(http, LOGOUT_EVERYWHERE, headers=token(scoped), cookies=False)
+
+    assert result.codes == ["FORBIDDEN"], result.body
+    assert (await gql(http, ME, headers=session, cookies=False)).data["me"]["id"] == alice.id
+
+
+async def test_plain_logout_still_revokes_the_token_itself(http: httpx.AsyncClient, alice: Persona):
+    session = jwt_headers(await bearer_login(http, "alice"))
+    bare = (await create_token(http, session, []))["token"]
+
+    result = await gql(http, "mutation { logout }", headers=token(bare), cookies=False)
+
+    assert result.data == {"logout": True}, result.body
+    assert (await gql(http, ME, headers=token(bare), cookies=False)).status == 401
+    assert (await gql(http, ME, headers=session, cookies=False)).data["me"]["id"] == alice.id
+
+
+async def test_a_token_with_credentials_write_logs_out_everywhere(http: httpx.AsyncClient, alice: Persona):
+    session = jwt_headers(await bearer_login(http, "alice"))
+    writer = (await create_token(http, session, ["credentials:write"]))["token"]
+
+    result = await gql(http, LOGOUT_EVERYWHERE, headers=token(writer), cookies=False)
+
+    assert result.data == {"logout": True}, result.body
+    assert await Credential.filter(user_id=alice.id, revoked_at__isnull=True).count() == 0
+    assert (await gql(http, ME, headers=session, cookies=False)).status == 401
+
+
+# -- the matrix --------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """An admin (so that only scopes decide), a second user, and a way to get fresh tokens."""
+
+    http: httpx.AsyncClient
+    admin: Persona
+    other: Persona
+    mint: Callable[[list[str]], Awaitable[str]]
+
+
+Call = Callable[[World, dict[str, str], int], Awaitable[Any]]
+
+
+def _login_vars(login: str) -> dict[str, Any]:
+    return {"input": {"login": login, "password": "not the password", "transport": "BEARER"}}
+
+
+# Each call is harmless when allowed (an unknown id, a wrong password, a no-op role change)
+# so that the outcome tells the permission decision alone. `n` numbers the scope sets.
+CALLS: dict[str, Call] = {
+    "me": lambda w, h, n: gql(w.http, "{ me { id email } }", headers=h, cookies=False),
+    "user": lambda w, h, n: gql(
+        w.http, "query($id: ID!) { user(id: $id) { id email } }", {"id": w.admin.id}, h, cookies=False
+    ),
+    "users": lambda w, h, n: gql(w.http, "{ users(first: 1) { totalCount } }", headers=h, cookies=False),
+    "myCredentials": lambda w, h, n: gql(w.http, "{ myCredentials { id } }", headers=h, cookies=False),
+    "logout": lambda w, h, n: gql(w.http, "mutation { logout }", headers=h, cookies=False),
+    "logout(everywhere)": lambda w, h, n: gql(w.http, LOGOUT_EVERYWHERE, headers=h, cookies=False),
+    "changePassword": lambda w, h, n: gql(
+        w.http,
+        'mutation { changePassword(currentPassword: "wrong one", newPassword: "x") }',
+        headers=h,
+        cookies=False,
+    ),
+    "createApiToken": lambda w, h, n: gql(
+        w.http, 'mutation { createApiToken(name: "m", scopes: []) { token } }', headers=h, cookies=False
+    ),
+    "revokeCredential": lambda w, h, n: gql(
+        w.http, "mutation($id: ID!) { revokeCredential(id: $id) }", {"id": NO_SUCH_ID}, h, cookies=False
+    ),
+    "grantRole": lambda w, h, n: gql(
+        w.http,
+        'mutation($u: ID!) { grantRole(userId: $u, role: "admin") { id } }',
+        {"u": w.admin.id},
+        h,
+        cookies=False,
+    ),
+    "revokeRole": lambda w, h, n: gql(
+        w.http,
+        'mutation($u: ID!) { revokeRole(userId: $u, role: "none") { id } }',
+        {"u": w.other.id},
+        h,
+        cookies=False,
+    ),
+    "setUserActive": lambda w, h, n: gql(
+        w.http,
+        "mutation($u: ID!) { setUserActive(userId: $u, active: true) { id } }",
+        {"u": w.other.id},
+        h,
+        cookies=False,
+    ),
+    "register": lambda w, h, n: gql(
+        w.http,
+        'mutation { register(input: {username: "x", email: "bad", password: "p"}) { user { id } } }',
+        headers=h,
+        cookies=False,
+    ),
+    "login": lambda w, h, n: gql(
+        w.http,
+        "mutation($input: LoginInput!) { login(input: $input) { user { id } } }",
+        _login_vars(f"nobody{n}"),
+        h,
+        cookies=False,
+    ),
+    "refreshToken": lambda w, h, n: gql(
+        w.http,
+        'mutation { refreshToken(refreshToken: "gtr_unknown") { accessToken } }',
+        headers=h,
+        cookies=False,
+    ),
+}
+
+
+@pytest.fixture
+async def world(http: httpx.AsyncClient) -> World:
+    admin = await make_persona(http, "matrix_admin")
+    from models import User
+
+    await User.filter(id=admin.id).update(roles=["admin"])
+    other = await make_persona(http, "matrix_other")
+
+    async def mint(scopes: list[str]) -> str:
+        # A fresh full-rights credential each time: `logout(everywhere)` ends the previous one.
+        creator = jwt_headers(await bearer_login(http, admin.username))
+        return str((await create_token(http, creator, scopes))["token"])
+
+    return World(http, admin, other, mint)
+
+
+def _root_fields() -> dict[str, list[HasScope]]:
+    """Every root field of the served schema, with the scope checks it carries."""
+    schema = build_schema(make_settings())
+    found: dict[str, list[HasScope]] = {}
+    for type_name in ("Query", "Mutation"):
+        definition = schema.get_type_by_name(type_name)
+        for field in getattr(definition, "fields", None) or []:
+            name = schema.config.name_converter.get_graphql_name(field)
+            found[name] = [
+                permission
+                for extension in field.extensions
+                for permission in getattr(extension, "permissions", [])
+                if isinstance(permission, HasScope)
+            ]
+    return found
+
+
+def test_the_matrix_covers_every_root_field():
+    assert set(CALLS) == set(DOCUMENTED)
+    assert set(_root_fields()) == {k for k in DOCUMENTED if "(" not in k}
+
+
+@pytest.mark.parametrize("field", list(DOCUMENTED))
+async def test_every_root_field_allows_exactly_the_documented_scopes(world: World, field: str):
+    needed = DOCUMENTED[field]
+    for n, scopes in enumerate(SCOPE_SETS):
+        value = await world.mint(scopes)
+        result = await CALLS[field](world, token(value), n)
+        allowed = needed is None or needed in scopes
+        if allowed:
+            assert "FORBIDDEN" not in result.codes, (field, scopes, result.body)
+            assert result.status < 500, (field, scopes, result.body)
+        else:
+            assert result.codes == ["FORBIDDEN"], (field, scopes, result.body)
+            assert result.status == 403, (field, scopes, result.body)
+            # A refused call changed nothing: the token, and the admin's others, still live.
+            live = await Credential.filter(
+                user_id=world.admin.id, kind=CredentialKind.API_TOKEN, revoked_at__isnull=True
+            ).count()
+            assert live >= 1
+            assert (await gql(world.http, ME, headers=token(value), cookies=False)).status == 200
+
+
+def _readme_scope_table() -> dict[str, set[str]]:
+    """The README's **Scopes** bullet as {scope: root fields named with it}."""
+    text = (ROOT / "README.md").read_text()
+    bullet = text.split("- **Scopes**", 1)[1].split("\n- ", 1)[0]
+    table: dict[str, set[str]] = {}
+    for match in re.finditer(r"`([a-z]+:[a-z]+)`\s+\(([^()]*)\)", bullet):
+        table[match.group(1)] = set(re.findall(r"`(\w+)`", match.group(2)))
+    return table
+
+
+def test_the_readme_scope_table_matches_the_code():
+    from_code: dict[str, set[str]] = {}
+    for name, checks in _root_fields().items():
+        for check in checks:
+            from_code.setdefault(check.scope, set()).add(name)
+    # Checked in the service rather than by a directive: `logout(everywhere: true)`.
+    from_code["credentials:write"].add("logout")
+    readme = {scope: fields & set(DOCUMENTED) for scope, fields in _readme_scope_table().items()}
+    assert readme == from_code
+    documented: dict[str, set[str]] = {}
+    for field, scope in DOCUMENTED.items():
+        if scope is not None:
+            documented.setdefault(scope, set()).add(field.split("(")[0])
+    assert documented == from_code

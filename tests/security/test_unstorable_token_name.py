@@ -1,0 +1,136 @@
+"""Token names (and scopes) that no database can store, or no answer can carry.
+
+The attack: `createApiToken(name: "a\\ud800b")` (a lone surrogate) fails in the SQLite
+driver, and a NUL in the name fails in PostgreSQL's: a 500 and a traceback per request.
+An unknown scope holding a lone surrogate is echoed into the error message, which then
+cannot be encoded at all. The service refuses such names itself (`BAD_USER_INPUT` on
+`name`), whatever guard the request path adds, on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from core.errors import BadUserInput
+from models import Credential, CredentialKind
+from services.credentials import TOKEN_NAME_MAX, check_token_request
+from tests.conftest import GRAPHQL, Persona, bearer_login
+from tests.e2e.helpers import CREATE_TOKEN, jwt_headers
+
+BAD_NAMES = {
+    "lone-surrogate": "a\ud800b",
+    "low-surrogate": "\udfff",
+    "nul": "a\x00b",
+    "only-nul": "\x00",
+    "tab": "ci\tjob",
+    "newline": "ci\njob",
+    "escape": "ci\x1b[31m",
+    "delete": "ci\x7f",
+    "bidi-override": "ci\u202ebot",
+    "zero-width": "\u200b",
+    "line-separator": "ci\u2028job",
+    "too-long": "n" * (TOKEN_NAME_MAX + 1),
+    "too-long-wide": "é" * (TOKEN_NAME_MAX + 1),
+    "blank": "   ",
+}
+GOOD_NAMES = {
+    "plain": "deploy bot",
+    "accents": "déploiement",
+    "emoji": "ci 🙂",
+    "longest": "é" * TOKEN_NAME_MAX,
+    "padded": "  " + "n" * TOKEN_NAME_MAX + "  ",
+}
+
+
+async def _create(http: httpx.AsyncClient, headers: dict[str, str], name: str, scopes: list[str]):
+    # json.dumps writes a lone surrogate as the escape `\ud800`, as an attacker would send it.
+    body = json.dumps({"query": CREATE_TOKEN, "variables": {"name": name, "scopes": scopes}})
+    return await http.post(GRAPHQL, content=body, headers={**headers, "Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
+async def test_unstorable_names_are_bad_input(http, alice: Persona, name: str):
+    headers = jwt_headers(await bearer_login(http, "alice"))
+
+    response = await _create(http, headers, name, [])
+
+    # 200 from the service, or 400 from a request-level guard for what JSON cannot carry.
+    assert response.status_code in (200, 400), response.text
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], response.text
+    assert "name" in errors[0]["extensions"]["fields"]
+    assert await Credential.filter(kind=CredentialKind.API_TOKEN).count() == 0
+
+
+@pytest.mark.parametrize("name", list(GOOD_NAMES.values()), ids=list(GOOD_NAMES))
+async def test_printable_names_are_stored_as_given(http, alice: Persona, name: str):
+    headers = jwt_headers(await bearer_login(http, "alice"))
+
+    response = await _create(http, headers, name, [])
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    assert body["data"]["createApiToken"]["credential"]["name"] == name.strip()
+
+
+@pytest.mark.parametrize("scope", ["\ud800", "users:read\x00", "x" * 10_000, "users:\u202eread"])
+async def test_unknown_scopes_are_refused_without_echoing_what_cannot_be_shown(
+    http, alice: Persona, scope: str
+):
+    headers = jwt_headers(await bearer_login(http, "alice"))
+
+    response = await _create(http, headers, "ci", [scope])
+
+    assert response.status_code in (200, 400), response.text
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], response.text
+    message = errors[0]["extensions"]["fields"]["scopes"]
+    assert scope not in message and len(message) < 200
+    assert await Credential.filter(kind=CredentialKind.API_TOKEN).count() == 0
+
+
+@pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
+def test_the_service_refuses_them_on_its_own(name: str):
+    with pytest.raises(BadUserInput) as raised:
+        check_token_request(name, [], 30, 366)
+    assert set(raised.value.fields) == {"name"}
+
+
+@pytest.mark.parametrize(
+    "escaped", ["a\\u0000b", "\\u0007bell", "ci\\u202ebot", "\\ud800", "\\u{D800}"], ids=str
+)
+async def test_names_written_as_escapes_in_the_document_are_bad_input(http, alice: Persona, escaped: str):
+    # Escapes inside the query text: no JSON-level check sees a control character.
+    headers = jwt_headers(await bearer_login(http, "alice"))
+    document = 'mutation { createApiToken(name: "' + escaped + '") { token } }'
+
+    response = await http.post(GRAPHQL, json={"query": document}, headers=headers)
+
+    assert response.status_code in (200, 400), response.text
+    errors = response.json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] in (["BAD_USER_INPUT"], ["GRAPHQL_PARSE_FAILED"]), (
+        response.text
+    )
+    assert await Credential.filter(kind=CredentialKind.API_TOKEN).count() == 0
+
+
+@pytest.mark.parametrize("name", ["a\ud800b", "a\x00b"], ids=["lone-surrogate", "nul"])
+async def test_the_service_refuses_them_before_the_database(app, alice: Persona, name: str):
+    # Straight to the service, past every request-level guard, on the suite's database.
+    from auth.identity import Identity, Scheme
+    from core.client import ClientInfo
+    from models import User
+    from services.credentials import create_api_token
+
+    user = await User.get(id=alice.id)
+    identity = Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.JWT)
+    with pytest.raises(BadUserInput) as raised:
+        await create_api_token(
+            app.state.backend, identity, name, [], 30, ClientInfo(ip=None, is_https=False, user_agent=None)
+        )
+    assert set(raised.value.fields) == {"name"}
+    assert await Credential.filter(kind=CredentialKind.API_TOKEN).count() == 0
