@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from auth.permissions import HasScope
+from core.settings import Settings
 from models import Credential, CredentialKind
 from schema.build import build_schema
 from tests.conftest import ME, Persona, bearer_login, gql, make_persona, make_settings
@@ -185,6 +186,12 @@ CALLS: dict[str, Call] = {
         cookies=False,
     ),
 }
+
+
+@pytest.fixture
+def settings() -> Settings:
+    # The matrix registers and signs in far more than a client would: only scopes decide here.
+    return make_settings(register_limit_per_ip="1000/minute", login_limit_per_ip="1000/minute")
 
 
 @pytest.fixture
