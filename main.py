@@ -90,7 +90,8 @@ def _read_new_password() -> str:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
-    """Create or promote an admin; the password comes from a prompt or standard input."""
+    """Create an admin, or with `--promote` make an existing account one (ending every
+    credential it had); the password comes from a prompt or standard input."""
     from tortoise import Tortoise
 
     from auth.backend import AuthBackend
@@ -108,7 +109,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         await Tortoise.init(config=tortoise_config(settings.database_url))
         try:
             user, created = await create_admin(
-                AuthBackend.build(settings), args.username, args.email, password
+                AuthBackend.build(settings), args.username, args.email, password, promote=args.promote
             )
         except BadUserInput as exc:
             for field, message in exc.fields.items():
@@ -116,7 +117,10 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             return 1
         finally:
             await Tortoise.close_connections()
-        print(f"{'created' if created else 'promoted'} admin {user.username} ({user.id})")
+        if created:
+            print(f"created admin {user.username} ({user.id})")
+        else:
+            print(f"promoted admin {user.username} ({user.id}); every earlier sign-in and token of it ended")
         return 0
 
     return asyncio.run(run())
@@ -148,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
+    admin.add_argument(
+        "--promote",
+        action="store_true",
+        help="make the existing account with exactly this username and this email an admin, "
+        "with the new password; every credential it had ends (without it, an existing "
+        "username or email is refused)",
+    )
     admin.set_defaults(func=cmd_create_admin)
     sub.add_parser("export-schema", help="write the SDL to schema.graphql").set_defaults(
         func=cmd_export_schema

@@ -5,6 +5,17 @@ normalised (NFKC, as at check time) and pre-hashed: base64(HMAC-SHA256(domain ke
 password)). The 44-byte result carries the whole password into bcrypt and contains no
 NUL byte. The HMAC key is a fixed domain-separation constant rather than `SECRET_KEY`,
 so rotating `SECRET_KEY` never invalidates stored password hashes.
+
+Everything that costs time runs in the hasher's worker threads, never on the event loop:
+normalisation, pre-hash, bcrypt and the one dummy hash. Input is bounded before any of
+it (`PASSWORD_INPUT_MAX` characters as typed, `PASSWORD_MAX` once normalised).
+
+Every check against a stored hash costs the work of one check at today's cost: a hash
+made at a lower cost gets the missing work added (Django's `harden_runtime`), and an
+unreadable one costs a dummy check, so the time of a failed login does not tell whether
+the account exists, whatever cost its hash was made with. A hash made at a *higher* cost
+than today's (the cost was lowered) cannot be made cheaper: such accounts answer more
+slowly than unknown ones until their next successful sign-in re-hashes them.
 """
 
 from __future__ import annotations
@@ -22,6 +33,13 @@ from typing import Protocol
 import bcrypt
 
 _PREHASH_KEY = b"gatehouse/password-prehash/v1"
+_DUMMY_PASSWORD = b"gatehouse/dummy-password"
+
+PASSWORD_MAX = 256  # characters, counted after normalisation (the contract's maximum)
+# Characters as typed, checked before any work. Room for any normal form a client may send
+# of a PASSWORD_MAX password (NFD is at most 4 times as long as NFC), and no more: NFKC
+# grows a string up to 18 times, and a longer input could only be refused after the work.
+PASSWORD_INPUT_MAX = 4 * PASSWORD_MAX
 
 
 def normalise_password(password: str) -> str:
@@ -29,11 +47,32 @@ def normalise_password(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
-def _prehash(password: str) -> bytes:
-    mac = hmac.new(
-        _PREHASH_KEY, normalise_password(password).encode("utf-8", "surrogatepass"), hashlib.sha256
-    )
+def password_too_long(password: str) -> bool:
+    """True when `password` is longer than any password can be as typed: refuse it unread."""
+    return len(password) > PASSWORD_INPUT_MAX
+
+
+def _bcrypt_input(password: str) -> bytes | None:
+    """The pre-hashed password bcrypt gets, or `None` when it is over the maximum.
+
+    Costly on long input: call it in a worker thread.
+    """
+    if password_too_long(password):
+        return None
+    normalised = normalise_password(password)
+    if len(normalised) > PASSWORD_MAX:
+        return None
+    mac = hmac.new(_PREHASH_KEY, normalised.encode("utf-8", "surrogatepass"), hashlib.sha256)
     return base64.b64encode(mac.digest())
+
+
+def stored_cost(password_hash: str | bytes) -> int | None:
+    """The cost factor of a bcrypt hash, or `None` when it is not one."""
+    text = password_hash.decode("ascii", "replace") if isinstance(password_hash, bytes) else password_hash
+    parts = text.split("$")
+    if len(parts) < 4 or parts[1] not in ("2a", "2b", "2y") or not parts[2].isdigit():
+        return None
+    return int(parts[2])
 
 
 class PasswordHasher(Protocol):
@@ -79,33 +118,76 @@ class BcryptHasher:
             max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_lower_thread_priority
         )
         self._dummy_hash: bytes | None = None
+        self._dummy_lock = threading.Lock()
 
     async def _run(self, func, *args):  # type: ignore[no-untyped-def]
         async with self._slots:
             return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
+    # -- in the worker threads --------------------------------------------------------
+
+    def _dummy(self) -> bytes:
+        """The hash unknown users are checked against, made once per process in the pool
+        (about 240 ms at cost 12), by whichever check needs it first; the others wait."""
+        with self._dummy_lock:
+            if self._dummy_hash is None:
+                self._dummy_hash = bcrypt.hashpw(_DUMMY_PASSWORD, bcrypt.gensalt(rounds=self.rounds))
+            return self._dummy_hash
+
+    def _hash_now(self, password: str) -> str:
+        secret = _bcrypt_input(password)
+        if secret is None:
+            raise ValueError("the password is over the maximum length")
+        return bcrypt.hashpw(secret, bcrypt.gensalt(rounds=self.rounds)).decode()
+
+    def _check_now(self, password: str, password_hash: bytes) -> bool:
+        secret = _bcrypt_input(password)
+        if secret is None:
+            return False  # matches no stored hash; refused without bcrypt for every account alike
+        cost = stored_cost(password_hash)
+        try:
+            if cost is None:
+                raise ValueError("not a bcrypt hash")
+            matched = bool(bcrypt.checkpw(secret, password_hash))
+        except ValueError:
+            bcrypt.checkpw(secret, self._dummy())  # as dear as a readable hash would be
+            return False
+        # A cheaper hash gets the missing work: one check at the stored cost is 2**cost
+        # units, so 2**(rounds - cost) of them make one check at today's cost.
+        salt = password_hash[:29]
+        for _ in range(2 ** (self.rounds - cost) - 1 if cost < self.rounds else 0):
+            bcrypt.hashpw(secret, salt)
+        return matched
+
+    def _check_dummy_now(self, password: str) -> None:
+        secret = _bcrypt_input(password)
+        if secret is not None:
+            bcrypt.checkpw(secret, self._dummy())
+
+    # -- on the event loop ------------------------------------------------------------
+
     async def hash(self, password: str) -> str:
-        """A new bcrypt hash of `password`."""
-        salt = bcrypt.gensalt(rounds=self.rounds)
-        hashed: bytes = await self._run(bcrypt.hashpw, _prehash(password), salt)
-        return hashed.decode()
+        """A new bcrypt hash of `password` (`ValueError` when it is over the maximum)."""
+        if password_too_long(password):
+            raise ValueError("the password is over the maximum length")
+        hashed: str = await self._run(self._hash_now, password)
+        return hashed
 
     async def verify(self, password: str, password_hash: str) -> bool:
-        """Whether `password` matches `password_hash`; malformed hashes never match."""
-        try:
-            return bool(await self._run(bcrypt.checkpw, _prehash(password), password_hash.encode()))
-        except ValueError:
+        """Whether `password` matches `password_hash`; malformed hashes never match.
+
+        Costs one check at today's cost whatever the stored hash (see the module's
+        docstring), except for a password over the maximum, which is refused unhashed.
+        """
+        if password_too_long(password):
             return False
+        return bool(await self._run(self._check_now, password, password_hash.encode("ascii", "replace")))
 
     async def verify_dummy(self, password: str) -> None:
         """Spend one bcrypt check, so an unknown user costs what a wrong password costs."""
-        if self._dummy_hash is None:
-            self._dummy_hash = bcrypt.hashpw(b"dummy-password", bcrypt.gensalt(rounds=self.rounds))
-        await self._run(bcrypt.checkpw, _prehash(password), self._dummy_hash)
+        if not password_too_long(password):
+            await self._run(self._check_dummy_now, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
-        """True when the stored hash used another cost factor than the configured one."""
-        try:
-            return int(password_hash.split("$")[2]) != self.rounds
-        except (IndexError, ValueError):
-            return True
+        """True when the stored hash is not a `$2b$` hash at the configured cost (lower or higher)."""
+        return not password_hash.startswith("$2b$") or stored_cost(password_hash) != self.rounds

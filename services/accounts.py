@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from auth.backend import AuthBackend
 from auth.identity import Identity
-from auth.strategy.password import find_user_by_login
+from auth.passwords import password_too_long
 from core.client import ClientInfo
 from core.clock import utcnow
 from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, RateLimited, Unauthenticated
@@ -18,12 +19,20 @@ from services.validation import check_password, check_username, normalise_email
 ROLE_PATTERN_MAX = 32
 
 
+# One answer whatever was taken, on both fields: the answer says that this username and
+# email cannot both be registered, never which one is in use (see docs/SECURITY.md).
+TAKEN = "This username or email is already registered."
+TAKEN_FIELDS = {"username": TAKEN, "email": TAKEN}
+
+
 async def register(
     backend: AuthBackend, username: str, email: str, password: str, client: ClientInfo | None = None
 ) -> User:
-    """Create an account; every invalid or taken field is reported at once.
+    """Create an account; every invalid field is reported at once.
 
-    Requests from a client (not the command line) count against the per-IP limit.
+    Requests from a client (not the command line) count against the per-IP limit. A
+    taken username or email gets one answer (`TAKEN_FIELDS`), after the same password
+    hash a new account costs, so neither the message nor the time tells which was taken.
     """
     if client is not None:
         await backend.limiter.register_attempt(client.ip)
@@ -38,44 +47,34 @@ async def register(
     if problems:
         raise BadUserInput(problems)
     assert normalised_email is not None
-    if await User.filter(username_key=username.lower()).exists():
-        problems["username"] = "This username is taken."
-    if await User.filter(email_key=normalised_email.lower()).exists():
-        problems["email"] = "This email is already registered."
-    if problems:
-        raise BadUserInput(problems)
     password_hash = await backend.hasher.hash(password)
+    username_key, email_key = username.lower(), normalised_email.lower()
+    if await User.filter(Q(username_key=username_key) | Q(email_key=email_key)).exists():
+        raise BadUserInput(TAKEN_FIELDS, TAKEN)
     try:
         user = await User.create(
             username=username,
-            username_key=username.lower(),
+            username_key=username_key,
             email=normalised_email,
-            email_key=normalised_email.lower(),
+            email_key=email_key,
             password_hash=password_hash,
             roles=[],
             password_changed_at=utcnow(),
         )
     except IntegrityError:
         # Lost a race with a concurrent registration: the unique columns decided.
-        raise BadUserInput(await _taken_fields(username, normalised_email)) from None
+        raise BadUserInput(TAKEN_FIELDS, TAKEN) from None
     audit("register", client, user_id=user.id)
     return user
-
-
-async def _taken_fields(username: str, email: str) -> dict[str, str]:
-    taken: dict[str, str] = {}
-    if await User.filter(username_key=username.lower()).exists():
-        taken["username"] = "This username is taken."
-    if await User.filter(email_key=email.lower()).exists():
-        taken["email"] = "This email is already registered."
-    return taken or {"username": "This username or email is taken."}
 
 
 async def login(backend: AuthBackend, login: str, password: str, client: ClientInfo | None = None) -> User:
     """The user for a login (username or email) and password; one answer for every failure.
 
     Every attempt counts against the per-IP and per-account limits before the password
-    is checked (`RateLimited` when over); a success clears the account's counters.
+    is checked (`RateLimited` when over); a success clears the account's counters. A
+    password over the input maximum counts too and fails like any other, unhashed
+    (`PasswordStrategy.authenticate`); a success re-hashes a hash of another cost.
     """
     try:
         await backend.limiter.login_attempt(login, client.ip if client else None)
@@ -87,9 +86,6 @@ async def login(backend: AuthBackend, login: str, password: str, client: ClientI
         audit("login_failure", client)
         raise Unauthenticated(GENERIC_LOGIN_FAILURE)
     await backend.limiter.login_succeeded(login)
-    if backend.hasher.needs_rehash(user.password_hash):
-        user.password_hash = await backend.hasher.hash(password)
-        await User.filter(id=user.id).update(password_hash=user.password_hash)
     audit("login_success", client, user_id=user.id)
     return user
 
@@ -103,7 +99,8 @@ async def change_password(
     # The current password is a guess like any login: a stolen session must not
     # become an unlimited password oracle.
     await backend.limiter.login_attempt(user.username, client.ip if client else None)
-    if not await backend.hasher.verify(current, user.password_hash):
+    # An over-long current password cannot be right: refused unread, like a wrong one.
+    if password_too_long(current) or not await backend.hasher.verify(current, user.password_hash):
         raise BadUserInput({"currentPassword": "The current password is wrong."})
     await backend.limiter.login_succeeded(user.username)
     if message := await check_password(new, user.username, user.email):
@@ -180,22 +177,77 @@ async def set_active(
     return user
 
 
-async def create_admin(backend: AuthBackend, username: str, email: str, password: str) -> tuple[User, bool]:
-    """Create an admin, or promote and re-password an existing user; True when created."""
-    existing = await find_user_by_login(username)
-    if existing is None:
-        user = await register(backend, username, email, password)
-        created = True
-    else:
-        user = existing
-        if message := await check_password(password, user.username, user.email):
-            raise BadUserInput({"password": message})
-        user.password_hash = await backend.hasher.hash(password)
-        await User.filter(id=user.id).update(password_hash=user.password_hash, is_active=True)
-        created = False
-    if "admin" not in user.roles:
-        user.roles = [*user.roles, "admin"]
-        await User.filter(id=user.id).update(roles=user.roles)
-        await backend.invalidate_user(str(user.id))
-    audit("create_admin", None, user_id=user.id)
-    return user, created
+async def create_admin(
+    backend: AuthBackend, username: str, email: str, password: str, promote: bool = False
+) -> tuple[User, bool]:
+    """The `create-admin` command: create a new admin, or promote an existing account.
+
+    Without `promote`, an existing username or email is refused: nothing is changed and
+    the message names `--promote`. With `promote`, the account is the one whose username
+    is exactly `username` (ignoring case; never looked up as a login, so an email never
+    matches) and `email` must be that account's own email, proving the operator means
+    it; it gets the new password, is re-activated, becomes an admin, and every credential
+    it had ends (sessions, refresh families, API tokens, cached Basic headers). True when
+    created.
+    """
+    problems: dict[str, str] = {}
+    if message := check_username(username):
+        problems["username"] = message
+    normalised_email, message = normalise_email(email)
+    if message:
+        problems["email"] = message
+    if problems:
+        raise BadUserInput(problems)
+    assert normalised_email is not None
+    email_key = normalised_email.lower()
+    named = await User.filter(username_key=username.lower()).first()
+    if not promote:
+        return await _create_admin(backend, username, normalised_email, email_key, password, named), True
+    if named is None:
+        raise BadUserInput(
+            {
+                "username": f"No account is named {username}; nothing was changed. "
+                "Run create-admin without --promote to create it."
+            }
+        )
+    if named.email_key != email_key:
+        raise BadUserInput(
+            {"email": f"This is not the email of the account named {named.username}; nothing was changed."}
+        )
+    if message := await check_password(password, named.username, named.email):
+        raise BadUserInput({"password": message})
+    password_hash = await backend.hasher.hash(password)
+    roles = named.roles if "admin" in named.roles else [*named.roles, "admin"]
+    await User.filter(id=named.id).update(
+        password_hash=password_hash, password_changed_at=utcnow(), is_active=True, roles=roles
+    )
+    # Whoever held this account until now keeps nothing: revoke_all also empties its
+    # Basic cache and moves its identity-cache generation, after the write above.
+    await credentials.revoke_all(backend, str(named.id))
+    named.password_hash, named.is_active, named.roles = password_hash, True, roles
+    audit("create_admin", None, user_id=named.id, promoted=True)
+    return named, False
+
+
+async def _create_admin(
+    backend: AuthBackend, username: str, email: str, email_key: str, password: str, named: User | None
+) -> User:
+    taken: dict[str, str] = {}
+    if named is not None:
+        taken["username"] = (
+            f"An account named {named.username} already exists; nothing was changed. To make that "
+            "account an admin, run create-admin again with --promote and the account's own email."
+        )
+    if (named is None or named.email_key != email_key) and await User.filter(email_key=email_key).exists():
+        taken["email"] = (
+            "Another account has this email; nothing was changed. Use another email, or --promote "
+            "with that account's username and email."
+        )
+    if taken:
+        raise BadUserInput(taken)
+    user = await register(backend, username, email, password)
+    user.roles = ["admin"]
+    await User.filter(id=user.id).update(roles=user.roles)
+    await backend.invalidate_user(str(user.id))
+    audit("create_admin", None, user_id=user.id, promoted=False)
+    return user

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from email_validator import EmailNotValidError, validate_email
 from zxcvbn import zxcvbn
 
-from auth.passwords import normalise_password
+from auth.passwords import PASSWORD_MAX, normalise_password, password_too_long
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PASSWORD_MIN = 8
-PASSWORD_MAX = 256
+TOO_LONG = f"Use at most {PASSWORD_MAX} characters."
 # zxcvbn is quadratic in length; the first 72 characters tell whether a password is
 # guessable, and a strong prefix makes the whole strong.
 STRENGTH_PREFIX = 72
 MIN_SCORE = 2  # zxcvbn 0..4: 0 and 1 are "too guessable" / "very guessable"
+# zxcvbn takes about 40 ms of pure Python per password: two threads at most, so a burst of
+# registrations queues here instead of taking every core (and the GIL) from the loop.
+STRENGTH_WORKERS = 2
+_strength_pool = ThreadPoolExecutor(max_workers=STRENGTH_WORKERS, thread_name_prefix="password-check")
 
 
 def check_username(username: str) -> str | None:
@@ -60,18 +65,34 @@ def _strength_problem(password: str, username: str, email: str) -> str | None:
 
 
 def check_password_length(password: str) -> str | None:
-    """A message when the length (in characters, after normalisation) is out of range."""
+    """A message when the length (in characters, after normalisation) is out of range.
+
+    Input longer than any normal form of an allowed password is refused unread; below that
+    bound the normalisation costs up to a few milliseconds, so call this off the loop.
+    """
+    if password_too_long(password):
+        return TOO_LONG
     length = len(normalise_password(password))
     if length < PASSWORD_MIN:
         return f"Use at least {PASSWORD_MIN} characters."
     if length > PASSWORD_MAX:
-        return f"Use at most {PASSWORD_MAX} characters."
+        return TOO_LONG
     return None
 
 
-async def check_password(password: str, username: str, email: str) -> str | None:
-    """A message when `password` is too short, too long, common or personal; else `None`."""
+def _password_problem(password: str, username: str, email: str) -> str | None:
     problem = check_password_length(password)
     if problem:
         return problem
-    return await asyncio.to_thread(_strength_problem, normalise_password(password), username, email)
+    return _strength_problem(normalise_password(password), username, email)
+
+
+async def check_password(password: str, username: str, email: str) -> str | None:
+    """A message when `password` is too short, too long, common or personal; else `None`.
+
+    An over-long input is refused at once; normalisation and zxcvbn run in worker threads.
+    """
+    if password_too_long(password):
+        return TOO_LONG
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_strength_pool, _password_problem, password, username, email)

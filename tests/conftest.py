@@ -71,6 +71,10 @@ def make_settings(**overrides: Any) -> Settings:
         "redis_url": TEST_REDIS_URL,
         "bcrypt_rounds": 4,
         "app_env": "test",
+        # The host httpx's ASGI transport names (base_url http://testserver).
+        "allowed_hosts": ("testserver",),
+        # Tests register many accounts from one client; the tests of this limit set their own.
+        "register_limit_per_ip": "1000/minute",
     }
     values.update(overrides)
     return Settings(**values)

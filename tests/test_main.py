@@ -93,6 +93,7 @@ def test_create_admin_help_offers_no_password_option():
     result = run_cli("create-admin", "--help")
     assert result.returncode == 0
     assert "--username" in result.stdout and "--email" in result.stdout
+    assert "--promote" in result.stdout
     assert "--password" not in result.stdout
 
 
@@ -169,7 +170,11 @@ async def test_create_admin_promotes_an_existing_user(cli_env, db_file, tmp_path
     assert registered.status == 200, registered.body
     assert registered.data["register"]["user"]["roles"] == []
 
-    result = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n", "carol")
+    refused = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n", "carol")
+    assert refused.returncode == 1 and "--promote" in refused.stderr  # never silently
+    assert "admin" not in user_rows(db_file)[0]["roles"]
+
+    result = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n", "carol", "--promote")
     assert result.returncode == 0, result.stderr
     assert "promoted admin carol" in result.stdout
     rows = user_rows(db_file)
@@ -184,7 +189,8 @@ async def test_create_admin_promotes_an_existing_user(cli_env, db_file, tmp_path
 
 async def test_create_admin_twice_keeps_one_admin_role(cli_env, db_file, tmp_path, clean_backends):
     assert create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n").returncode == 0
-    second = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n")
+    assert create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n").returncode == 1  # exists: refused
+    second = create_admin(cli_env, tmp_path, f"{STRONG_PASSWORD}\n", "root", "--promote")
     assert second.returncode == 0, second.stderr
     assert "promoted" in second.stdout
     payload = await login(db_file, "root", STRONG_PASSWORD)

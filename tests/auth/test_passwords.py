@@ -9,7 +9,14 @@ import threading
 
 import pytest
 
-from auth.passwords import HASHER_NICENESS, BcryptHasher
+from auth.passwords import (
+    HASHER_NICENESS,
+    PASSWORD_INPUT_MAX,
+    PASSWORD_MAX,
+    BcryptHasher,
+    password_too_long,
+    stored_cost,
+)
 
 
 def _own_niceness() -> int:
@@ -24,3 +31,64 @@ async def test_hashing_threads_run_below_the_event_loop():
     assert worker_niceness == HASHER_NICENESS
     assert _own_niceness() == loop_niceness  # the loop's own thread is left alone
     assert await hasher.verify("a password", await hasher.hash("a password"))
+
+
+async def test_normalising_and_hashing_run_in_the_pool_threads(monkeypatch):
+    import auth.passwords
+
+    hasher = BcryptHasher(rounds=4, concurrency=2)
+    threads: list[str] = []
+    real = auth.passwords.normalise_password
+
+    def recording(password: str) -> str:
+        threads.append(threading.current_thread().name)
+        return real(password)
+
+    monkeypatch.setattr(auth.passwords, "normalise_password", recording)
+    stored = await hasher.hash("a password")
+    await hasher.verify("a password", stored)
+    await hasher.verify_dummy("a password")
+    assert len(threads) == 3 and all(name.startswith("bcrypt") for name in threads), threads
+
+
+def test_the_input_bound_leaves_room_for_any_normal_form_of_the_maximum():
+    assert (PASSWORD_MAX, PASSWORD_INPUT_MAX) == (256, 1024)
+    assert not password_too_long("x" * PASSWORD_INPUT_MAX)
+    assert password_too_long("x" * (PASSWORD_INPUT_MAX + 1))
+
+
+async def test_over_long_passwords_are_refused_without_work(monkeypatch):
+    import bcrypt
+
+    hasher = BcryptHasher(rounds=4)
+    stored = await hasher.hash("a password")
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *a: pytest.fail("bcrypt ran"))
+    monkeypatch.setattr(bcrypt, "hashpw", lambda *a: pytest.fail("bcrypt ran"))
+    too_long_typed, too_long_normalised = "x" * (PASSWORD_INPUT_MAX + 1), "\ufdfa" * 20
+    for password in (too_long_typed, too_long_normalised):
+        assert not await hasher.verify(password, stored)
+        assert await hasher.verify_dummy(password) is None
+        with pytest.raises(ValueError):
+            await hasher.hash(password)
+
+
+@pytest.mark.parametrize(
+    ("stored", "cost"),
+    [
+        ("$2b$04$abc", 4),
+        ("$2a$12$abc", 12),
+        ("$2y$10$x", 10),
+        ("$2b$xx$abc", None),
+        ("", None),
+        ("$argon2id$v", None),
+    ],
+)
+def test_stored_cost(stored, cost):
+    assert stored_cost(stored) == cost
+
+
+def test_needs_rehash_for_a_higher_cost_or_another_prefix():
+    hasher = BcryptHasher(rounds=4)
+    assert hasher.needs_rehash("$2b$05$" + "a" * 53)
+    assert hasher.needs_rehash("$2a$04$" + "a" * 53)
+    assert not hasher.needs_rehash("$2b$04$" + "a" * 53)

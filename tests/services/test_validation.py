@@ -7,6 +7,7 @@ import random
 import pytest
 from zxcvbn import zxcvbn
 
+from auth.passwords import PASSWORD_INPUT_MAX
 from services.validation import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -123,6 +124,18 @@ async def test_256_characters_are_accepted_even_at_1024_bytes():
 
 async def test_257_characters_are_refused():
     message = await check_password(emoji_password(257), "alice", "alice@example.com")
+    assert message is not None and "at most 256" in message
+
+
+def test_input_beyond_any_normal_form_of_the_maximum_is_refused_unread(monkeypatch):
+    import unicodedata
+
+    monkeypatch.setattr(unicodedata, "normalize", lambda *a: pytest.fail("normalised"))
+    assert check_password_length("x" * (PASSWORD_INPUT_MAX + 1)) == "Use at most 256 characters."
+
+
+async def test_a_password_that_grows_past_the_maximum_under_nfkc_is_refused():
+    message = await check_password("\ufdfa" * 15, "alice", "alice@example.com")  # 15 typed, 270 normalised
     assert message is not None and "at most 256" in message
 
 

@@ -6,7 +6,13 @@ import bcrypt
 import pytest
 
 from auth.passwords import BcryptHasher, normalise_password
-from auth.strategy.password import PasswordStrategy, find_user_by_login, login_key
+from auth.strategy.password import (
+    LOGIN_INPUT_MAX,
+    NO_ACCOUNT,
+    PasswordStrategy,
+    find_user_by_login,
+    login_key,
+)
 from tests.auth.strategy.support import CountingHasher
 from tests.conftest import OTHER_PASSWORD, STRONG_PASSWORD
 
@@ -140,6 +146,11 @@ def test_login_key(login, expected):
     assert login_key(login) == expected
 
 
+def test_an_over_long_login_is_not_normalised():
+    assert login_key("A" * (LOGIN_INPUT_MAX + 1)) == NO_ACCOUNT
+    assert login_key(" " * (LOGIN_INPUT_MAX - 5) + "Alice") == ("username_key", "alice")
+
+
 # -- PasswordStrategy: one hash check, one answer ------------------------------------
 
 
@@ -193,6 +204,23 @@ async def test_empty_or_absurd_login_still_costs_one_check(backend, hasher: Coun
     hasher.checks = 0
     assert await PasswordStrategy(hasher).authenticate(login, STRONG_PASSWORD) is None
     assert hasher.checks == 1
+
+
+async def test_an_over_long_password_is_refused_without_a_check(backend, make_user, hasher: CountingHasher):
+    await make_user("alice")
+    hasher.checks = 0
+    for login in ("alice", "nobody"):
+        assert await PasswordStrategy(hasher).authenticate(login, "x" * 1025) is None
+    assert hasher.checks == 0
+
+
+@pytest.mark.parametrize("login", ["ali\x00ce", "alice\x00@example.com", "ali\ud800ce", "\udfff@example.com"])
+async def test_logins_no_account_can_have_find_no_one(backend, make_user, hasher: CountingHasher, login):
+    await make_user("alice")
+    assert await find_user_by_login(login) is None
+    hasher.checks = 0
+    assert await PasswordStrategy(hasher).authenticate(login, STRONG_PASSWORD) is None
+    assert hasher.checks == hasher.dummy_checks == 1
 
 
 async def test_find_user_by_login_ignores_case(backend, make_user):
