@@ -125,3 +125,9 @@ async def test_a_refresh_token_or_session_id_is_not_an_api_token(api_tokens, bac
 @pytest.mark.parametrize("value", ["eyJhbGciOiJIUzI1NiJ9.e30.sig", "gtr_abc", "GTH_abc"])
 def test_jwts_and_other_values_do_not_look_like_api_tokens(value):
     assert not looks_like_api_token(value)
+
+
+async def test_expiry_counts_from_the_moment_the_caller_checked(api_tokens, make_user):
+    user = await make_user("alice")
+    _, row = await api_tokens.write(user, "ci", [], 7, None, now=T0)
+    assert as_utc(row.expires_at) == T0 + timedelta(days=7)

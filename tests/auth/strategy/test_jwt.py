@@ -384,3 +384,32 @@ def test_a_verified_token_is_remembered_until_it_expires(monkeypatch):
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     with pytest.raises(InvalidAccessToken):
         jwts.verify(tampered)  # a different string is verified on its own
+
+
+def test_a_family_end_before_the_ttl_caps_the_expiry():
+    s = strategy()
+    end = T0 + timedelta(minutes=4, seconds=30, microseconds=900)
+    with time_machine.travel(T0, tick=False):
+        token, expires_in = s.issue(USER_ID, FAMILY_ID, not_after=end)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    # Whole seconds, rounded down: the token never outlives the family.
+    assert claims["exp"] == int((T0 + timedelta(minutes=4, seconds=30)).timestamp())
+    assert expires_in == 270
+
+
+def test_a_family_end_after_the_ttl_changes_nothing():
+    s = strategy()
+    with time_machine.travel(T0, tick=False):
+        token, expires_in = s.issue(USER_ID, FAMILY_ID, not_after=T0 + timedelta(days=1))
+        claims = jwt.decode(token, options={"verify_signature": False})
+    assert expires_in == s.ttl
+    assert claims["exp"] - claims["iat"] == s.ttl
+
+
+def test_a_family_end_already_past_gives_a_token_that_is_expired_from_the_start():
+    s = strategy()
+    with time_machine.travel(T0, tick=False):
+        token, expires_in = s.issue(USER_ID, FAMILY_ID, not_after=T0 - timedelta(hours=1))
+        claims = jwt.decode(token, options={"verify_signature": False})
+    assert expires_in == 0
+    assert claims["exp"] == int(T0.timestamp())

@@ -162,3 +162,53 @@ async def test_revoke_family_keeps_the_first_revocation_time(refresh, make_user)
     with time_machine.travel(T0 + timedelta(days=1), tick=False):
         await refresh.revoke_family(str(family.id))
     assert as_utc((await Credential.get(id=family.id)).revoked_at) == T0
+
+
+async def test_a_family_ends_at_its_absolute_age_however_often_it_rotates(refresh, make_user, settings):
+    user = await make_user("alice")
+    max_age = timedelta(seconds=settings.refresh_family_max_age)
+    step = timedelta(seconds=settings.refresh_token_ttl) - timedelta(hours=1)
+    with time_machine.travel(T0, tick=False) as clock:
+        token, family = await refresh.write_family(user, None, None)
+        end = refresh.family_end(family)
+        assert end == T0 + max_age
+        moment = T0
+        while moment + step < end:
+            moment += step
+            clock.move_to(moment)
+            token, _ = await refresh.rotate(token)
+            row = await RefreshToken.get(token_hash=digest(token))
+            assert as_utc(row.expires_at) <= end
+            assert as_utc((await Credential.get(id=family.id)).expires_at) <= end
+        clock.move_to(end)
+        with pytest.raises(RefreshRejected, match="past the family's end"):
+            await refresh.rotate(token)
+        assert await refresh.read_family(str(family.id)) is None
+
+
+async def test_the_first_token_is_capped_by_a_short_family_age(backend, make_user, settings):
+    strategy = RefreshStrategy(settings.with_(refresh_family_max_age=3600))
+    user = await make_user("alice")
+    with time_machine.travel(T0, tick=False):
+        _, family = await strategy.write_family(user, None, None)
+    assert as_utc(family.expires_at) == T0 + timedelta(hours=1)
+    assert as_utc((await RefreshToken.get(family_id=family.id)).expires_at) == T0 + timedelta(hours=1)
+
+
+async def test_a_failure_storing_the_successor_leaves_the_token_unspent(refresh, make_user, monkeypatch):
+    from tortoise.exceptions import OperationalError
+
+    user = await make_user("alice")
+    token, family = await refresh.write_family(user, None, None)
+
+    async def failing(cls, **kwargs):
+        raise OperationalError("lost the connection")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RefreshToken, "create", classmethod(failing))
+        with pytest.raises(OperationalError):
+            await refresh.rotate(token)
+    assert await RefreshToken.filter(family_id=family.id, used_at__isnull=False).count() == 0
+    successor, _ = await refresh.rotate(token)
+    assert successor != token
+    assert await refresh.read_family(str(family.id)) is not None
