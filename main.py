@@ -43,8 +43,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         # The access log prints query strings, where a stray token would land.
         access_log=False,
-        forwarded_allow_ips=",".join(settings.trusted_proxies),
-        proxy_headers=True,
+        # The app reads X-Forwarded-* itself (core/client.py), every hop parsed as an
+        # address; uvicorn's own handling would hand it whatever text a proxy forwarded.
+        proxy_headers=False,
         log_level="info",
     )
     return 0

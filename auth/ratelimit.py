@@ -13,6 +13,9 @@ Built on the `limits` library with moving windows. The counters live in Redis wh
 - A refused attempt is not recorded, so hammering a blocked account does not extend its
   wait; a successful login clears the account's counters.
 - Counter keys are keyed digests, so Redis never holds a username, email or IP in clear.
+- The per-IP counters key an address in one spelling (`core.client.rate_limit_key`), and
+  an IPv6 address by its network of `IPV6_RATE_LIMIT_PREFIX` bits (64 by default): one
+  subscriber holds a whole /64 or more, so counting single IPv6 addresses limits nobody.
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from limits.errors import StorageError
 
 from auth.secrets import derive_key, keyed_digest
 from auth.strategy.password import login_key
+from core.client import rate_limit_key
 from core.errors import RateLimited, ServiceUnavailable
 from core.settings import Settings
 
 KEY_PREFIX = "gatehouse:limits"
-UNKNOWN_IP = "unknown"
 
 
 def limits_storage_uri(redis_url: str) -> str:
@@ -92,13 +95,15 @@ class LoginLimiter:
         self.per_ip = parse_many(settings.login_limit_per_ip)
         self.register_per_ip = parse_many(settings.register_limit_per_ip)
         self.refresh_per_ip = parse_many(settings.refresh_limit_per_ip)
+        self.ipv6_prefix = settings.ipv6_rate_limit_prefix
 
     def _account(self, login: str) -> str:
         column, value = login_key(login)
         return keyed_digest(self._key, f"{column}:{value}")[:32]
 
     def _ip(self, ip: str | None) -> str:
-        return keyed_digest(self._key, ip or UNKNOWN_IP)[:32]
+        # One spelling per address, and one key per IPv6 network of `ipv6_prefix` bits.
+        return keyed_digest(self._key, rate_limit_key(ip, self.ipv6_prefix))[:32]
 
     async def _hit(self, items: Sequence[RateLimitItem], namespace: str, key: str) -> None:
         """Record one attempt in every window, stopping at the first that is full."""

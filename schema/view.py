@@ -137,9 +137,12 @@ def _sets_cookie(response: Response, name: str) -> bool:
     return any(v.startswith(f"{name}=") for v in response.headers.getlist("set-cookie"))
 
 
-def _same_origin(request: Request) -> str:
+def _same_origin(request: Request, client: ClientInfo | None) -> str:
+    # The scheme the client used: behind a trusted proxy, its `X-Forwarded-Proto`
+    # (core/client.py; the server itself reads no proxy headers, see main.py).
+    scheme = request.url.scheme if client is None else ("https" if client.is_https else "http")
     host = request.headers.get("host", "")
-    return f"{request.url.scheme}://{host}".lower()
+    return f"{scheme}://{host}".lower()
 
 
 class GatehouseGraphQL(GraphQL):
@@ -162,12 +165,13 @@ class GatehouseGraphQL(GraphQL):
 
     # -- before execution ------------------------------------------------------------
 
-    def csrf_problem(self, request: Request) -> str | None:
+    def csrf_problem(self, request: Request, client: ClientInfo | None = None) -> str | None:
         """Why a browser request must be refused, or `None`.
 
         Requests authenticated by a Bearer or Token header cannot be forged by another
         site, so only cookie, Basic and credential-less requests (login, register) are
-        checked: a cross-site `Sec-Fetch-Site` or a foreign `Origin` is refused.
+        checked: a cross-site `Sec-Fetch-Site` or a foreign `Origin` is refused. `client`
+        says whether the request came over HTTPS.
         """
         authorization = request.headers.get("authorization", "").lower()
         if authorization.startswith(("bearer ", "token ")):
@@ -178,7 +182,8 @@ class GatehouseGraphQL(GraphQL):
         if origin is None:
             return None
         origin = origin.rstrip("/").lower()
-        if origin == _same_origin(request) or origin in {o.lower() for o in self.settings.allowed_origins}:
+        allowed = {o.lower() for o in self.settings.allowed_origins}
+        if origin == _same_origin(request, client) or origin in allowed:
             return None
         return "This origin is not allowed."
 
@@ -228,13 +233,13 @@ class GatehouseGraphQL(GraphQL):
             return _error_response(
                 BadUserInput({}, "The body must be JSON (Content-Type: application/json)."), 415
             )
-        if problem := self.csrf_problem(request):
+        client = client_info(request, self.settings)
+        if problem := self.csrf_problem(request, client):
             return _error_response(Forbidden(problem), 403)
         try:
             await self._read_limited_body(request)
         except BodyTooLarge as exc:
             return _error_response(exc, 413)
-        client = client_info(request, self.settings)
         try:
             # No `asyncio.timeout` here (6 µs a request): the drivers bound every wait,
             # asyncpg and Redis with DB_TIMEOUT (core/db.py, core/redis_client.py).
