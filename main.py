@@ -28,6 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.app import create_app
+    from core.http_protocol import uvicorn_http_options
     from core.preflight import check_backends
 
     settings = _settings()
@@ -46,6 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The app reads X-Forwarded-* itself (core/client.py), every hop parsed as an
         # address; uvicorn's own handling would hand it whatever text a proxy forwarded.
         proxy_headers=False,
+        # A request head over 64 KiB gets 431 before it is held in memory (httptools has
+        # no bound of its own; core/http_protocol.py).
+        **uvicorn_http_options(),
         log_level="info",
     )
     return 0

@@ -20,6 +20,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from auth.backend import AuthBackend
 from auth.passwords import PasswordHasher
 from core.db import apply_migrations, is_sqlite, tortoise_config
+from core.header_limits import HeaderLimits
 from core.redis_client import connect_redis
 from core.settings import Settings
 from schema.build import build_schema
@@ -106,8 +107,12 @@ def create_app(
             *([] if settings.production else graphiql_routes()),
         ],
         lifespan=lifespan,
-        # No allowed origins means same-origin only: no CORS headers to add, no middleware.
-        middleware=[cors_middleware(settings)] if settings.allowed_origins else [],
+        middleware=[
+            # First of all: headers over their bounds (431) are read no further.
+            Middleware(HeaderLimits),
+            # No allowed origins means same-origin only: no CORS headers to add, no middleware.
+            *([cors_middleware(settings)] if settings.allowed_origins else []),
+        ],
     )
     app.state.settings = settings
     app.state.backend = backend
