@@ -21,6 +21,7 @@ from auth.backend import AuthBackend
 from auth.passwords import PasswordHasher
 from core.db import apply_migrations, is_sqlite, tortoise_config
 from core.header_limits import HeaderLimits
+from core.hosts import HostCheck
 from core.redis_client import connect_redis
 from core.settings import Settings
 from schema.build import build_schema
@@ -110,6 +111,9 @@ def create_app(
         middleware=[
             # First of all: headers over their bounds (431) are read no further.
             Middleware(HeaderLimits),
+            # Then: a request for a host this server does not serve (DNS rebinding)
+            # is refused before CORS or any route sees it.
+            Middleware(HostCheck, allowed_hosts=settings.served_hosts()),
             # No allowed origins means same-origin only: no CORS headers to add, no middleware.
             *([cors_middleware(settings)] if settings.allowed_origins else []),
         ],

@@ -1,0 +1,221 @@
+"""DNS rebinding: a page on evil.example re-points its own name at the server's address,
+so the browser sends `Host: evil.example` with `Origin: http://evil.example`, which a
+same-origin test built from the Host header accepts. The server answers only the names
+it serves (`ALLOWED_HOSTS`, or what `HOST` and `ALLOWED_ORIGINS` imply), matched without
+the port; anything else gets 400 `BAD_USER_INPUT` in GraphQL JSON before any work.
+`/healthz` answers whatever the Host, for probes that use the pod's address."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from core.app import create_app
+from core.hosts import HostCheck
+from core.settings import Settings, SettingsError
+from models import User
+from tests.conftest import GRAPHQL, LOGIN, ME, REGISTER, STRONG_PASSWORD, gql, make_settings
+from tests.security.conftest import login_variables
+
+EVIL = {"Host": "evil.example", "Origin": "http://evil.example"}
+EVIL_WITH_PORT = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+
+
+def register_variables(username: str) -> dict[str, object]:
+    return {
+        "input": {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": STRONG_PASSWORD,
+            "transport": "COOKIE",
+        }
+    }
+
+
+def assert_refused(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+    assert "host" in body["errors"][0]["message"].lower()
+    assert "set-cookie" not in response.headers
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def post(client: httpx.AsyncClient, query: str, variables=None, headers=None) -> httpx.Response:
+    body: dict[str, object] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    return await client.post(GRAPHQL, json=body, headers=headers)
+
+
+# -- the attack ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [EVIL, EVIL_WITH_PORT], ids=["no port", "with port"])
+async def test_login_for_a_foreign_host_is_refused(http: httpx.AsyncClient, alice, headers):
+    response = await post(http, LOGIN, login_variables("alice", STRONG_PASSWORD, "COOKIE"), headers)
+    assert_refused(response)
+
+
+async def test_register_for_a_foreign_host_is_refused_and_creates_nothing(http: httpx.AsyncClient):
+    response = await post(http, REGISTER, register_variables("mallory"), EVIL)
+    assert_refused(response)
+    assert not await User.filter(username_key="mallory").exists()
+
+
+async def test_a_signed_in_browser_is_not_read_through_a_foreign_host(http: httpx.AsyncClient, alice):
+    signed_in = await gql(http, LOGIN, login_variables("alice", STRONG_PASSWORD, "COOKIE"))
+    assert signed_in.status == 200 and http.cookies.get("session"), signed_in.body
+
+    response = await post(http, ME, headers=EVIL)  # the jar still sends the cookie
+    assert_refused(response)
+    assert "alice" not in response.text
+
+
+async def test_graphiql_is_not_served_for_a_foreign_host(http: httpx.AsyncClient):
+    response = await http.get(GRAPHQL, headers={"Host": "evil.example", "Accept": "text/html"})
+    assert_refused(response)
+
+
+async def test_the_strawberry_path_is_guarded_too(http: httpx.AsyncClient):
+    body = {"query": ME, "extensions": {"trace": False}}
+    assert_refused(await http.post(GRAPHQL, json=body, headers=EVIL))
+
+
+# -- what passes ----------------------------------------------------------------------------
+
+
+async def test_the_servers_own_host_passes_with_any_port(http: httpx.AsyncClient, alice):
+    for host in ("testserver", "testserver:8000", "TESTSERVER:1"):
+        response = await post(
+            http,
+            LOGIN,
+            login_variables("alice", STRONG_PASSWORD, "BEARER"),
+            {"Host": host, "Origin": f"http://{host.lower()}"},
+        )
+        assert response.status_code == 200, (host, response.text)
+        assert response.json()["data"]["login"]["accessToken"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost", "localhost:3000", "[::1]:8000", "[::1]"])
+async def test_loopback_names_pass_by_default(open_app, host):
+    client = await open_app(make_settings(allowed_hosts=()))
+    response = await post(client, ME, headers={"Host": host})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"me": None}}
+
+
+async def test_hosts_of_allowed_origins_pass(open_app):
+    settings = make_settings(allowed_hosts=(), allowed_origins=("https://app.example.com",))
+    client = await open_app(settings)
+    passed = await post(client, ME, headers={"Host": "app.example.com"})
+    assert passed.status_code == 200, passed.text
+    assert_refused(await post(client, ME, headers={"Host": "evil.example"}))
+
+
+async def test_explicit_allowed_hosts_replace_the_default(open_app):
+    client = await open_app(make_settings(allowed_hosts=("auth.example.com", "*.internal.example")))
+    assert (await post(client, ME, headers={"Host": "auth.example.com:443"})).status_code == 200
+    assert (await post(client, ME, headers={"Host": "gh.internal.example"})).status_code == 200
+    assert_refused(await post(client, ME, headers={"Host": "internal.example"}))
+    assert_refused(await post(client, ME, headers={"Host": "localhost"}))
+    assert_refused(await post(client, ME, headers={"Host": "auth.example.com.evil.example"}))
+
+
+async def test_x_forwarded_host_is_not_believed(http: httpx.AsyncClient, alice):
+    # Only the Host header names the host: a proxy must pass it on (nginx: `$host`).
+    refused = await post(http, ME, headers={**EVIL, "X-Forwarded-Host": "testserver"})
+    assert_refused(refused)
+    passed = await post(http, ME, headers={"Host": "testserver", "X-Forwarded-Host": "evil.example"})
+    assert passed.status_code == 200, passed.text
+
+
+async def test_health_checks_answer_whatever_the_host(http: httpx.AsyncClient):
+    response = await http.get("/healthz", headers={"Host": "10.1.2.3:8000"})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_a_request_without_a_host_header_is_refused():
+    app = HostCheck(_never_called, allowed_hosts=["testserver"])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+
+
+async def _never_called(scope, receive, send) -> None:
+    raise AssertionError("the app must not be reached")
+
+
+# -- production defaults and settings ----------------------------------------------------------
+
+
+def test_production_serves_the_loopback_names_by_default():
+    settings = Settings.from_env(
+        {"APP_ENV": "production", "SECRET_KEY": "Jq2cVxv0m7rKp9sZ1bT4nYw8eLhA3dUf6gQiR5oNzXc"}
+    )
+    assert settings.served_hosts() == ("127.0.0.1", "localhost", "[::1]")
+
+
+async def test_a_production_app_refuses_a_foreign_host(open_app):
+    client = await open_app(make_settings(app_env="production", allowed_hosts=()))
+    response = await client.post(
+        GRAPHQL,
+        json={"query": LOGIN, "variables": login_variables("alice", STRONG_PASSWORD)},
+        headers={**EVIL, "X-Forwarded-Proto": "https"},
+    )
+    assert_refused(response)
+    response = await client.post(GRAPHQL, json={"query": ME}, headers={"Host": "localhost:8000"})
+    assert response.status_code == 200, response.text
+
+
+def test_the_default_follows_host_and_allowed_origins():
+    settings = make_settings(
+        allowed_hosts=(),
+        host="10.0.0.7",
+        allowed_origins=("https://app.example.com", "https://[2001:db8::1]"),
+    )
+    assert settings.served_hosts() == ("10.0.0.7", "app.example.com", "[2001:db8::1]")
+    assert make_settings(allowed_hosts=(), host="0.0.0.0").served_hosts() == (
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+    )
+
+
+def test_allowed_hosts_is_read_from_the_environment():
+    settings = Settings.from_env({"SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": "Auth.Example.com, *.example.org"})
+    assert settings.served_hosts() == ("auth.example.com", "*.example.org")
+
+
+def test_a_wildcard_is_refused_in_production_and_allowed_in_development():
+    with pytest.raises(SettingsError, match="ALLOWED_HOSTS"):
+        make_settings(app_env="production", allowed_hosts=("*",))
+    assert make_settings(allowed_hosts=("*",)).served_hosts() == ("*",)
+
+
+@pytest.mark.parametrize("bad", ["auth.example.com:8000", "https://auth.example.com", "a.*.example", "::1"])
+def test_malformed_allowed_hosts_name_the_variable(bad):
+    with pytest.raises(SettingsError, match="ALLOWED_HOSTS"):
+        Settings.from_env({"SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": bad})
+
+
+async def test_a_wildcard_turns_the_check_off_in_development(open_app):
+    client = await open_app(make_settings(allowed_hosts=("*",)))
+    response = await post(client, ME, headers={"Host": "anything.example"})
+    assert response.status_code == 200
+
+
+def test_the_app_is_wrapped_by_the_host_check():
+    app = create_app(make_settings())
+    assert any(m.cls is HostCheck for m in app.user_middleware)
