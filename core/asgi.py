@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+
 from starlette.applications import Starlette
 
 from core.app import create_app
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 
 def create_from_env() -> Starlette:
-    """The app for the settings in the environment (read once)."""
-    return create_app(Settings.from_env(), freeze_heap=True)
+    """The app for the settings in the environment (read once).
+
+    A configuration error stops the process with one line and status 2, as `main.py`
+    does, instead of a traceback from inside uvicorn.
+    """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return create_app(settings, freeze_heap=True)

@@ -172,3 +172,29 @@ def test_every_command_stops_with_one_line_naming_the_variable(tmp_path, command
     for value in env.values():
         if len(value) > 2:
             assert value not in done.stderr
+
+
+@pytest.mark.server
+def test_the_uvicorn_factory_stops_with_one_line_too(tmp_path):
+    read = ("SECRET_KEY", "PREVIOUS_", "BCRYPT", "REDIS", "ALLOWED_", "TRUSTED_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(read)}
+    env.update(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": "sqlite://:memory:",
+            "SECRET_KEY": "s" * 32,
+            "PYTHONPATH": str(MAIN.parent),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", "core.asgi:create_from_env", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SECRET_KEY" in lines[0], done.stderr
+    assert "s" * 32 not in done.stderr
