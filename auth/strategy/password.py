@@ -6,6 +6,7 @@ from auth.passwords import PasswordHasher, password_too_long
 from models import User
 
 LOGIN_MAX = 320  # the longest email address; no username or address is longer
+USERNAME_MAX = 32  # models/users.py `username_key`
 # Longer logins are not even lower-cased: they match no account (leading and trailing
 # spaces are forgiven, so the bound leaves room for some).
 LOGIN_INPUT_MAX = 1024
@@ -45,7 +46,9 @@ async def find_user_by_login(login: str) -> User | None:
     up: it finds no one, as an unknown name does, instead of making the database fail.
     """
     column, value = login_key(login)
-    if not value or len(value) > LOGIN_MAX or not _storable(value):
+    # Tortoise refuses a filter value longer than its column (a 500): usernames are 32.
+    longest = USERNAME_MAX if column == "username_key" else LOGIN_MAX
+    if not value or len(value) > longest or not _storable(value):
         return None
     return await User.filter(**{column: value}).first()
 
