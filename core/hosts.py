@@ -22,6 +22,7 @@ HOST_REFUSED = "The Host header names a host this server does not serve."
 # than whether the database answers.
 EXEMPT_PATHS = frozenset({"/healthz"})
 _HOSTNAME = re.compile(rb"[a-z0-9.-]+")
+MAX_SEEN = 64  # distinct allowed `Host` values remembered (names times ports in use)
 
 
 def host_name(value: bytes) -> bytes:
@@ -53,6 +54,19 @@ class HostCheck(TrustedHostMiddleware):
         self.exact = frozenset(p.encode("latin-1") for p in self.allowed_hosts if not p.startswith("*"))
         self.suffixes = tuple(p[1:].encode("latin-1") for p in self.allowed_hosts if p.startswith("*."))
         self.exempt_paths = exempt_paths
+        # `Host` values seen and allowed, as sent (port included): one dict lookup for the
+        # next request naming them. Only allowed values enter, and at most MAX_SEEN.
+        self.seen: dict[bytes, bool] = {}
+
+    def allows(self, value: bytes) -> bool:
+        """Whether the `Host` header `value` names an allowed host (remembered when it does)."""
+        name = host_name(value)
+        allowed = name in self.exact or bool(
+            self.suffixes and name.endswith(self.suffixes) and _HOSTNAME.fullmatch(name)
+        )
+        if allowed and len(self.seen) < MAX_SEEN:
+            self.seen[value] = True
+        return allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.allow_any:
@@ -63,12 +77,7 @@ class HostCheck(TrustedHostMiddleware):
             if key == b"host":
                 host = value
                 break
-        name = host_name(host)
-        if (
-            name in self.exact
-            or (self.suffixes and name.endswith(self.suffixes) and _HOSTNAME.fullmatch(name))
-            or scope["path"] in self.exempt_paths
-        ):
+        if host in self.seen or self.allows(host) or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         refusal = JSONResponse(

@@ -219,3 +219,15 @@ async def test_a_wildcard_turns_the_check_off_in_development(open_app):
 def test_the_app_is_wrapped_by_the_host_check():
     app = create_app(make_settings())
     assert any(m.cls is HostCheck for m in app.user_middleware)
+
+
+def test_only_allowed_hosts_are_remembered_and_never_more_than_the_cap():
+    from core.hosts import MAX_SEEN
+
+    check = HostCheck(_never_called, allowed_hosts=["localhost"])
+    assert not check.allows(b"evil.example") and b"evil.example" not in check.seen
+    assert not check.allows(b"localhost:notaport")
+    for port in range(MAX_SEEN * 2):
+        assert check.allows(f"localhost:{port}".encode())
+    assert len(check.seen) == MAX_SEEN
+    assert check.allows(b"localhost:99999")  # past the cap: still checked, just not remembered
