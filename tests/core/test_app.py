@@ -25,3 +25,12 @@ async def test_a_serving_app_freezes_its_heap_once_started():
 async def test_apps_built_for_tests_leave_the_collector_alone():
     gc.unfreeze()
     assert await _start_and_stop(freeze_heap=False) == 0
+
+
+def test_the_host_check_is_the_outermost_middleware():
+    from core.hosts import HostCheck
+
+    for origins in ((), ("https://app.example.com",)):
+        app = create_app(make_settings(allowed_origins=origins))
+        assert app.user_middleware[0].cls is HostCheck
+        assert len(app.user_middleware) == 1 + bool(origins)
