@@ -128,10 +128,12 @@ async def test_257_characters_are_refused():
 
 
 def test_input_beyond_any_normal_form_of_the_maximum_is_refused_unread(monkeypatch):
-    import unicodedata
+    import services.validation
 
-    monkeypatch.setattr(unicodedata, "normalize", lambda *a: pytest.fail("normalised"))
+    normalised: list[str] = []
+    monkeypatch.setattr(services.validation, "normalise_password", normalised.append)
     assert check_password_length("x" * (PASSWORD_INPUT_MAX + 1)) == "Use at most 256 characters."
+    assert normalised == []
 
 
 async def test_a_password_that_grows_past_the_maximum_under_nfkc_is_refused():
