@@ -69,7 +69,6 @@ def _parse_uncached(text: str) -> IPAddress | None:
 
 
 _parse_cached = lru_cache(maxsize=4096)(_parse_uncached)
-_spelling = lru_cache(maxsize=4096)(str)  # `str` of an address costs a join per call
 
 
 def parse_ip(text: str | None) -> IPAddress | None:
@@ -83,7 +82,7 @@ def parse_ip(text: str | None) -> IPAddress | None:
 def normalise_ip(text: str | None) -> str | None:
     """The canonical text of the address `text` spells, or None when it is none."""
     address = parse_ip(text)
-    return None if address is None else _spelling(address)
+    return None if address is None else str(address)
 
 
 class TrustedProxies:
@@ -111,10 +110,16 @@ class TrustedProxies:
                 if address is None:
                     raise ValueError(entry)
                 self.addresses.add(address)
-        self.trusts = lru_cache(maxsize=4096)(self._trusts)
+        # Keyed by text: hashing an address object costs more than the rest of a lookup.
+        self.classify = lru_cache(maxsize=4096)(self._classify)
 
-    def _trusts(self, address: IPAddress) -> bool:
+    def trusts(self, address: IPAddress) -> bool:
+        """Whether `address` (canonical, see `parse_ip`) is a trusted proxy."""
         return self.everyone or address in self.addresses or any(address in net for net in self.networks)
+
+    def _classify(self, text: str) -> tuple[str, bool] | None:
+        address = parse_ip(text)
+        return None if address is None else (str(address), self.trusts(address))
 
 
 def _canonical_network(network: IPNetwork) -> IPNetwork:
@@ -144,7 +149,7 @@ def trusted_proxies_problem(entries: tuple[str, ...]) -> str | None:
     return None
 
 
-def forwarded_client(forwarded_for: str, peer: IPAddress, proxies: TrustedProxies) -> IPAddress:
+def forwarded_client(forwarded_for: str, peer: str, proxies: TrustedProxies) -> str:
     """The client a trusted `peer` reports in `X-Forwarded-For`.
 
     Each proxy appends the address it was reached from, so the list is read from the
@@ -154,11 +159,11 @@ def forwarded_client(forwarded_for: str, peer: IPAddress, proxies: TrustedProxie
     """
     client = peer
     for hop in reversed(forwarded_for.split(",")[-MAX_FORWARDED_HOPS:]):
-        address = parse_ip(hop)
-        if address is None:
+        facts = proxies.classify(hop.strip()) if len(hop) <= MAX_ADDRESS_TEXT else None
+        if facts is None:
             break
-        client = address
-        if not proxies.trusts(address):
+        client, trusted = facts
+        if not trusted:
             break
     return client
 
@@ -167,22 +172,23 @@ def client_info(conn: HTTPConnection, settings: Settings) -> ClientInfo:
     """Believe `X-Forwarded-For` / `X-Forwarded-Proto` only from `TRUSTED_PROXIES`."""
     # Read the scope directly: building `conn.url` costs more than the rest together.
     client = conn.scope.get("client")
-    peer = parse_ip(client[0]) if client else None
-    ip = peer
+    proxies = trusted_proxies(settings.trusted_proxies)
+    # One cached look-up per request: the peer's spelling and whether it is a proxy.
+    facts = proxies.classify(client[0]) if client and len(client[0]) <= MAX_ADDRESS_TEXT else None
+    ip = None if facts is None else facts[0]
     is_https = conn.scope.get("scheme") in ("https", "wss")
-    if peer is not None:
-        proxies = trusted_proxies(settings.trusted_proxies)
-        if proxies.trusts(peer):
-            forwarded_for = conn.headers.get("x-forwarded-for")
-            if forwarded_for:
-                ip = forwarded_client(forwarded_for, peer, proxies)
-            proto = conn.headers.get("x-forwarded-proto")
-            if proto:
-                is_https = proto.split(",")[0].strip().lower() == "https"
+    if facts is not None and facts[1]:
+        assert ip is not None
+        forwarded_for = conn.headers.get("x-forwarded-for")
+        if forwarded_for:
+            ip = forwarded_client(forwarded_for, ip, proxies)
+        proto = conn.headers.get("x-forwarded-proto")
+        if proto:
+            is_https = proto.split(",")[0].strip().lower() == "https"
     user_agent = conn.headers.get("user-agent")
     if user_agent is not None:
         user_agent = _printable(user_agent[:MAX_USER_AGENT])
-    return ClientInfo(ip=None if ip is None else _spelling(ip), is_https=is_https, user_agent=user_agent)
+    return ClientInfo(ip=ip, is_https=is_https, user_agent=user_agent)
 
 
 def _printable(text: str) -> str | None:

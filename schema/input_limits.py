@@ -12,7 +12,8 @@ holds a NUL or an unpaired surrogate.
   lone surrogate cannot be encoded as UTF-8 (not for the database, not for the answer).
 
 Both are refused before anything executes with `BAD_USER_INPUT`, naming the field. The
-walks use an explicit stack, never recursion, and stop at the first problem.
+walks stop at the first problem and refuse a container before looking inside it, so they
+never descend more than `MAX_INPUT_DEPTH` levels whatever the input.
 """
 
 from __future__ import annotations
@@ -49,48 +50,67 @@ def unsafe_text(text: str) -> bool:
 
 class Scan(NamedTuple):
     """What `scan_json` found: a problem (its message) and the innermost object key on the
-    way to it, or no problem; and whether a float was seen."""
+    way to it, or no problem and whether a float was seen."""
 
     problem: str | None
     key: str | None
     holds_float: bool
 
 
+class _Found(Exception):
+    def __init__(self, problem: str, key: str | None) -> None:
+        self.problem = problem
+        self.key = key
+
+
+def _walk(value: Any, depth: int, max_depth: int, key: str | None) -> bool:
+    """True when a float was seen; `_Found` at the first problem. A container is refused
+    before its children are looked at, so this never descends more than `max_depth`
+    levels, whatever the input."""
+    holds_float = False
+    if isinstance(value, dict):
+        if depth >= max_depth:
+            raise _Found(TOO_DEEP, key)
+        for name, child in value.items():
+            if unsafe_text(name):
+                raise _Found(UNSAFE_TEXT, key)  # the key itself is never echoed
+            if isinstance(child, str):
+                if unsafe_text(child):
+                    raise _Found(UNSAFE_TEXT, name)
+            elif isinstance(child, (dict, list)):
+                holds_float = _walk(child, depth + 1, max_depth, name) or holds_float
+            elif isinstance(child, float):
+                holds_float = True
+    elif isinstance(value, list):
+        if depth >= max_depth:
+            raise _Found(TOO_DEEP, key)
+        for child in value:
+            if isinstance(child, str):
+                if unsafe_text(child):
+                    raise _Found(UNSAFE_TEXT, key)
+            elif isinstance(child, (dict, list)):
+                holds_float = _walk(child, depth + 1, max_depth, key) or holds_float
+            elif isinstance(child, float):
+                holds_float = True
+    elif isinstance(value, str):
+        if unsafe_text(value):
+            raise _Found(UNSAFE_TEXT, key)
+    elif isinstance(value, float):
+        holds_float = True
+    return holds_float
+
+
 def scan_json(value: Any, max_depth: int = MAX_INPUT_DEPTH) -> Scan:
-    """Walk a parsed JSON value without recursion, stopping at the first problem.
+    """Walk a parsed JSON value, stopping at the first problem.
 
     A problem is an object or list nested more than `max_depth` deep (a scalar alone is
     depth 0), or a string or object key holding a NUL or an unpaired surrogate. The key
     reported is always safe to echo: an unsafe key reports the key around it.
     """
-    holds_float = False
-    stack: list[tuple[Any, int, str | None]] = [(value, 0, None)]
-    while stack:
-        item, depth, key = stack.pop()
-        if isinstance(item, str):
-            if unsafe_text(item):
-                return Scan(UNSAFE_TEXT, key, holds_float)
-        elif isinstance(item, dict):
-            if depth >= max_depth:
-                return Scan(TOO_DEEP, key, holds_float)
-            for name, child in item.items():
-                if unsafe_text(name):
-                    return Scan(UNSAFE_TEXT, key, holds_float)
-                if isinstance(child, (str, dict, list)):
-                    stack.append((child, depth + 1, name))
-                elif isinstance(child, float):
-                    holds_float = True
-        elif isinstance(item, list):
-            if depth >= max_depth:
-                return Scan(TOO_DEEP, key, holds_float)
-            for child in item:
-                if isinstance(child, (str, dict, list)):
-                    stack.append((child, depth + 1, key))
-                elif isinstance(child, float):
-                    holds_float = True
-        elif isinstance(item, float):
-            holds_float = True
-    return Scan(None, None, holds_float)
+    try:
+        return Scan(None, None, _walk(value, 0, max_depth, None))
+    except _Found as found:
+        return Scan(found.problem, found.key, False)
 
 
 def check_variables(variables: Mapping[str, Any]) -> bool:
