@@ -35,6 +35,8 @@ def pair(clean_backends: None) -> Iterator[tuple[GatehouseServer, GatehouseServe
         "REDIS_URL": TEST_REDIS_URL or "",
         "SECRET_KEY": TEST_SECRET,
         "BCRYPT_ROUNDS": "4",
+        # Fifty registrations from one client in a second: not what these tests are about.
+        "REGISTER_LIMIT_PER_IP": "1000/minute",
     }
     with servers(2, env) as (a, b):
         yield a, b
