@@ -242,6 +242,22 @@ def test_access_token_ttl_is_at_most_an_hour():
         Settings(secret_key=Secret(GOOD_SECRET), access_token_ttl=3601)
 
 
+def test_trusted_proxies_take_networks_and_refuse_other_text(secret_file):
+    settings = from_env(secret_file, TRUSTED_PROXIES="10.0.0.0/8, fd00::/8,127.0.0.1")
+    assert settings.trusted_proxies == ("10.0.0.0/8", "fd00::/8", "127.0.0.1")
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        from_env(secret_file, TRUSTED_PROXIES="10.0.0.1,proxy.internal")
+
+
+def test_ipv6_rate_limit_prefix(secret_file):
+    assert from_env(secret_file).ipv6_rate_limit_prefix == 64
+    assert from_env(secret_file, IPV6_RATE_LIMIT_PREFIX="48").ipv6_rate_limit_prefix == 48
+    with pytest.raises(SettingsError, match="IPV6_RATE_LIMIT_PREFIX"):
+        from_env(secret_file, IPV6_RATE_LIMIT_PREFIX="16")
+    with pytest.raises(SettingsError, match="IPV6_RATE_LIMIT_PREFIX"):
+        Settings(secret_key=Secret(GOOD_SECRET), ipv6_rate_limit_prefix=129)
+
+
 # -- the process environment and .env -----------------------------------------------
 
 VARIABLES = (
