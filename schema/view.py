@@ -213,7 +213,13 @@ class GatehouseGraphQL(GraphQL):
             return
         request = Request(scope, receive)
         request._headers = IndexedHeaders(scope)  # read by `request.headers` from here on
-        response = await self.handle(request)
+        try:
+            response = await self.handle(request)
+        except RecursionError:
+            # The input bounds (schema/input_limits.py) should make this unreachable; if
+            # not, a JSON 500 and one log line, not a traceback of a thousand frames.
+            logger.error("recursion limit reached while handling a request")
+            response = _error_response(InternalError(INTERNAL_MESSAGE), 500)
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
@@ -251,6 +257,8 @@ class GatehouseGraphQL(GraphQL):
             return _error_response(exc, 429, {"Retry-After": str(exc.retry_after)})
         except ServiceUnavailable as exc:
             return _error_response(exc, 503, {"Retry-After": "5"})
+        except RecursionError:
+            raise  # answered in `__call__` without a traceback
         except Exception as exc:
             if not is_unavailable(exc):
                 logger.exception("unexpected error during authentication")
@@ -261,24 +269,18 @@ class GatehouseGraphQL(GraphQL):
             plain = read_plain_request(await request.body())
         except BadUserInput as exc:  # variables too deep or holding unsafe text
             return _error_response(exc, 400)
-        try:
-            if plain is not None:
-                response = await self._run_plain(request, plain, resolution.identity, client)
-            else:
-                request.state.resolution = resolution
-                request.state.client = client
-                try:
-                    response = await self.run(request)
-                except RefusedBody as exc:
-                    response = _error_response(exc.error, exc.status_code)
-                except StrawberryHTTPException as exc:
-                    response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
-                response.headers.update(NO_STORE)
-        except RecursionError:
-            # Input bounds should make this unreachable; if not, one line, not a
-            # traceback of a thousand frames per request.
-            logger.error("recursion limit reached while executing a request")
-            return _error_response(InternalError(INTERNAL_MESSAGE), 500)
+        if plain is not None:
+            response = await self._run_plain(request, plain, resolution.identity, client)
+        else:
+            request.state.resolution = resolution
+            request.state.client = client
+            try:
+                response = await self.run(request)
+            except RefusedBody as exc:
+                response = _error_response(exc.error, exc.status_code)
+            except StrawberryHTTPException as exc:
+                response = _error_response(BadUserInput({}, exc.reason), exc.status_code)
+            response.headers.update(NO_STORE)
         if resolution.clear_cookie and not _sets_cookie(response, self.settings.session_cookie_name):
             clear_session_cookie(response, self.settings)
         return response

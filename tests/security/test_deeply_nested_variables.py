@@ -156,6 +156,29 @@ async def test_a_deep_value_in_a_batch_is_refused(http: httpx.AsyncClient):
     assert_refused_as_too_deep(await post(http, body))
 
 
+@pytest.mark.parametrize("where", ["execution", "authentication"])
+async def test_a_recursion_error_left_anywhere_is_a_json_500_and_one_log_line(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, where: str
+):
+    # Defence in depth: should some other walk still overflow, no plain-text 500 and no
+    # traceback of a thousand frames.
+    async def overflow(*args: Any, **kwargs: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    if where == "execution":
+        monkeypatch.setattr("schema.fast_path.FastExecutor.execute", overflow)
+    else:
+        monkeypatch.setattr("schema.view.resolve_identity", overflow)
+    with caplog.at_level(logging.INFO):
+        response = await post(http, json.dumps({"query": "{ me { id } }"}))
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "recursion limit reached while handling a request"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+
+
 def test_the_limit_is_32():
     from schema.input_limits import MAX_INPUT_DEPTH
 
