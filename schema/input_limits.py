@@ -41,6 +41,11 @@ UNSAFE_TEXT = "Text may not hold NUL characters or unpaired surrogates."
 _UNSAFE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
+class NestedTooDeep(BadUserInput):
+    """A request value nests deeper than `MAX_INPUT_DEPTH`: the request itself is malformed
+    (400), where unsafe text in a value is a wrong value like any other (section 5: 200)."""
+
+
 def unsafe_text(text: str) -> bool:
     """True when `text` holds a NUL or an unpaired surrogate (no field takes either)."""
     if text.isascii():  # a flag read in CPython; then one memchr
@@ -126,7 +131,7 @@ def check_variables(variables: Mapping[str, Any]) -> bool:
             raise BadUserInput({"variables": UNSAFE_TEXT})
         scan = scan_json(value)
         if scan.problem is TOO_DEEP:
-            raise BadUserInput({name: TOO_DEEP})
+            raise NestedTooDeep({name: TOO_DEEP})
         if scan.problem is not None:
             raise BadUserInput({scan.key or name: scan.problem})
         holds_float = holds_float or scan.holds_float
@@ -140,7 +145,7 @@ def check_body(body: Any) -> None:
     for item in body if isinstance(body, list) else [body]:
         if not isinstance(item, dict):
             if (scan := scan_json(item, MAX_INPUT_DEPTH + 1)).problem is not None:
-                raise BadUserInput({"body": scan.problem})
+                raise _refusal(scan.problem, "body")
             continue
         for member, value in item.items():
             if unsafe_text(member):
@@ -149,7 +154,11 @@ def check_body(body: Any) -> None:
                 check_variables(value)
             # One level more for the member's own object, as for `variables`.
             elif (scan := scan_json(value, MAX_INPUT_DEPTH + 1)).problem is not None:
-                raise BadUserInput({member: scan.problem})
+                raise _refusal(scan.problem, member)
+
+
+def _refusal(problem: str, field: str) -> BadUserInput:
+    return NestedTooDeep({field: problem}) if problem is TOO_DEEP else BadUserInput({field: problem})
 
 
 def _input_name(parent: Any, ancestors: Any) -> str | None:

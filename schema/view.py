@@ -48,7 +48,7 @@ from schema.context import Context, new_sub_response
 from schema.errors import classify, is_unavailable
 from schema.fast_path import FastExecutor, FastRequest, read_plain_request
 from schema.graphiql import graphiql_response
-from schema.input_limits import TOO_DEEP, check_body
+from schema.input_limits import TOO_DEEP, NestedTooDeep, check_body
 
 logger = logging.getLogger("gatehouse.http")
 
@@ -100,8 +100,14 @@ class RefusedBody(StrawberryHTTPException):
     """A body Strawberry's path refuses while reading it, with the fields at fault."""
 
     def __init__(self, error: BadUserInput) -> None:
-        super().__init__(400, error.message)
+        super().__init__(_refusal_status(error), error.message)
         self.error = error
+
+
+def _refusal_status(error: BadUserInput) -> int:
+    """400 for a request nested too deep to read; 200 for a wrong value (section 5), as
+    graphql-core answers a variable that fails to coerce."""
+    return 400 if isinstance(error, NestedTooDeep) else 200
 
 
 def _error_response(error: GatehouseError, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -268,7 +274,7 @@ class GatehouseGraphQL(GraphQL):
         try:
             plain = read_plain_request(await request.body())
         except BadUserInput as exc:  # variables too deep or holding unsafe text
-            return _error_response(exc, 400)
+            return _error_response(exc, _refusal_status(exc))
         if plain is not None:
             response = await self._run_plain(request, plain, resolution.identity, client)
         else:
@@ -341,9 +347,10 @@ class GatehouseGraphQL(GraphQL):
         """Parse the body; anything but a JSON object (or an array, which Strawberry
         refuses as batching) is the client's error, never a 500."""
         try:
-            parsed = json.loads(data)
+            # Strictly UTF-8 (RFC 8259): `json.loads` would read encoded surrogates from bytes.
+            parsed = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except RecursionError:  # deeply nested arrays fit in a small body
-            raise RefusedBody(BadUserInput({"body": TOO_DEEP})) from None
+            raise RefusedBody(NestedTooDeep({"body": TOO_DEEP})) from None
         except UnicodeDecodeError:  # Strawberry only catches JSONDecodeError
             raise StrawberryHTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(parsed, (dict, list)):
