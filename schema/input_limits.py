@@ -72,36 +72,31 @@ def _walk(value: Any, depth: int, max_depth: int, key: str | None) -> bool:
     """True when a float was seen; `_Found` at the first problem. A container is refused
     before its children are looked at, so this never descends more than `max_depth`
     levels, whatever the input."""
-    holds_float = False
-    if isinstance(value, dict):
-        if depth >= max_depth:
-            raise _Found(TOO_DEEP, key)
-        for name, child in value.items():
-            if unsafe_text(name):
-                raise _Found(UNSAFE_TEXT, key)  # the key itself is never echoed
-            if isinstance(child, str):
-                if unsafe_text(child):
-                    raise _Found(UNSAFE_TEXT, name)
-            elif isinstance(child, (dict, list)):
-                holds_float = _walk(child, depth + 1, max_depth, name) or holds_float
-            elif isinstance(child, float):
-                holds_float = True
-    elif isinstance(value, list):
-        if depth >= max_depth:
-            raise _Found(TOO_DEEP, key)
-        for child in value:
-            if isinstance(child, str):
-                if unsafe_text(child):
-                    raise _Found(UNSAFE_TEXT, key)
-            elif isinstance(child, (dict, list)):
-                holds_float = _walk(child, depth + 1, max_depth, key) or holds_float
-            elif isinstance(child, float):
-                holds_float = True
-    elif isinstance(value, str):
+    if isinstance(value, str):
         if unsafe_text(value):
             raise _Found(UNSAFE_TEXT, key)
-    elif isinstance(value, float):
-        holds_float = True
+        return False
+    if isinstance(value, float):
+        return True
+    if not isinstance(value, (dict, list)):
+        return False
+    if depth >= max_depth:
+        raise _Found(TOO_DEEP, key)
+    if isinstance(value, dict):
+        if any(unsafe_text(name) for name in value):
+            raise _Found(UNSAFE_TEXT, key)  # the key itself is never echoed
+        children: Any = value.items()
+    else:
+        children = ((key, child) for child in value)
+    holds_float = False
+    for name, child in children:
+        if isinstance(child, str):
+            if unsafe_text(child):
+                raise _Found(UNSAFE_TEXT, name)
+        elif isinstance(child, (dict, list)):
+            holds_float = _walk(child, depth + 1, max_depth, name) or holds_float
+        elif isinstance(child, float):
+            holds_float = True
     return holds_float
 
 

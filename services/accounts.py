@@ -25,6 +25,17 @@ TAKEN = "This username or email is already registered."
 TAKEN_FIELDS = {"username": TAKEN, "email": TAKEN}
 
 
+def _check_name_and_email(username: str, email: str) -> tuple[dict[str, str], str | None]:
+    """The problems with a new account's username and email, and the normalised email."""
+    problems: dict[str, str] = {}
+    if message := check_username(username):
+        problems["username"] = message
+    normalised_email, message = normalise_email(email)
+    if message:
+        problems["email"] = message
+    return problems, normalised_email
+
+
 async def register(
     backend: AuthBackend, username: str, email: str, password: str, client: ClientInfo | None = None
 ) -> User:
@@ -36,12 +47,7 @@ async def register(
     """
     if client is not None:
         await backend.limiter.register_attempt(client.ip)
-    problems: dict[str, str] = {}
-    if message := check_username(username):
-        problems["username"] = message
-    normalised_email, message = normalise_email(email)
-    if message:
-        problems["email"] = message
+    problems, normalised_email = _check_name_and_email(username, email)
     if message := await check_password(password, username, normalised_email or email):
         problems["password"] = message
     if problems:
@@ -190,12 +196,7 @@ async def create_admin(
     it had ends (sessions, refresh families, API tokens, cached Basic headers). True when
     created.
     """
-    problems: dict[str, str] = {}
-    if message := check_username(username):
-        problems["username"] = message
-    normalised_email, message = normalise_email(email)
-    if message:
-        problems["email"] = message
+    problems, normalised_email = _check_name_and_email(username, email)
     if problems:
         raise BadUserInput(problems)
     assert normalised_email is not None
