@@ -192,13 +192,14 @@ class Settings:
         if any(o in ("*", "null") or "://" not in o for o in self.allowed_origins):
             raise SettingsError("ALLOWED_ORIGINS must list explicit origins such as https://app.example.com")
         _check_allowed_hosts(self.allowed_hosts)
+        from core.client import trusted_proxies_problem
+
+        # Parsed first: the production checks count the networks it builds.
+        if problem := trusted_proxies_problem(self.trusted_proxies):
+            raise SettingsError(problem)
         if self.production:
             _refuse_weak_production_values(self)
         _check_limits(self)
-        from core.client import trusted_proxies_problem
-
-        if problem := trusted_proxies_problem(self.trusted_proxies):
-            raise SettingsError(problem)
         if not 32 <= self.ipv6_rate_limit_prefix <= 128:
             raise SettingsError("IPV6_RATE_LIMIT_PREFIX must be between 32 and 128")
 
@@ -290,21 +291,67 @@ def _weak_keys(settings: Settings) -> Iterator[str]:
             yield f"PREVIOUS_SECRET_KEYS entry {number} is too weak for production ({reason}); remove it"
 
 
-def _trusts_every_peer(proxies: tuple[str, ...]) -> bool:
-    for entry in proxies:
-        if str(entry).strip() == "*":
-            return True
-        try:
-            if ipaddress.ip_network(str(entry).strip(), strict=False).prefixlen == 0:
-                return True
-        except ValueError:
-            continue
-    return False
+# Who a trusted proxy may be without handing the internet its `X-Forwarded-For`: at most
+# this many public addresses together, so one /8 of public IPv4 or one /32 of IPv6 at most.
+MAX_TRUSTED_PUBLIC_IPV4 = 2**24
+MAX_TRUSTED_PUBLIC_IPV6 = 2**96
+# IPv4 ranges no internet client comes from (IANA's special-purpose registry): private,
+# shared (CGNAT), loopback, link-local, documentation, benchmarking, multicast, reserved.
+_IPV4_NOT_PUBLIC = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3",
+    )
+)  # fmt: skip
+# IPv6 internet clients come from global unicast; the rest is unique-local (fc00::/7),
+# link-local, multicast, loopback or reserved (and `::ffff:0:0/96` is compared as IPv4).
+_IPV6_PUBLIC = ipaddress.IPv6Network("2000::/3")
+
+
+def _public_ipv4(networks: list[ipaddress.IPv4Network]) -> int:
+    """How many public addresses the union of `networks` holds."""
+    total = 0
+    for network in ipaddress.collapse_addresses(networks):
+        # Two CIDR blocks are nested or apart: what they share is the smaller one, or nothing.
+        size = network.num_addresses
+        shared = (min(size, r.num_addresses) for r in _IPV4_NOT_PUBLIC if r.overlaps(network))
+        total += size - sum(shared)
+    return total
+
+
+def _public_ipv6(networks: list[ipaddress.IPv6Network]) -> int:
+    """How many public (global unicast) addresses the union of `networks` holds."""
+    return sum(
+        min(network.num_addresses, _IPV6_PUBLIC.num_addresses)
+        for network in ipaddress.collapse_addresses(networks)
+        if network.overlaps(_IPV6_PUBLIC)
+    )
+
+
+def _trusts_every_peer(entries: tuple[str, ...]) -> bool:
+    """Whether `TRUSTED_PROXIES` trusts `*` or, together, more public addresses than a
+    proxy tier can hold; counted on the networks `core/client.py` compares peers with."""
+    from core.client import trusted_proxies
+
+    proxies = trusted_proxies(entries)
+    if proxies.everyone:
+        return True
+    v4 = [n for n in proxies.networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in proxies.networks if isinstance(n, ipaddress.IPv6Network)]
+    for address in proxies.addresses:
+        if isinstance(address, ipaddress.IPv4Address):
+            v4.append(ipaddress.IPv4Network(address))
+        else:
+            v6.append(ipaddress.IPv6Network(address))
+    return _public_ipv4(v4) > MAX_TRUSTED_PUBLIC_IPV4 or _public_ipv6(v6) > MAX_TRUSTED_PUBLIC_IPV6
 
 
 _EVERY_PEER = (
-    "TRUSTED_PROXIES trusts every peer (*, 0.0.0.0/0 or ::/0): any client can then choose "
-    "its IP for the rate limits and claim HTTPS; list the proxies' addresses"
+    "TRUSTED_PROXIES trusts too much of the internet (*, 0.0.0.0/0, ::/0, ::ffff:0:0/96, or public "
+    "networks together wider than an IPv4 /8 or an IPv6 /32): any client can then choose its IP for "
+    "the rate limits and claim HTTPS; list the proxies' addresses or private networks"
 )
 
 

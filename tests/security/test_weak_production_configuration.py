@@ -117,15 +117,58 @@ def test_development_warns_about_weak_keys_and_runs(caplog):
 # -- other settings that open the door in production -------------------------------------
 
 
-@pytest.mark.parametrize("proxies", ["*", "0.0.0.0/0", "10.0.0.1,::/0"])
+# Each trusts the whole internet (or a large part of it), in a spelling the text alone hides:
+# proxies are compared as canonical networks (core/client.py), so the check is made on those.
+TRUST_THE_INTERNET = {
+    "star": "*",
+    "IPv4 /0": "0.0.0.0/0",
+    "IPv6 /0": "::/0",
+    "IPv6 /0 beside a proxy": "10.0.0.1,::/0",
+    "IPv4-mapped /96, compared as 0.0.0.0/0": "::ffff:0:0/96",
+    "IPv4-mapped halves": "::ffff:0.0.0.0/97,::ffff:128.0.0.0/97",
+    "two IPv4 halves": "0.0.0.0/1,128.0.0.0/1",
+    "IPv6 global unicast": "2000::/3",
+    "a public /7": "4.0.0.0/7",
+    "two public /8s": "11.0.0.0/8,12.0.0.0/8",
+    "two public IPv6 /32s": "2a00::/32,2a01::/32",
+    "a public IPv6 /31": "2a00::/31",
+}
+
+
+@pytest.mark.parametrize("proxies", TRUST_THE_INTERNET.values(), ids=TRUST_THE_INTERNET.keys())
 def test_production_refuses_trusting_every_peer_as_a_proxy(proxies):
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
         production(TRUSTED_PROXIES=proxies)
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        Settings(secret_key=Secret(STRONG), app_env="production", trusted_proxies=tuple(proxies.split(",")))
 
 
-def test_development_warns_about_trusting_every_peer(caplog):
+@pytest.mark.parametrize(
+    "proxies",
+    [
+        "127.0.0.1",
+        "10.0.0.5,10.0.0.6",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,169.254.0.0/16",
+        "::1,fc00::/7",
+        "fd00::/8,fe80::/10",
+        "::ffff:10.0.0.0/104",
+        "203.0.113.0/24",
+        "11.0.0.0/8",
+        "2001:db8::/32",
+    ],
+)
+def test_production_accepts_proxies_and_private_networks(proxies):
+    assert production(TRUSTED_PROXIES=proxies).trusted_proxies == tuple(proxies.split(","))
+
+
+@pytest.mark.parametrize("proxies", ["*", "::ffff:0:0/96", "0.0.0.0/1,128.0.0.0/1"])
+def test_development_warns_about_trusting_every_peer(caplog, proxies):
     with caplog.at_level(logging.WARNING, logger="gatehouse.settings"):
-        Settings.from_env({"SECRET_KEY": STRONG, "TRUSTED_PROXIES": "*"})
+        Settings.from_env({"SECRET_KEY": STRONG, "TRUSTED_PROXIES": proxies})
     assert any("TRUSTED_PROXIES" in r.getMessage() for r in caplog.records)
 
 
