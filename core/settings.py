@@ -170,7 +170,7 @@ class Settings:
         if self.allowed_hosts:
             return self.allowed_hosts
         listen = self.host.strip().strip("[]").lower()
-        names = list(LOOPBACK_HOSTS) if listen in (*LOOPBACK_HOSTS, "::1", *_WILDCARD_ADDRESSES) else []
+        names = list(LOOPBACK_HOSTS) if _listens_on_loopback(listen) or listen in _WILDCARD_ADDRESSES else []
         if not names:
             names.append(_host_name(listen))
         for origin in self.allowed_origins:
@@ -370,6 +370,13 @@ def _refuse_weak_production_values(settings: Settings) -> None:
             "ALLOWED_HOSTS may not be * in production: list the server's names, "
             "such as auth.example.com or *.example.com"
         )
+    if not settings.allowed_hosts and not _listens_on_loopback(settings.host):
+        # Clients reach such a listener by names the server cannot guess: the derived
+        # loopback names would answer every proxied request 400 while /healthz says ok.
+        raise SettingsError(
+            "ALLOWED_HOSTS is required in production when HOST is not a loopback address: "
+            "list the names clients use in the Host header, such as auth.example.com"
+        )
 
 
 def _check_at_start_up(settings: Settings) -> None:
@@ -393,13 +400,10 @@ def _check_at_start_up(settings: Settings) -> None:
             logger.warning("%s", problem)
         if _trusts_every_peer(settings.trusted_proxies):
             logger.warning("%s (production refuses it)", _EVERY_PEER)
-    listen = settings.host.strip().strip("[]")
-    if settings.production and not settings.allowed_hosts and listen in _WILDCARD_ADDRESSES:
-        logger.warning(
-            "ALLOWED_HOSTS is not set while HOST listens on every address: only requests for %s "
-            "are served (and /healthz); set ALLOWED_HOSTS to the names clients use",
-            ", ".join(settings.served_hosts()),
-        )
+
+
+def _listens_on_loopback(host: str) -> bool:
+    return host.strip().strip("[]").lower() in ("127.0.0.1", "localhost", "::1")
 
 
 def _host_name(host: str) -> str:

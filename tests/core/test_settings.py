@@ -53,6 +53,7 @@ def test_every_variable_is_parsed(secret_file):
         BCRYPT_ROUNDS="10",
         ALLOWED_ORIGINS="https://app.example/, https://admin.example",
         HOST="0.0.0.0",
+        ALLOWED_HOSTS="auth.example, Auth2.Example",  # required in production with HOST=0.0.0.0
         PORT="9000",
         TRUSTED_PROXIES="10.0.0.1,10.0.0.2",
         AUTH_SCHEMES="session, jwt",
@@ -70,6 +71,7 @@ def test_every_variable_is_parsed(secret_file):
     assert settings.bcrypt_rounds == 10
     assert settings.allowed_origins == ("https://app.example", "https://admin.example")
     assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    assert settings.allowed_hosts == ("auth.example", "auth2.example")
     assert settings.trusted_proxies == ("10.0.0.1", "10.0.0.2")
     assert settings.auth_schemes == ("session", "jwt")
     assert settings.access_token_ttl == 600

@@ -179,6 +179,35 @@ async def test_a_production_app_refuses_a_foreign_host(open_app):
     assert response.status_code == 200, response.text
 
 
+STRONG = "Jq2cVxv0m7rKp9sZ1bT4nYw8eLhA3dUf6gQiR5oNzXc"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "[::]", "10.0.0.7", "gatehouse.internal"])
+def test_production_refuses_a_reachable_listener_without_allowed_hosts(host):
+    # Behind a proxy every request names the public host: the derived loopback names would
+    # answer each one 400 while /healthz says ok. Start-up names the variable instead.
+    with pytest.raises(SettingsError, match="ALLOWED_HOSTS"):
+        Settings.from_env({"APP_ENV": "production", "SECRET_KEY": STRONG, "HOST": host})
+    with pytest.raises(SettingsError, match="ALLOWED_HOSTS"):
+        make_settings(app_env="production", allowed_hosts=(), host=host)
+    named = Settings.from_env(
+        {"APP_ENV": "production", "SECRET_KEY": STRONG, "HOST": host, "ALLOWED_HOSTS": "auth.example.com"}
+    )
+    assert named.served_hosts() == ("auth.example.com",)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]"])
+def test_production_on_a_loopback_address_still_derives_its_hosts(host):
+    settings = Settings.from_env({"APP_ENV": "production", "SECRET_KEY": STRONG, "HOST": host})
+    assert settings.served_hosts() == ("127.0.0.1", "localhost", "[::1]")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.7"])
+def test_development_derives_the_hosts_of_any_listener(host):
+    settings = Settings.from_env({"SECRET_KEY": STRONG, "HOST": host})
+    assert settings.served_hosts()
+
+
 def test_the_default_follows_host_and_allowed_origins():
     settings = make_settings(
         allowed_hosts=(),

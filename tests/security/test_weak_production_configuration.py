@@ -201,8 +201,10 @@ def run_cli(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedPro
         ("BCRYPT_ROUNDS", {"SECRET_KEY": STRONG, "BCRYPT_ROUNDS": "4"}),
         ("SECRET_KEY", {"SECRET_KEY": "s" * 32}),
         ("PREVIOUS_SECRET_KEYS", {"SECRET_KEY": STRONG, "PREVIOUS_SECRET_KEYS": "old-one"}),
+        ("TRUSTED_PROXIES", {"SECRET_KEY": STRONG, "TRUSTED_PROXIES": "::ffff:0:0/96"}),
+        ("ALLOWED_HOSTS", {"SECRET_KEY": STRONG, "HOST": "0.0.0.0"}),
     ],
-    ids=["bcrypt-4", "repeated-key", "short-previous-key"],
+    ids=["bcrypt-4", "repeated-key", "short-previous-key", "mapped-trust-all", "wildcard-host"],
 )
 def test_every_command_stops_with_one_line_naming_the_variable(tmp_path, command, variable, env):
     done = run_cli(tmp_path, command, **env)
@@ -212,9 +214,9 @@ def test_every_command_stops_with_one_line_naming_the_variable(tmp_path, command
     assert len(lines) == 1 and variable in lines[0], done.stderr
     assert "Traceback" not in done.stderr
     assert "Gatehouse on" not in done.stdout
-    for value in env.values():
-        if len(value) > 2:
-            assert value not in done.stderr
+    for name in ("SECRET_KEY", "PREVIOUS_SECRET_KEYS"):  # a key is never shown
+        if name in env:
+            assert env[name] not in done.stderr
 
 
 @pytest.mark.server
