@@ -8,6 +8,7 @@ Refusing hosts the server does not serve closes that path before anything runs.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 
@@ -23,6 +24,37 @@ HOST_REFUSED = "The Host header names a host this server does not serve."
 EXEMPT_PATHS = frozenset({"/healthz"})
 _HOSTNAME = re.compile(rb"[a-z0-9.-]+")
 MAX_SEEN = 64  # distinct allowed `Host` values remembered (names times ports in use)
+# Python's codec implements IDNA 2003, browsers UTS 46: they spell names holding these
+# (ß, final sigma, zero-width non-joiner and joiner) differently, so such a name would never match.
+_IDNA_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
+_ASCII_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
+
+
+def ascii_host(name: str) -> str:
+    """`name` as browsers write it in `Host` and `Origin`: lower-case, each non-ASCII label in
+    its IDNA form (`bücher.example` is `xn--bcher-kva.example`), an IPv6 address in brackets,
+    a leading `*.` kept. `ValueError` (its message the reason) when it has no such spelling.
+
+    For start-up only: requests are matched on bytes by `HostCheck`.
+    """
+    name = name.strip().lower()
+    if name.startswith("[") or ":" in name:
+        try:
+            return f"[{ipaddress.IPv6Address(name.removeprefix('[').removesuffix(']')).compressed}]"
+        except ValueError:
+            raise ValueError("it is neither a host name nor an IPv6 address") from None
+    prefix = "*." if name.startswith("*.") else ""
+    name = name.removeprefix(prefix)
+    if _IDNA_DEVIATIONS.intersection(name):
+        raise ValueError("browsers and IDNA 2003 spell it differently; write its xn-- form")
+    try:
+        spelled = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        reason = "it has an empty label, a label over 63 characters or a character IDNA refuses"
+        raise ValueError(reason) from None
+    if not _ASCII_NAME.fullmatch(spelled):
+        raise ValueError("a host name holds letters, digits, hyphens, underscores and dots only")
+    return prefix + spelled
 
 
 def host_name(value: bytes) -> bytes:
@@ -50,9 +82,10 @@ class HostCheck(TrustedHostMiddleware):
     def __init__(
         self, app: ASGIApp, allowed_hosts: Iterable[str], exempt_paths: frozenset[str] = EXEMPT_PATHS
     ) -> None:
-        super().__init__(app, allowed_hosts=list(allowed_hosts), www_redirect=False)
-        self.exact = frozenset(p.encode("latin-1") for p in self.allowed_hosts if not p.startswith("*"))
-        self.suffixes = tuple(p[1:].encode("latin-1") for p in self.allowed_hosts if p.startswith("*."))
+        names = [p if p == "*" else ascii_host(p) for p in allowed_hosts]
+        super().__init__(app, allowed_hosts=names, www_redirect=False)
+        self.exact = frozenset(p.encode("ascii") for p in self.allowed_hosts if not p.startswith("*"))
+        self.suffixes = tuple(p[1:].encode("ascii") for p in self.allowed_hosts if p.startswith("*."))
         self.exempt_paths = exempt_paths
         # `Host` values seen and allowed, as sent (port included): one dict lookup for the
         # next request naming them. Only allowed values enter, and at most MAX_SEEN.

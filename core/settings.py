@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.hosts import ascii_host
+
 logger = logging.getLogger("gatehouse.settings")
 
 ALL_SCHEMES = ("session", "jwt", "token", "basic")
@@ -170,13 +172,14 @@ class Settings:
         if self.allowed_hosts:
             return self.allowed_hosts
         listen = self.host.strip().strip("[]").lower()
-        names = list(LOOPBACK_HOSTS) if _listens_on_loopback(listen) or listen in _WILDCARD_ADDRESSES else []
-        if not names:
-            names.append(_host_name(listen))
-        for origin in self.allowed_origins:
+        if _listens_on_loopback(listen) or listen in _WILDCARD_ADDRESSES:
+            names = list(LOOPBACK_HOSTS)
+        else:
+            names = [_spelled("HOST", listen)]
+        for origin in self.allowed_origins:  # already spelled as browsers send them
             hostname = urlsplit(origin).hostname
             if hostname:
-                names.append(_host_name(hostname))
+                names.append(ascii_host(hostname))
         return tuple(dict.fromkeys(names))
 
     def __post_init__(self) -> None:
@@ -191,7 +194,12 @@ class Settings:
             raise SettingsError("ACCESS_TOKEN_TTL must be between 300 and 3600 seconds")
         if any(o in ("*", "null") or "://" not in o for o in self.allowed_origins):
             raise SettingsError("ALLOWED_ORIGINS must list explicit origins such as https://app.example.com")
+        # Kept as browsers send them (`Host`, `Origin`), so comparing text compares names.
+        object.__setattr__(self, "allowed_origins", tuple(_browser_origin(o) for o in self.allowed_origins))
         _check_allowed_hosts(self.allowed_hosts)
+        spelled = tuple(h if h == "*" else _spelled("ALLOWED_HOSTS", h) for h in self.allowed_hosts)
+        object.__setattr__(self, "allowed_hosts", spelled)
+        self.served_hosts()  # a HOST the default names must have a spelling too
         from core.client import trusted_proxies_problem
 
         # Parsed first: the production checks count the networks it builds.
@@ -235,7 +243,7 @@ class Settings:
             app_env=app_env,
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, 4, 16),
             allowed_origins=tuple(o.rstrip("/") for o in _csv(env.get("ALLOWED_ORIGINS", ""))),
-            allowed_hosts=tuple(h.lower() for h in _csv(env.get("ALLOWED_HOSTS", ""))),
+            allowed_hosts=_csv(env.get("ALLOWED_HOSTS", "")),
             host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, "PORT", 8000, 1, 65535),
             trusted_proxies=_csv(env.get("TRUSTED_PROXIES", "127.0.0.1")),
@@ -406,10 +414,28 @@ def _listens_on_loopback(host: str) -> bool:
     return host.strip().strip("[]").lower() in ("127.0.0.1", "localhost", "::1")
 
 
-def _host_name(host: str) -> str:
-    """`host` as a `Host` header spells it: lower-case, IPv6 in brackets."""
-    host = host.strip().lower()
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+def _spelled(variable: str, name: str) -> str:
+    """`name` as browsers send it (`core/hosts.py` `ascii_host`), or a `SettingsError`."""
+    try:
+        return ascii_host(name)
+    except ValueError as exc:
+        raise SettingsError(f"{variable} has {name!r}, which browsers cannot send as a host: {exc}") from None
+
+
+def _browser_origin(origin: str) -> str:
+    """`origin` as browsers send it in `Origin`: scheme and host lower-case, the host in its
+    IDNA form, a default port dropped (`HTTPS://Bücher.example:443` is
+    `https://xn--bcher-kva.example`)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"ALLOWED_ORIGINS has {origin!r}, which is not an origin") from None
+    scheme = parts.scheme.lower()
+    host = _spelled("ALLOWED_ORIGINS", parts.hostname or "")
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
 
 
 def _check_allowed_hosts(hosts: tuple[str, ...]) -> None:

@@ -239,6 +239,83 @@ def test_malformed_allowed_hosts_name_the_variable(bad):
         Settings.from_env({"SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": bad})
 
 
+# -- internationalised names: browsers send them IDNA-encoded (punycode) ----------------------
+
+IDN_HOSTS = {
+    "例え.jp": "xn--r8jz45g.jp",
+    "Bücher.Example": "xn--bcher-kva.example",
+    "*.bücher.example": "*.xn--bcher-kva.example",
+    "xn--bcher-kva.example": "xn--bcher-kva.example",
+}
+
+
+def test_internationalised_allowed_hosts_are_kept_as_browsers_send_them():
+    settings = Settings.from_env({"SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": ",".join(IDN_HOSTS)})
+    assert settings.allowed_hosts == tuple(IDN_HOSTS.values())
+    assert make_settings(allowed_hosts=("bücher.example",)).served_hosts() == ("xn--bcher-kva.example",)
+    assert make_settings(allowed_hosts=(), host="bücher.example").served_hosts() == ("xn--bcher-kva.example",)
+
+
+async def test_an_internationalised_host_passes_in_the_form_browsers_send(open_app):
+    client = await open_app(make_settings(allowed_hosts=("bücher.example", "*.例え.jp")))
+    for host in ("xn--bcher-kva.example", "XN--BCHER-KVA.example:8443", "api.xn--r8jz45g.jp"):
+        response = await post(client, ME, headers={"Host": host})
+        assert response.status_code == 200, (host, response.text)
+    assert_refused(await post(client, ME, headers={"Host": "xn--r8jz45g.jp"}))
+    assert_refused(await post(client, ME, headers={"Host": "evil.example"}))
+
+
+async def test_an_internationalised_origin_serves_its_host_and_gets_cors(open_app):
+    origin = "https://xn--bcher-kva.example"
+    settings = make_settings(allowed_hosts=(), allowed_origins=("https://Bücher.example",))
+    assert settings.allowed_origins == (origin,)
+    assert "xn--bcher-kva.example" in settings.served_hosts()
+    client = await open_app(settings)
+    preflight = await client.options(
+        GRAPHQL,
+        headers={"Host": "xn--bcher-kva.example", "Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == origin
+    response = await post(client, ME, headers={"Host": "xn--bcher-kva.example", "Origin": origin})
+    assert response.status_code == 200, response.text
+
+
+def test_origins_are_kept_as_browsers_send_them():
+    settings = Settings.from_env(
+        {
+            "SECRET_KEY": "k" * 40,
+            "ALLOWED_ORIGINS": "HTTPS://App.Example.com:443/, http://例え.jp:80, https://[2001:DB8::1]:8443",
+        }
+    )
+    assert settings.allowed_origins == (
+        "https://app.example.com",
+        "http://xn--r8jz45g.jp",
+        "https://[2001:db8::1]:8443",
+    )
+
+
+# A label over 63 characters, an empty label, a space, and characters that IDNA 2003
+# (Python's codec) and browsers (UTS 46) spell differently, so the name would never match.
+NO_ASCII_SPELLING = ["a" * 64 + ".example", "例え..jp", "bad host.example", "faß.example", "a\u200db.example"]
+
+
+@pytest.mark.parametrize("bad", NO_ASCII_SPELLING)
+def test_host_names_without_an_ascii_spelling_name_the_variable(bad):
+    with pytest.raises(SettingsError, match="ALLOWED_HOSTS"):
+        Settings.from_env({"SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": bad})
+    with pytest.raises(SettingsError, match="ALLOWED_ORIGINS"):
+        Settings.from_env({"SECRET_KEY": "k" * 40, "ALLOWED_ORIGINS": f"https://{bad}"})
+    with pytest.raises(SettingsError, match="HOST"):
+        make_settings(allowed_hosts=(), host=bad)
+
+
+def test_the_host_check_spells_internationalised_names_itself():
+    check = HostCheck(_never_called, allowed_hosts=["bücher.example", "*.例え.jp"])
+    assert check.allows(b"xn--bcher-kva.example")
+    assert check.allows(b"www.xn--r8jz45g.jp:443")
+
+
 async def test_a_wildcard_turns_the_check_off_in_development(open_app):
     client = await open_app(make_settings(allowed_hosts=("*",)))
     response = await post(client, ME, headers={"Host": "anything.example"})

@@ -203,8 +203,9 @@ def run_cli(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedPro
         ("PREVIOUS_SECRET_KEYS", {"SECRET_KEY": STRONG, "PREVIOUS_SECRET_KEYS": "old-one"}),
         ("TRUSTED_PROXIES", {"SECRET_KEY": STRONG, "TRUSTED_PROXIES": "::ffff:0:0/96"}),
         ("ALLOWED_HOSTS", {"SECRET_KEY": STRONG, "HOST": "0.0.0.0"}),
+        ("ALLOWED_HOSTS", {"SECRET_KEY": STRONG, "ALLOWED_HOSTS": "例え..jp"}),
     ],
-    ids=["bcrypt-4", "repeated-key", "short-previous-key", "mapped-trust-all", "wildcard-host"],
+    ids=["bcrypt-4", "repeated-key", "short-previous-key", "mapped-trust-all", "wildcard-host", "bad-idn"],
 )
 def test_every_command_stops_with_one_line_naming_the_variable(tmp_path, command, variable, env):
     done = run_cli(tmp_path, command, **env)
