@@ -30,6 +30,8 @@ MAX_HEADER_BYTES = 32 * 1024  # every header together
 # The server's cut-off for the whole head: above the app's bounds, so that an ordinary
 # oversized request gets the app's JSON answer and only a gross one is cut off early.
 MAX_HEAD_BYTES = 64 * 1024
+# Everything in one message that is not body: its head, chunk-size lines and trailers.
+MAX_NON_BODY_BYTES = 2 * MAX_HEAD_BYTES
 
 STATUS = 431
 
