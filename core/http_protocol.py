@@ -81,15 +81,15 @@ if importlib.util.find_spec("httptools") is not None:
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """`HttpToolsProtocol` answering 431 when a message's non-body bytes pass their bounds.
 
-        Each read is handed to the parser in pieces: a head ends at its blank line, and a
-        body with a `Content-Length` after that many bytes, so a piece seldom holds the
-        end of one message and the start of the next. After each piece, its bytes minus
-        the body bytes the parser handed over count toward the current message. A head
-        is checked before its bytes reach the parser; chunk-size lines and trailers are
-        checked after each piece (the parser may then hold one read more than the bound).
-        When a piece does hold the end of one message and the start of the next (a
-        pipelined request after a chunked body, in the same read), all its non-body
-        bytes count toward the next one: the count can be high, never low.
+        After each piece of input the parser takes, its bytes minus the body bytes the
+        parser handed over count toward the current message. A head is checked before
+        its bytes reach the parser; chunk-size lines and trailers after each piece (the
+        parser may then hold one read more than the bound). A read holding one request
+        is one piece; one that may hold several is cut after each head and after each
+        `Content-Length` body, so that each message is counted on its own. When a piece
+        still holds the end of one message and the start of the next (a pipelined
+        request after a chunked body, in the same read), the next is counted with the
+        previous one's chunk lines: the count can be high, never low.
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -107,24 +107,29 @@ if importlib.util.find_spec("httptools") is not None:
             self._refusal_due: str | None = None  # to answer once the requests before are
 
         def data_received(self, data: bytes) -> None:
-            """Hand `data` to the parser piece by piece, counting what is not body."""
+            """Hand `data` to the parser, in pieces when it may hold several messages."""
             size = len(data)
             start = 0
             self._upgrading = False
             while start < size and not (self._stopped or self._upgrading):
                 if self._in_head:
-                    stop = self._end_of_head(data, start)
-                    if self._counted + stop - start > MAX_HEAD_BYTES:
+                    end = self._end_of_head(data, start)
+                    head = end - start
+                    if self._counted + head > MAX_HEAD_BYTES:
                         self._refuse(HEAD_PROBLEM)
                         return
+                    # One read, one request (the usual case): one piece. With a second
+                    # blank line, a second whole head may follow: stop at the first.
+                    stop = end if end < size and data.find(_END_OF_HEAD, end) >= 0 else size
                 else:
+                    head = 0
                     left = self._body_left
                     if left == _NOT_YET:
                         left = self._content_length()
                     stop = size if left is None or start + left >= size else start + left
                     if left is not None:
                         self._body_left = left - (stop - start) or None  # 0: the parser disagrees
-                self._feed(data if start == 0 and stop == size else memoryview(data)[start:stop])
+                self._feed(data if start == 0 and stop == size else memoryview(data)[start:stop], head)
                 start = stop
                 limit = MAX_HEAD_BYTES if self._in_head else MAX_NON_BODY_BYTES
                 if self._counted > limit and not self._stopped:
@@ -145,7 +150,8 @@ if importlib.util.find_spec("httptools") is not None:
             self._tail = data[-3:] if len(data) - start >= 3 else (tail + data[start:])[-3:]
             return len(data)
 
-        def _feed(self, piece: bytes | memoryview) -> None:
+        def _feed(self, piece: bytes | memoryview, head: int) -> None:
+            """Parse `piece`, which opens with `head` bytes ending a head, and count it."""
             self._body_seen = 0
             self._ended = None
             super().data_received(piece)  # type: ignore[arg-type]  # httptools takes a memoryview
@@ -155,7 +161,11 @@ if importlib.util.find_spec("httptools") is not None:
             elif self.scope is self._ended:
                 self._counted = 0  # the piece ended with the message: the next starts afresh
             else:
-                self._counted = counted  # the next message began in it: count it all there
+                # The next message began in the piece. The one that ended in it had at
+                # least `head` non-body bytes there (its whole head, when it had no chunks:
+                # a chunked body ends with a blank line, which makes the piece stop at its
+                # head); the rest counts toward the next, exactly or more.
+                self._counted = counted - head
 
         def _refuse(self, problem: str) -> None:
             logger.warning("refused a request: %s", problem)

@@ -528,6 +528,23 @@ async def test_a_pipelined_head_read_with_the_previous_message_is_counted(first:
     assert connection.transport.closed
 
 
+@pytest.mark.parametrize(
+    "first",
+    [get("/first"), post("/first", b"x" * 1000), chunked("/first", [b"x" * 1000])],
+    ids=["get", "content-length", "chunked"],
+)
+async def test_a_pipelined_head_just_under_the_bound_passes(first: bytes):
+    connection = Connection()
+    second = b"GET /second HTTP/1.1\r\nHost: gatehouse\r\n"
+    second += cookie(MAX_HEAD_BYTES - 100 - len(second)) + b"\r\n"
+    connection.protocol.data_received(first + second[: MAX_HEAD_BYTES - 1000])
+    connection.protocol.data_received(second[MAX_HEAD_BYTES - 1000 :])
+    for _ in range(3):
+        await connection.settle()
+    assert [path for path, _, _ in connection.requests] == ["/first", "/second"]
+    assert connection.statuses == [200, 200]
+
+
 def keep_alive_sequence() -> list[bytes]:
     """Requests with bodies of every kind and heads near the bound (40 KB), and small ones."""
     big = cookie(40_000)
