@@ -5,9 +5,10 @@
     .venv/bin/python bench/run.py --postgres   # also on PostgreSQL (127.0.0.1:5432), +3 min
     .venv/bin/python bench/run.py --redis      # servers use Redis (127.0.0.1:6379, db 13)
 
-The harness starts the server as production would (uvicorn, uvloop, httptools, one
-worker, APP_ENV=production), seeds its database, drives it with `wrk` from another core
-(`taskset`), prints one table and writes it to `bench/RESULTS.md` with the machine.
+The harness starts the server as production would (uvicorn, uvloop, and `main.py serve`'s
+options: the bounded httptools protocol, no proxy headers; one worker, APP_ENV=production),
+seeds its database, drives it with `wrk` from another core (`taskset`), prints one table
+and writes it to `bench/RESULTS.md` with the machine.
 
 The ceiling is `/ceiling` (see `bench/app.py`): a plain Starlette route in the same app and
 process answering the same JSON bytes as the `me` query. Each row is measured in short
@@ -227,7 +228,7 @@ class BcryptClock:
 
 
 class Server:
-    """`uvicorn bench.app:app` as production runs it, pinned to the server cores."""
+    """`uvicorn bench.app:app` with `main.py serve`'s options, pinned to the server cores."""
 
     def __init__(self, env: dict[str, str], cores: Cores, workdir: Path, app: str = "bench.app:app") -> None:
         self.app = app
@@ -251,12 +252,12 @@ class Server:
             str(self.port),
             "--loop",
             "uvloop",
+            # As `main.py serve` runs it (`cmd_serve`): the bounded httptools protocol, and
+            # the app reading X-Forwarded-* itself from TRUSTED_PROXIES (127.0.0.1 by default).
             "--http",
-            "httptools",
+            "core.http_protocol:BoundedHttpToolsProtocol",
             "--no-access-log",
-            "--proxy-headers",
-            "--forwarded-allow-ips",
-            "127.0.0.1",
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             "--timeout-graceful-shutdown",
@@ -1052,10 +1053,11 @@ def write_results(
 
 ## How it was measured
 
-- Server: `uvicorn bench.app:app --loop uvloop --http httptools`, one process, no access log,
-  proxy headers trusted from 127.0.0.1; `APP_ENV=production`, `BCRYPT_ROUNDS={ctx.bcrypt_rounds}`,
-  a 64-character `SECRET_KEY`, a freshly seeded database (alice, an admin, {plan.bulk_accounts} more
-  accounts); {"Redis at " + REDIS_URL if redis else "no Redis"}.
+- Server: `uvicorn bench.app:app --loop uvloop --http core.http_protocol:BoundedHttpToolsProtocol
+  --no-proxy-headers` (as `main.py serve` runs it), one process, no access log, `X-Forwarded-*`
+  read by the app from 127.0.0.1 (`TRUSTED_PROXIES`); `APP_ENV=production`,
+  `BCRYPT_ROUNDS={ctx.bcrypt_rounds}`, a 64-character `SECRET_KEY`, a freshly seeded database
+  (alice, an admin, {plan.bulk_accounts} more accounts); {"Redis at " + REDIS_URL if redis else "no Redis"}.
 - Ceiling: `/ceiling`, mounted on the same app in the same process (`bench/app.py`): a plain
   Starlette route that reads the body and answers the bytes of the `me` answer. Floor:
   `/floor`, a bare Strawberry schema (parser and validation caches, no auth, no other
