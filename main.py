@@ -48,8 +48,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The app reads X-Forwarded-* itself (core/client.py), every hop parsed as an
         # address; uvicorn's own handling would hand it whatever text a proxy forwarded.
         proxy_headers=False,
-        # A request head over 64 KiB gets 431 before it is held in memory (httptools has
-        # no bound of its own; core/http_protocol.py).
+        # A request head over 64 KiB, or head, chunk-size lines and trailers over 128 KiB,
+        # get 431 before they are held in memory (httptools has no bound of its own;
+        # core/http_protocol.py). bench/run.py and docs/DEPLOYMENT.md pass the same options.
         **uvicorn_http_options(),
         log_level="info",
     )

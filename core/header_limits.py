@@ -4,7 +4,8 @@ A 40 MB `Cookie` header was accepted (and cost the server 170 MB). Two layers bo
 
 - the server (`core/http_protocol.py`): uvicorn stops reading a request head (request
   line and headers) past `MAX_HEAD_BYTES` and answers 431, before the headers are parsed
-  and copied into the ASGI scope;
+  and copied into the ASGI scope, and a request whose head, chunk-size lines and trailers
+  pass `MAX_NON_BODY_BYTES` likewise (trailers are dropped, never added to the headers);
 - the app (`HeaderLimits`, outermost): a request whose headers exceed `MAX_HEADER_COUNT`,
   `MAX_HEADER_FIELD_BYTES` for one header (name and value) or `MAX_HEADER_BYTES` in all
   answers 431 Request Header Fields Too Large, GraphQL-shaped with `BAD_USER_INPUT`, like
