@@ -73,6 +73,75 @@ async def test_a_token_mints_tokens_up_to_its_own_expiry(http, alice: Persona):
         assert ok.status == 200 and not ok.errors, ok.body
 
 
+async def test_the_default_lifetime_from_a_shorter_token_is_refused(http, alice: Persona):
+    """Omitted, `expiresInDays` is 90: from a token with fewer days left that is refused,
+    never silently shortened; the client asks for a lifetime that fits."""
+    with time_machine.travel(T0, tick=False) as clock:
+        creator = jwt_headers(await bearer_login(http, "alice"))
+        parent = (await create_token(http, creator, ["credentials:write"], days=30))["token"]
+        clock.shift(timedelta(hours=1))
+
+        defaulted = await gql(
+            http, CREATE_TOKEN, {"name": "child", "scopes": []}, headers=token(parent), cookies=False
+        )
+
+        assert defaulted.status == 200 and defaulted.codes == ["BAD_USER_INPUT"], defaulted.body
+        assert defaulted.errors[0]["extensions"]["fields"] == {
+            "expiresInDays": "A token cannot outlive the token that creates it; use at most 29 days."
+        }
+        fits = await _mint(http, token(parent), 29)
+        assert fits.status == 200 and not fits.errors, fits.body
+
+
+ME_ID = "query { me { id } }"
+CHANGE_PASSWORD = (
+    "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
+)
+
+
+async def test_a_minted_token_outlives_its_creators_revocation(http, alice: Persona):
+    """The known residual: a token does not remember which token minted it, so ending the
+    creator leaves its children to their own expiry (never after the creator's); logout
+    everywhere ends them all."""
+    creator = jwt_headers(await bearer_login(http, "alice"))
+    parent = (await create_token(http, creator, ["credentials:write"], days=30))["token"]
+    child = (await create_token(http, token(parent), [], name="child", days=10))["token"]
+
+    assert (await gql(http, "mutation { logout }", headers=token(parent), cookies=False)).data == {
+        "logout": True
+    }
+
+    assert (await gql(http, ME_ID, headers=token(parent), cookies=False)).status == 401
+    assert (await gql(http, ME_ID, headers=token(child), cookies=False)).status == 200
+    everywhere = await gql(http, "mutation { logout(everywhere: true) }", headers=creator, cookies=False)
+    assert everywhere.data == {"logout": True}, everywhere.body
+    assert (await gql(http, ME_ID, headers=token(child), cookies=False)).status == 401
+
+
+async def test_a_password_change_keeps_only_the_credential_it_came_with(http, alice: Persona):
+    """Made with a minted token, `changePassword` keeps that one token and ends every other
+    credential: the token that minted it, its siblings, sessions and refresh tokens."""
+    signed_in = jwt_headers(await bearer_login(http, "alice"))
+    parent = (await create_token(http, signed_in, ["credentials:write"], days=30))["token"]
+    child = (await create_token(http, token(parent), ["credentials:write"], name="child", days=10))["token"]
+    sibling = (await create_token(http, token(parent), [], name="sibling", days=10))["token"]
+
+    changed = await gql(
+        http,
+        CHANGE_PASSWORD,
+        {"c": alice.password, "n": alice.password + " anew"},
+        headers=token(child),
+        cookies=False,
+    )
+
+    assert changed.data == {"changePassword": True}, changed.body
+    assert (await gql(http, ME_ID, headers=token(child), cookies=False)).status == 200
+    for other in (token(parent), token(sibling), signed_in):
+        assert (await gql(http, ME_ID, headers=other, cookies=False)).status == 401
+    live = await Credential.filter(user_id=alice.id, revoked_at__isnull=True).values_list("name", flat=True)
+    assert live == ["child"]
+
+
 async def test_scopes_and_lifetime_are_both_reported(http, alice: Persona):
     creator = jwt_headers(await bearer_login(http, "alice"))
     parent = (await create_token(http, creator, ["credentials:write"], days=7))["token"]
