@@ -64,14 +64,6 @@ def _refusal(problem: str) -> bytes:
     ).encode("latin-1") + body
 
 
-class _Discard(list):  # type: ignore[type-arg]
-    """Where trailers go: uvicorn appends each to `self.headers`, and nothing keeps them."""
-
-    def append(self, item: Any) -> None:
-        pass
-
-
-_DISCARD = _Discard()
 _NOT_YET = -1
 
 
@@ -214,7 +206,9 @@ if importlib.util.find_spec("httptools") is not None:
                 self._body_left = None
                 return
             self._body_left = _NOT_YET
-            self.headers = _DISCARD
+            # uvicorn appends trailers to `headers`, the list in the request's scope: give
+            # it another, which nothing reads (it holds what the bounds above allow).
+            self.headers = []
 
         def _content_length(self) -> int | None:
             """The body's length if it has a `Content-Length` and is not chunked."""
