@@ -16,6 +16,7 @@ Built on the `limits` library with moving windows. The counters live in Redis wh
 - The per-IP counters key an address in one spelling (`core.client.rate_limit_key`), and
   an IPv6 address by its network of `IPV6_RATE_LIMIT_PREFIX` bits (64 by default): one
   subscriber holds a whole /64 or more, so counting single IPv6 addresses limits nobody.
+  A 6to4 or Teredo address counts as the IPv4 address it carries.
 """
 
 from __future__ import annotations

@@ -201,10 +201,20 @@ def _printable(text: str) -> str | None:
 def rate_limit_key(ip: str | None, ipv6_prefix: int) -> str:
     """What the per-IP limits count `ip` under: an IPv4 address, the IPv6 network of
     `ipv6_prefix` bits holding it (one subscriber gets a whole /64 or more, so single
-    IPv6 addresses cost an attacker nothing), or `UNKNOWN_IP`."""
+    IPv6 addresses cost an attacker nothing), or `UNKNOWN_IP`.
+
+    A 6to4 (2002::/16) or Teredo (2001::/32) address counts as the IPv4 address it
+    carries: a 6to4 site holds a /48 (65,536 /64s) per IPv4 address, and a Teredo /64 is
+    the relay server's, shared by all its clients, who differ in the low bits."""
     address = parse_ip(ip)
     if address is None:
         return UNKNOWN_IP
-    if isinstance(address, ipaddress.IPv6Address) and ipv6_prefix < 128:
-        return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.sixtofour
+        if embedded is None and address.teredo is not None:
+            embedded = address.teredo[1]
+        if embedded is not None:
+            return str(embedded)
+        if ipv6_prefix < 128:
+            return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
     return str(address)

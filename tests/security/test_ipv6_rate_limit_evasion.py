@@ -6,9 +6,13 @@ distinct addresses of one /64 (every subscriber gets one, or more) were never li
 Addresses are parsed and spelled one way (`core/client.py`), and IPv6 is counted per
 network of `IPV6_RATE_LIMIT_PREFIX` bits (64 by default): for `login`, `register`,
 `refreshToken` and Basic alike. `TRUSTED_PROXIES` compares addresses and networks too.
+A 6to4 address gives its site a /48 per IPv4 address (65,536 /64s), and a Teredo /64 is
+its relay server's: both count as the IPv4 address they carry.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 import httpx
 import pytest
@@ -154,3 +158,44 @@ async def test_the_default_keeps_working_for_a_real_login(open_app: OpenApp):
         client, LOGIN, login_variables("alice", STRONG_PASSWORD), from_ip("2001:db8::99"), cookies=False
     )
     assert result.status == 200 and result.data["login"]["accessToken"], result.body
+
+
+def sixtofour(ipv4: str, subnet: int, host: int = 1) -> str:
+    """A 6to4 address (2002::/16) of the site behind `ipv4`: /48 of its own, so 65,536 /64s."""
+    embedded = int(ipaddress.IPv4Address(ipv4))
+    return str(ipaddress.IPv6Address((0x2002 << 112) | (embedded << 80) | (subnet << 64) | host))
+
+
+def teredo(server: str, client: str, port: int) -> str:
+    """A Teredo address (2001::/32): the server's IPv4 in the /64, the client's (obfuscated,
+    with its port) in the low bits, so every client of one server shares a /64."""
+    high = (0x20010000 << 32) | int(ipaddress.IPv4Address(server))
+    low = ((port ^ 0xFFFF) << 32) | (int(ipaddress.IPv4Address(client)) ^ 0xFFFFFFFF)
+    return str(ipaddress.IPv6Address((high << 64) | low))
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        [sixtofour("203.0.113.7", subnet) for subnet in range(LIMIT + 1)],
+        [teredo(f"192.0.2.{n + 1}", "203.0.113.7", 40000 + n) for n in range(LIMIT + 1)],
+        ["203.0.113.7", sixtofour("203.0.113.7", 9), teredo("192.0.2.1", "203.0.113.7", 1)] * 2,
+    ],
+    ids=["6to4-subnets", "teredo-servers-and-ports", "ipv4-6to4-teredo"],
+)
+async def test_6to4_and_teredo_addresses_count_as_the_ipv4_address_they_carry(
+    open_app: OpenApp, addresses: list[str]
+):
+    client = await open_app(LIMITED)
+    for n, address in enumerate(addresses[:LIMIT]):
+        assert not limited(await attempt(client, "login", n, address)), address
+    assert limited(await attempt(client, "login", LIMIT, addresses[LIMIT]))
+
+
+async def test_teredo_clients_of_one_server_do_not_share_a_bucket(open_app: OpenApp):
+    client = await open_app(LIMITED)
+    for n in range(LIMIT):
+        assert not limited(await attempt(client, "login", n, teredo("192.0.2.1", "203.0.113.7", 40000)))
+    assert limited(await attempt(client, "login", LIMIT, teredo("192.0.2.1", "203.0.113.7", 40000)))
+    # Another client behind the same Teredo server (the same /64) is not held back.
+    assert not limited(await attempt(client, "login", 99, teredo("192.0.2.1", "198.51.100.20", 40000)))
