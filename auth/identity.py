@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cached_property
@@ -43,7 +43,6 @@ class Identity:
     # How the credential arrived: "Bearer", "Token", "Basic" or "cookie".
     presented_as: str | None = None
     expires_at: datetime | None = None
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def is_authenticated(self) -> bool:

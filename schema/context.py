@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,9 +31,6 @@ class Context:
     client: ClientInfo
     # Made on first use of `response`: most operations set no cookie or header.
     sub_response: Response | None = None
-    # Set by resolvers that replace the identity mid-request (login, logout).
-    cookie_cleared: bool = False
-    notes: dict[str, object] = field(default_factory=dict)
 
     @property
     def response(self) -> Response:
