@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server with uvicorn."""
     import uvicorn
 
-    from core.app import create_app
+    from app.factory import create_app
     from core.http_protocol import uvicorn_http_options
     from core.preflight import check_backends
 

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from core.app import create_app
+from app.factory import create_app
 from core.settings import Settings
 
 # Bench tooling, not application code: the ceiling's body is the harness's business.

@@ -22,6 +22,8 @@ from core.hosts import ascii_host
 logger = logging.getLogger("gatehouse.settings")
 
 ALL_SCHEMES = ("session", "jwt", "token", "basic")
+GRAPHQL_EXECUTORS = ("compiled", "graphql-core")
+PERSISTED_QUERY_MODES = ("auto", "only", "off")
 MIN_SECRET_BYTES = 32
 # A signing key must also hold this many different characters: any generated key does
 # (a 32-character hex key misses it with odds of about 4 in 10^8), a typed pattern does not.
@@ -147,6 +149,14 @@ class Settings:
     ipv6_rate_limit_prefix: int = 64
     db_timeout: float = 5.0  # seconds before a database call is abandoned
     auto_migrate: bool = True
+    # `compiled` (schema/engine/compiled.py) or `graphql-core`: both give the same answers.
+    graphql_executor: str = "compiled"
+    # `auto`: Apollo's automatic persisted queries; `only`: the documents of
+    # `persisted_queries_file` and nothing else; `off`: neither.
+    persisted_queries: str = "auto"
+    persisted_queries_file: str | None = None
+    # One line per request (method, path, status, time); `None`: on except in production.
+    access_log: bool | None = None
 
     @property
     def production(self) -> bool:
@@ -210,6 +220,17 @@ class Settings:
         _check_limits(self)
         if not 32 <= self.ipv6_rate_limit_prefix <= 128:
             raise SettingsError("IPV6_RATE_LIMIT_PREFIX must be between 32 and 128")
+        if self.graphql_executor not in GRAPHQL_EXECUTORS:
+            raise SettingsError(f"GRAPHQL_EXECUTOR must be one of {', '.join(GRAPHQL_EXECUTORS)}")
+        if self.persisted_queries not in PERSISTED_QUERY_MODES:
+            raise SettingsError(f"PERSISTED_QUERIES must be one of {', '.join(PERSISTED_QUERY_MODES)}")
+        if self.persisted_queries == "only" and not self.persisted_queries_file:
+            raise SettingsError("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE (a JSON manifest)")
+
+    @property
+    def access_log_on(self) -> bool:
+        """Whether each request is logged: `ACCESS_LOG`, else on outside production."""
+        return (not self.production) if self.access_log is None else self.access_log
 
     @classmethod
     def from_env(
@@ -259,6 +280,10 @@ class Settings:
             register_limit_per_ip=env.get("REGISTER_LIMIT_PER_IP") or cls.register_limit_per_ip,
             refresh_limit_per_ip=env.get("REFRESH_LIMIT_PER_IP") or cls.refresh_limit_per_ip,
             ipv6_rate_limit_prefix=_int(env, "IPV6_RATE_LIMIT_PREFIX", 64, 32, 128),
+            graphql_executor=(env.get("GRAPHQL_EXECUTOR") or "compiled").strip().lower(),
+            persisted_queries=(env.get("PERSISTED_QUERIES") or "auto").strip().lower(),
+            persisted_queries_file=env.get("PERSISTED_QUERIES_FILE") or None,
+            access_log=_flag(env, "ACCESS_LOG", app_env != "production") if env.get("ACCESS_LOG") else None,
         )
         _check_at_start_up(settings)
         return settings

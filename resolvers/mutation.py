@@ -6,7 +6,6 @@ import strawberry
 from strawberry.types import Info
 
 from auth.identity import Identity, Scheme
-from auth.transport.cookie import clear_session_cookie, write_session_cookie
 from core.errors import BadUserInput
 from models import Credential as CredentialRow
 from models import User as UserRow
@@ -37,7 +36,7 @@ async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> 
         if ctx.identity.user_id is not None:
             await ctx.backend.invalidate_user(ctx.identity.user_id)
     session_id, row = await credentials.start_session(ctx.backend, user, ctx.client)
-    write_session_cookie(ctx.response, ctx.backend.settings, session_id)
+    ctx.start_session(session_id)
     ctx.identity = Identity(
         user=user, roles=frozenset(user.roles), scheme=Scheme.SESSION, credential_id=str(row.id)
     )
@@ -81,7 +80,7 @@ async def logout(info: Info[Context, None], everywhere: bool | None = False) -> 
     ctx = info.context
     await credentials.logout(ctx.backend, ctx.identity, bool(everywhere), ctx.client)
     if ctx.identity.scheme is Scheme.SESSION or everywhere:
-        clear_session_cookie(ctx.response, ctx.backend.settings)
+        ctx.end_session()
     return True
 
 

@@ -3,38 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from auth.backend import AuthBackend
 from auth.identity import Identity
 from core.client import ClientInfo
 
 
-def new_sub_response() -> Response:
-    """An empty response that collects the cookies and headers resolvers set (as
-    Strawberry's `get_sub_response` makes it: no status, no content-length)."""
-    response = Response()
-    response.status_code = None  # type: ignore[assignment]
-    del response.headers["content-length"]
-    return response
+class CookieChange(Enum):
+    """What the transport must do with the session cookie once the operation is over."""
+
+    SET = "set"
+    CLEAR = "clear"
 
 
 @dataclass
 class Context:
-    """Per-request state: who is calling, from where, and where to put cookies and headers."""
+    """Per-request state: who is calling, from where, and what the transport must write.
+
+    Resolvers never touch the response: they say that a session began or ended
+    (`start_session`, `end_session`) and the HTTP transport writes the cookie.
+    """
 
     request: Request
     identity: Identity
     backend: AuthBackend
     client: ClientInfo
-    # Made on first use of `response`: most operations set no cookie or header.
-    sub_response: Response | None = None
+    cookie_change: CookieChange | None = None
+    # The id of the session `start_session` began: the cookie's value.
+    new_session_id: str | None = None
 
-    @property
-    def response(self) -> Response:
-        """Where resolvers set cookies and headers for the HTTP response."""
-        if self.sub_response is None:
-            self.sub_response = new_sub_response()
-        return self.sub_response
+    def start_session(self, session_id: str) -> None:
+        """The operation signed in with a new session; the transport sets its cookie."""
+        self.cookie_change = CookieChange.SET
+        self.new_session_id = session_id
+
+    def end_session(self) -> None:
+        """The operation ended the session; the transport clears its cookie."""
+        self.cookie_change = CookieChange.CLEAR
+        self.new_session_id = None

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from core.app import create_app
+from app.factory import create_app
 from core.settings import Secret, Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import main
-from core.app import create_app
+from app.factory import create_app
 from tests.conftest import LOGIN, OTHER_PASSWORD, REGISTER, STRONG_PASSWORD, TEST_SECRET, gql, make_settings
 
 MAIN = Path(main.__file__).resolve()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from core.app import create_app
+from app.factory import create_app
 from tests.conftest import make_settings
 
 

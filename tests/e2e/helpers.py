@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from auth.passwords import BcryptHasher, PasswordHasher
-from core.app import create_app
+from app.factory import create_app
 from core.settings import Settings
 from tests.conftest import LOGIN, STRONG_PASSWORD, bearer, gql
 

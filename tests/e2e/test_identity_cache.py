@@ -7,7 +7,7 @@ import pytest
 
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.session import SessionStrategy
-from core.app import create_app
+from app.factory import create_app
 from tests.conftest import ME, STRONG_PASSWORD, bearer, bearer_login, gql, make_persona, make_settings
 
 

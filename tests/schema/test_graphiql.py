@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from core.app import create_app
+from app.factory import create_app
 from core.settings import Settings
 from schema.graphiql import ASSET_MEDIA_TYPES, ASSETS_PATH
 from tests.conftest import GRAPHQL, LOGIN, ME, STRONG_PASSWORD, gql, make_settings, register

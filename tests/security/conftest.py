@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from auth.passwords import BcryptHasher, PasswordHasher
-from core.app import create_app
+from app.factory import create_app
 from core.settings import Settings
 
 # The client address httpx's ASGI transport reports; a trusted proxy by default.

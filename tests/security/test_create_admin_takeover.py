@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 import main
 from auth.backend import AuthBackend
-from core.app import create_app
+from app.factory import create_app
 from core.errors import BadUserInput
 from models import User
 from services.accounts import create_admin

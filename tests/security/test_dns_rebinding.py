@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.app import create_app
+from app.factory import create_app
 from core.hosts import HostCheck
 from core.settings import Settings, SettingsError
 from models import User

@@ -211,9 +211,9 @@ def test_serve_counts_a_pipelined_head_sent_with_the_previous_request(serve: Gat
 
 @contextmanager
 def uvicorn_process(env: dict[str, str], *options: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`uvicorn --factory core.asgi:create_from_env` with `options`; (process, port)."""
+    """`uvicorn --factory app.asgi:create_from_env` with `options`; (process, port)."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "core.asgi:create_from_env", *options]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "app.asgi:create_from_env", *options]
     process = subprocess.Popen(
         [*command, "--port", str(port)],
         cwd=ROOT,

@@ -233,7 +233,7 @@ def test_the_uvicorn_factory_stops_with_one_line_too(tmp_path):
         }
     )
     done = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "--factory", "core.asgi:create_from_env", "--port", "1"],
+        [sys.executable, "-m", "uvicorn", "--factory", "app.asgi:create_from_env", "--port", "1"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

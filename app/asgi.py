@@ -1,4 +1,4 @@
-"""An app factory for running uvicorn directly (`uvicorn --factory core.asgi:create_from_env`)."""
+"""An app factory for running uvicorn directly (`uvicorn --factory app.asgi:create_from_env`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 from starlette.applications import Starlette
 
-from core.app import create_app
+from app.factory import create_app
 from core.settings import Settings, SettingsError
 
 

@@ -1,0 +1,1 @@
+"""The composition root: the app factory builds the house from its settings."""
