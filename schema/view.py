@@ -44,7 +44,8 @@ from core.errors import (
     error_body,
 )
 from core.settings import Settings
-from schema.context import Context, new_sub_response
+from schema.context import Context, CookieChange
+from auth.transport.cookie import write_session_cookie
 from schema.errors import classify, is_unavailable
 from schema.fast_path import FastExecutor, FastRequest, read_plain_request
 from schema.graphiql import graphiql_response
@@ -302,22 +303,27 @@ class GatehouseGraphQL(GraphQL):
         status, headers = result_status(data, identity)
         body = orjson.dumps(data)
         raw = [_JSON_TYPE, (b"content-length", str(len(body)).encode()), *_NO_STORE_RAW]
-        sub_response = context.sub_response
-        if sub_response is not None:
-            raw.extend(sub_response.raw_headers)
-            if status == 200 and sub_response.status_code:
-                status = sub_response.status_code
+        if context.cookie_change is not None:
+            carrier = Response()
+            self._write_cookie(carrier, context)
+            raw.extend(h for h in carrier.raw_headers if h[0] == b"set-cookie")
         raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
         return AssembledResponse(body, status, raw)
 
+    def _write_cookie(self, response: Response, context: Context) -> None:
+        if context.cookie_change is CookieChange.SET and context.new_session_id:
+            write_session_cookie(response, self.settings, context.new_session_id)
+        elif context.cookie_change is CookieChange.CLEAR:
+            clear_session_cookie(response, self.settings)
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        return Context(
-            request=request,
-            sub_response=response,
+        context = Context(
             identity=request.state.resolution.identity,
             backend=self.backend,
             client=request.state.client,
         )
+        request.state.context = context
+        return context
 
     # -- after execution -------------------------------------------------------------
 
@@ -328,15 +334,18 @@ class GatehouseGraphQL(GraphQL):
             result.errors = [e if (e.extensions or {}).get("code") else classify(e) for e in result.errors]
         data = await super().process_result(request, result)
         status, headers = result_status(data, request.state.resolution.identity)
+        sub_response: Response = request.state.sub_response
+        self._write_cookie(sub_response, request.state.context)
         if status == 200:
             return data
-        sub_response: Response = request.state.sub_response
         sub_response.status_code = status
         sub_response.headers.update(headers)
         return data
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
-        sub_response = new_sub_response()
+        sub_response = Response()
+        sub_response.status_code = None  # type: ignore[assignment]
+        del sub_response.headers["content-length"]
         request.state.sub_response = sub_response
         return sub_response
 
