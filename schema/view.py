@@ -318,6 +318,7 @@ class GatehouseGraphQL(GraphQL):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         context = Context(
+            request=request,
             identity=request.state.resolution.identity,
             backend=self.backend,
             client=request.state.client,
