@@ -13,7 +13,7 @@ import pytest
 
 import main
 from app.factory import create_app
-from tests.conftest import LOGIN, OTHER_PASSWORD, REGISTER, STRONG_PASSWORD, TEST_SECRET, gql, make_settings
+from tests.helpers import LOGIN, OTHER_PASSWORD, REGISTER, STRONG_PASSWORD, TEST_SECRET, gql, make_settings
 
 MAIN = Path(main.__file__).resolve()
 ROOT = MAIN.parent

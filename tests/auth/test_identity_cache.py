@@ -11,7 +11,7 @@ from auth.identity_cache import (
     NoGenerations,
     RedisGenerations,
 )
-from tests.conftest import TEST_REDIS_URL
+from tests.helpers import TEST_REDIS_URL
 
 
 async def test_first_sight_of_a_credential_is_never_cached():

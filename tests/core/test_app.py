@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from app.factory import create_app
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 async def _start_and_stop(freeze_heap: bool) -> int:

@@ -17,7 +17,7 @@ from core.client import (
     rate_limit_key,
     trusted_proxies_problem,
 )
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from core.preflight import redact_url
-from tests.conftest import TEST_SECRET
-from tests.support.processes import ROOT, free_port
+from tests.helpers import TEST_SECRET
+from tests.helpers.processes import ROOT, free_port
 
 
 def _serve(env: dict[str, str], command: str = "serve") -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.redis_client import connect_redis
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 async def test_connects_and_commands_are_bounded_by_db_timeout():

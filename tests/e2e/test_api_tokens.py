@@ -10,14 +10,18 @@ import time_machine
 
 from core.clock import as_utc, utcnow
 from models import Credential, CredentialKind
-from tests.conftest import ME, Persona, bearer, bearer_login, gql
-from tests.e2e.helpers import (
+from tests.helpers import (
     ALL_SCOPES,
     CREATE_TOKEN,
+    ME,
     MY_CREDENTIALS,
     TOKEN_CHALLENGE,
+    Persona,
+    bearer,
+    bearer_login,
     cookie_login,
     create_token,
+    gql,
     jwt_headers,
     token,
 )

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ME, REGISTER, STRONG_PASSWORD, Persona, gql, make_persona, make_settings
-from tests.e2e.helpers import BASIC_CHALLENGE, CountingHasher, app_client, basic
+from tests.helpers import (
+    BASIC_CHALLENGE,
+    ME,
+    REGISTER,
+    STRONG_PASSWORD,
+    CountingHasher,
+    Persona,
+    app_client,
+    basic,
+    gql,
+    make_persona,
+    make_settings,
+)
 
 CHANGE_PASSWORD = """
 mutation Change($current: String!, $new: String!) {

@@ -16,25 +16,23 @@ from auth.strategy.jwt import JWTStrategy
 from core.clock import utcnow
 from core.settings import ALL_SCHEMES
 from models import User
-from tests.conftest import (
+from tests.helpers import (
+    BASIC_CHALLENGE,
+    BEARER_CHALLENGE,
     LOGIN,
     ME,
     REGISTER,
     STRONG_PASSWORD,
+    TOKEN_CHALLENGE,
     Persona,
+    app_client,
     bearer,
     bearer_login,
-    gql,
-    make_settings,
-)
-from tests.e2e.helpers import (
-    BASIC_CHALLENGE,
-    BEARER_CHALLENGE,
-    TOKEN_CHALLENGE,
-    app_client,
     clears_cookie,
     cookie_header,
     cookie_login,
+    gql,
+    make_settings,
     session_cookie_value,
     set_cookie_headers,
 )
@@ -331,8 +329,7 @@ async def test_disabled_session_refuses_cookie_login_and_ignores_cookies(clean_b
 async def test_refresh_token_is_refused_when_the_jwt_scheme_is_disabled(clean_backends):
     """A refresh would mint an access token the server refuses: it fails and names the scheme."""
     from auth.strategy.refresh import RefreshStrategy
-    from tests.conftest import make_settings, register
-    from tests.e2e.helpers import app_client
+    from tests.helpers import app_client, make_settings, register
 
     async with app_client(make_settings(auth_schemes=("session", "token", "basic"))) as client:
         await register(client, "rita", transport="COOKIE")

@@ -6,13 +6,18 @@ import uuid
 
 import pytest
 
-from tests.conftest import GRAPHQL, ME, STRONG_PASSWORD, Persona, bearer_login, gql
-from tests.e2e.helpers import (
+from tests.helpers import (
+    GRAPHQL,
+    ME,
     MY_CREDENTIALS,
+    STRONG_PASSWORD,
+    Persona,
     basic,
+    bearer_login,
     cookie_header,
     cookie_login,
     create_token,
+    gql,
     jwt_headers,
     token,
 )

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from services import accounts, credentials
-from tests.conftest import GRAPHQL, ME, REGISTER, STRONG_PASSWORD, Persona, bearer_login, gql
-from tests.e2e.helpers import jwt_headers
+from tests.helpers import GRAPHQL, ME, REGISTER, STRONG_PASSWORD, Persona, bearer_login, gql, jwt_headers
 
 KNOWN_CODES = {
     "UNAUTHENTICATED",

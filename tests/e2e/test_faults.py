@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import STRONG_PASSWORD, TEST_SECRET
-from tests.support.processes import (
+from tests.helpers import STRONG_PASSWORD, TEST_SECRET
+from tests.helpers.processes import (
     ROOT,
     GatehouseServer,
     PrivatePostgres,

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import ROOT, GatehouseServer
+from tests.helpers.processes import ROOT, GatehouseServer
 
 pytestmark = pytest.mark.server
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.factory import create_app
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.session import SessionStrategy
-from app.factory import create_app
-from tests.conftest import ME, STRONG_PASSWORD, bearer, bearer_login, gql, make_persona, make_settings
+from tests.helpers import ME, STRONG_PASSWORD, bearer, bearer_login, gql, make_persona, make_settings
 
 
 @pytest.fixture

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GRAPHQL, LOGIN, ME, STRONG_PASSWORD, Persona, bearer, gql, make_persona
-from tests.e2e.helpers import (
+from tests.helpers import (
+    GRAPHQL,
+    LOGIN,
+    ME,
     PLAIN_CHALLENGE,
+    STRONG_PASSWORD,
+    Persona,
+    bearer,
     cookie_attributes,
     cookie_header,
     cookie_login,
+    gql,
+    make_persona,
     session_cookie_value,
     set_cookie_headers,
 )

@@ -10,8 +10,7 @@ import pytest
 import time_machine
 
 from models import User
-from tests.conftest import ME, Persona, bearer, bearer_login, gql
-from tests.e2e.helpers import PLAIN_CHALLENGE, cookie_login
+from tests.helpers import ME, PLAIN_CHALLENGE, Persona, bearer, bearer_login, cookie_login, gql
 
 USER = "query User($id: ID!) { user(id: $id) { id username email roles createdAt } }"
 USER_PUBLIC = "query User($id: ID!) { user(id: $id) { id username roles } }"

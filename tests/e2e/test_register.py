@@ -8,8 +8,17 @@ from typing import Any
 import pytest
 
 from models import User
-from tests.conftest import ME, REGISTER, STRONG_PASSWORD, Persona, bearer, gql
-from tests.e2e.helpers import cookie_attributes, session_cookie_value, set_cookie_headers
+from tests.helpers import (
+    ME,
+    REGISTER,
+    STRONG_PASSWORD,
+    Persona,
+    bearer,
+    cookie_attributes,
+    gql,
+    session_cookie_value,
+    set_cookie_headers,
+)
 
 
 def _input(**overrides: Any) -> dict[str, Any]:

@@ -12,25 +12,23 @@ import pytest
 import time_machine
 
 from core.clock import utcnow
-from tests.conftest import (
-    OTHER_PASSWORD,
-    STRONG_PASSWORD,
-    GQLResponse,
-    Persona,
-    bearer,
-    bearer_login,
-    gql,
-)
-from tests.e2e.helpers import (
+from tests.helpers import (
     ALL_SCOPES,
     BASIC_CHALLENGE,
     BEARER_CHALLENGE,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
     TOKEN_CHALLENGE,
+    GQLResponse,
+    Persona,
     basic,
+    bearer,
+    bearer_login,
     clears_cookie,
     cookie_header,
     cookie_login,
     create_token,
+    gql,
     jwt_headers,
     token,
 )

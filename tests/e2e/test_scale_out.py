@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.conftest import STRONG_PASSWORD, TEST_DATABASE_URL, TEST_REDIS_URL, TEST_SECRET
-from tests.support.processes import GatehouseServer, servers
+from tests.helpers import STRONG_PASSWORD, TEST_DATABASE_URL, TEST_REDIS_URL, TEST_SECRET
+from tests.helpers.processes import GatehouseServer, servers
 
 pytestmark = [
     pytest.mark.server,

@@ -1,6 +1,6 @@
 """A first end-to-end pass through the ASGI app with its lifespan."""
 
-from tests.conftest import ME, Persona, bearer, bearer_login, gql
+from tests.helpers import ME, Persona, bearer, bearer_login, gql
 
 
 async def test_me_is_null_when_anonymous(http):

@@ -7,7 +7,6 @@ uvicorn's lifespan, real cookies, real headers), so the main flows run here once
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 import main
-from tests.conftest import (
+from tests.helpers import (
     LOGIN,
     ME,
     REGISTER,
@@ -28,6 +27,7 @@ from tests.conftest import (
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     TEST_SECRET,
+    free_port,
     reset_postgres,
     reset_redis,
 )
@@ -49,12 +49,6 @@ class Server:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -10,7 +10,7 @@ from auth.identity import ANONYMOUS
 from schema.build import build_schema
 from schema.errors import classify
 from schema.fast_path import FastExecutor, FastRequest, read_plain_request
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 class _Context:

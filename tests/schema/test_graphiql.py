@@ -16,7 +16,7 @@ import pytest
 from app.factory import create_app
 from core.settings import Settings
 from schema.graphiql import ASSET_MEDIA_TYPES, ASSETS_PATH
-from tests.conftest import GRAPHQL, LOGIN, ME, STRONG_PASSWORD, gql, make_settings, register
+from tests.helpers import GRAPHQL, LOGIN, ME, STRONG_PASSWORD, gql, make_settings, register
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 # The only absolute URL on the page: the SVG namespace inside the data: favicon, never fetched.

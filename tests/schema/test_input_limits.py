@@ -96,7 +96,7 @@ def test_the_fast_path_reader_walks_variables_only_when_there_are_some():
 
 def literal_errors(document: str) -> list[str]:
     from schema.build import build_schema
-    from tests.conftest import make_settings
+    from tests.helpers import make_settings
 
     schema = build_schema(make_settings())._schema
     return [e.message for e in validate(schema, parse(document), [SafeLiterals])]

@@ -9,7 +9,7 @@ import strawberry
 from auth.permissions import HasRole, IsAuthenticated, IsAuthenticatedDirective, gated
 from schema.build import build_schema
 from schema.public import PUBLIC_FIELDS, ungated_root_fields
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 CONTRACT_PUBLIC = {"Query.me", "Mutation.register", "Mutation.login", "Mutation.refreshToken"}
 

@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import REGISTER, STRONG_PASSWORD, gql, make_settings
-from tests.security.conftest import from_ip
+from tests.helpers import REGISTER, STRONG_PASSWORD, from_ip, gql, make_settings
 
 
 @pytest.fixture

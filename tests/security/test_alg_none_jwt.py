@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import ME, bearer, bearer_login, gql
-from tests.security.forgery import claims_of, header_of, raw_token
+from tests.helpers import ME, bearer, bearer_login, gql
+from tests.helpers.forgery import claims_of, header_of, raw_token
 
 INVALID_TOKEN = 'Bearer realm="gatehouse", error="invalid_token"'
 

@@ -5,7 +5,7 @@ More than `max_aliases` (30) aliases are refused during validation, before execu
 
 from __future__ import annotations
 
-from tests.conftest import gql, make_settings
+from tests.helpers import gql, make_settings
 
 MAX_ALIASES = make_settings().max_aliases
 

@@ -19,9 +19,19 @@ import pytest
 import time_machine
 
 from models import Credential, CredentialKind
-from tests.conftest import GRAPHQL, Persona, bearer_login, gql
-from tests.e2e.helpers import CREATE_TOKEN, cookie_header, cookie_login, create_token, jwt_headers, token
-from tests.security.conftest import basic
+from tests.helpers import (
+    CREATE_TOKEN,
+    GRAPHQL,
+    Persona,
+    basic,
+    bearer_login,
+    cookie_header,
+    cookie_login,
+    create_token,
+    gql,
+    jwt_headers,
+    token,
+)
 
 T0 = datetime(2031, 6, 1, 9, 0, tzinfo=UTC)
 

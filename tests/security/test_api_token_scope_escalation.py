@@ -22,8 +22,18 @@ from auth.permissions import HasScope
 from core.settings import Settings
 from models import Credential, CredentialKind
 from schema.build import build_schema
-from tests.conftest import ME, Persona, bearer_login, gql, make_persona, make_settings
-from tests.e2e.helpers import ALL_SCOPES, create_token, jwt_headers, token
+from tests.helpers import (
+    ALL_SCOPES,
+    ME,
+    Persona,
+    bearer_login,
+    create_token,
+    gql,
+    jwt_headers,
+    make_persona,
+    make_settings,
+    token,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGOUT_EVERYWHERE = "mutation { logout(everywhere: true) }"

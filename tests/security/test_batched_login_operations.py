@@ -14,8 +14,16 @@ import pytest
 import strawberry
 
 from schema.limits import CREDENTIAL_FIELDS, OperationLimits
-from tests.conftest import GRAPHQL, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import CountingHasher, OpenApp
+from tests.helpers import (
+    GRAPHQL,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    CountingHasher,
+    OpenApp,
+    gql,
+    make_persona,
+    make_settings,
+)
 
 
 def guess(password: str) -> str:

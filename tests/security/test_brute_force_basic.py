@@ -12,8 +12,20 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import LOGIN, ME, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import CountingHasher, OpenApp, basic, from_ip, login_variables
+from tests.helpers import (
+    LOGIN,
+    ME,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    CountingHasher,
+    OpenApp,
+    basic,
+    from_ip,
+    gql,
+    login_variables,
+    make_persona,
+    make_settings,
+)
 
 LIMITED = make_settings(login_limit_per_account="3/minute", login_limit_per_ip="10/minute")
 

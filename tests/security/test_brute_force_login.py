@@ -14,8 +14,18 @@ import pytest
 import time_machine
 
 from core.settings import Settings
-from tests.conftest import LOGIN, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import CountingHasher, OpenApp, from_ip, login_variables
+from tests.helpers import (
+    LOGIN,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    CountingHasher,
+    OpenApp,
+    from_ip,
+    gql,
+    login_variables,
+    make_persona,
+    make_settings,
+)
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 LIMITED = make_settings(

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import OTHER_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import CountingHasher, OpenApp
+from tests.helpers import OTHER_PASSWORD, CountingHasher, OpenApp, gql, make_persona, make_settings
 
 QUERY_CYCLE = "{ me { ...A } } fragment A on User { id ...B } fragment B on User { ...A }"
 SELF_CYCLE = "{ me { ...A } } fragment A on User { id ...A }"

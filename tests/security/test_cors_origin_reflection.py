@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from core.settings import Settings, SettingsError
-from tests.conftest import GRAPHQL, ME, gql, make_settings
+from tests.helpers import GRAPHQL, ME, gql, make_settings
 
 ALLOWED = "https://app.example.com"
 

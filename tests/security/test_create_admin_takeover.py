@@ -17,12 +17,12 @@ import pytest
 from starlette.applications import Starlette
 
 import main
-from auth.backend import AuthBackend
 from app.factory import create_app
+from auth.backend import AuthBackend
 from core.errors import BadUserInput
 from models import User
 from services.accounts import create_admin
-from tests.conftest import (
+from tests.helpers import (
     ME,
     OTHER_PASSWORD,
     REGISTER,
@@ -31,10 +31,11 @@ from tests.conftest import (
     TEST_SECRET,
     bearer,
     bearer_login,
+    create_token,
     gql,
     make_settings,
+    token,
 )
-from tests.e2e.helpers import create_token, token
 
 MAIN = Path(main.__file__).resolve()
 ADMIN_PASSWORD = "quiet lantern orchard 7 copper"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import GRAPHQL, LOGIN, REGISTER, STRONG_PASSWORD, bearer, gql
-from tests.security.conftest import login_variables
+from tests.helpers import GRAPHQL, LOGIN, REGISTER, STRONG_PASSWORD, bearer, gql, login_variables
 
 
 def assert_not_stored(result) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import (
+from tests.helpers import (
     GRAPHQL,
     LOGIN,
     ME,
@@ -22,9 +22,9 @@ from tests.conftest import (
     bearer,
     bearer_login,
     gql,
+    login_variables,
     make_settings,
 )
-from tests.security.conftest import login_variables
 
 ALLOWED = "https://app.example.com"
 EVIL = "https://evil.example"

@@ -23,17 +23,18 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import (
+from tests.helpers import (
     GRAPHQL,
     LOGIN,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
+    CountingHasher,
+    OpenApp,
     make_settings,
     reset_postgres,
     run,
 )
-from tests.security.conftest import CountingHasher, OpenApp
-from tests.support.processes import GatehouseServer
+from tests.helpers.processes import GatehouseServer
 
 LIMIT = 32  # schema/input_limits.py MAX_INPUT_DEPTH
 DEEP = 330  # the depth of the report

@@ -14,8 +14,7 @@ from app.factory import create_app
 from core.hosts import HostCheck
 from core.settings import Settings, SettingsError
 from models import User
-from tests.conftest import GRAPHQL, LOGIN, ME, REGISTER, STRONG_PASSWORD, gql, make_settings
-from tests.security.conftest import login_variables
+from tests.helpers import GRAPHQL, LOGIN, ME, REGISTER, STRONG_PASSWORD, gql, login_variables, make_settings
 
 EVIL = {"Host": "evil.example", "Origin": "http://evil.example"}
 EVIL_WITH_PORT = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}

@@ -19,9 +19,8 @@ import time_machine
 from core.clock import as_utc
 from core.settings import Settings, SettingsError
 from models import Credential, CredentialKind, RefreshToken
-from tests.conftest import ME, Persona, bearer, bearer_login, gql, make_persona, make_settings
-from tests.security.conftest import OpenApp
-from tests.security.forgery import claims_of
+from tests.helpers import ME, OpenApp, Persona, bearer, bearer_login, gql, make_persona, make_settings
+from tests.helpers.forgery import claims_of
 
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -24,18 +24,20 @@ from auth.backend import AuthBackend
 from auth.passwords import BcryptHasher
 from core.errors import BadUserInput
 from services.accounts import create_admin
-from tests.conftest import (
+from tests.helpers import (
     GRAPHQL,
     LOGIN,
     REGISTER,
     STRONG_PASSWORD,
+    OpenApp,
+    basic,
     bearer,
     bearer_login,
     gql,
+    login_variables,
     make_persona,
     make_settings,
 )
-from tests.security.conftest import OpenApp, basic, login_variables
 
 PASSWORD_INPUT_MAX = 1024  # characters as typed: 4 x the 256-character maximum
 GROWS = "\ufdfa"  # one character, 18 after NFKC

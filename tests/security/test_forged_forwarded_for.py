@@ -20,20 +20,21 @@ import httpx
 import pytest
 
 from models import Credential
-from tests.conftest import (
+from tests.helpers import (
     GRAPHQL,
     LOGIN,
     STRONG_PASSWORD,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
+    OpenApp,
     gql,
+    login_variables,
     make_persona,
     make_settings,
     reset_postgres,
     run,
 )
-from tests.security.conftest import OpenApp, login_variables
-from tests.support.processes import GatehouseServer
+from tests.helpers.processes import GatehouseServer
 
 GARBLED = [
     "x" * 100,  # the report

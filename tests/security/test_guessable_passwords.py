@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REGISTER, gql
+from tests.helpers import REGISTER, gql
 
 
 def register_variables(username: str, password: str, email: str | None = None) -> dict[str, object]:

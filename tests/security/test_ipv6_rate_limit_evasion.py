@@ -18,8 +18,18 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import LOGIN, ME, REGISTER, STRONG_PASSWORD, gql, make_settings
-from tests.security.conftest import OpenApp, basic, from_ip, login_variables
+from tests.helpers import (
+    LOGIN,
+    ME,
+    REGISTER,
+    STRONG_PASSWORD,
+    OpenApp,
+    basic,
+    from_ip,
+    gql,
+    login_variables,
+    make_settings,
+)
 
 REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }"
 LIMIT = 5
@@ -150,7 +160,7 @@ async def test_an_untrusted_peer_in_a_trusted_network_spelling_is_not_believed(o
 
 
 async def test_the_default_keeps_working_for_a_real_login(open_app: OpenApp):
-    from tests.conftest import make_persona
+    from tests.helpers import make_persona
 
     client = await open_app(LIMITED)
     await make_persona(client, "alice")

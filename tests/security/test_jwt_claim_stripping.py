@@ -11,8 +11,8 @@ import pytest
 import time_machine
 
 from auth.strategy.jwt import LEEWAY, REQUIRED_CLAIMS
-from tests.conftest import ME, bearer, bearer_login, gql
-from tests.security.forgery import claims_of, server_key, sign
+from tests.helpers import ME, bearer, bearer_login, gql
+from tests.helpers.forgery import claims_of, server_key, sign
 
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from auth.secrets import derive_key
-from tests.conftest import ME, TEST_SECRET, bearer, bearer_login, gql
-from tests.security.forgery import b64, claims_of, header_of, kid_of, raw_token, server_key, sign
+from tests.helpers import ME, TEST_SECRET, bearer, bearer_login, gql
+from tests.helpers.forgery import b64, claims_of, header_of, kid_of, raw_token, server_key, sign
 
 INVALID_TOKEN = 'Bearer realm="gatehouse", error="invalid_token"'
 

@@ -19,8 +19,18 @@ import pytest
 from tortoise.exceptions import OperationalError
 
 from models import Credential, CredentialKind, RefreshToken
-from tests.conftest import ME, STRONG_PASSWORD, Persona, bearer, bearer_login, gql
-from tests.e2e.helpers import create_token, jwt_headers, session_cookie_value, token
+from tests.helpers import (
+    ME,
+    STRONG_PASSWORD,
+    Persona,
+    bearer,
+    bearer_login,
+    create_token,
+    gql,
+    jwt_headers,
+    session_cookie_value,
+    token,
+)
 
 EVERY_USER_FIELD = "user { id username email roles createdAt }"
 EVERY_AUTH_FIELD = f"{EVERY_USER_FIELD} accessToken refreshToken tokenType expiresIn"

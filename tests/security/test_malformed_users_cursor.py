@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import Persona, bearer, bearer_login, gql
+from tests.helpers import Persona, bearer, bearer_login, gql
 
 USERS = """
 query Users($first: Int, $after: String) {

@@ -38,15 +38,7 @@ from graphql import (
 )
 
 from core.settings import Settings
-from tests.conftest import (
-    GRAPHQL,
-    STRONG_PASSWORD,
-    Persona,
-    bearer,
-    bearer_login,
-    make_persona,
-    make_settings,
-)
+from tests.helpers import GRAPHQL, STRONG_PASSWORD, Persona, bearer, bearer_login, make_persona, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = build_schema((ROOT / "schema.graphql").read_text())

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import GRAPHQL, make_settings
+from tests.helpers import GRAPHQL, make_settings
 
 LIMIT = 4096
 

@@ -35,8 +35,8 @@ from core.header_limits import (
     MAX_HEADER_FIELD_BYTES,
     MAX_NON_BODY_BYTES,
 )
-from tests.conftest import GRAPHQL, ME, TEST_DATABASE_URL, TEST_REDIS_URL, gql, reset_postgres, run
-from tests.support.processes import ROOT, GatehouseServer, free_port, wait_for
+from tests.helpers import GRAPHQL, ME, TEST_DATABASE_URL, TEST_REDIS_URL, gql, reset_postgres, run
+from tests.helpers.processes import ROOT, GatehouseServer, free_port, wait_for
 
 FORTY_MB = 40 * 1024 * 1024
 GROWTH_ALLOWED = 16 * 1024 * 1024  # bytes of resident memory a refused request may cost

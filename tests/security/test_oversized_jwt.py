@@ -8,8 +8,8 @@ import jwt
 import pytest
 
 from auth.strategy.jwt import MAX_TOKEN_BYTES, InvalidAccessToken, JWTStrategy
-from tests.conftest import ME, gql, make_settings
-from tests.security.forgery import b64, raw_token
+from tests.helpers import ME, gql, make_settings
+from tests.helpers.forgery import b64, raw_token
 
 
 def oversized() -> str:

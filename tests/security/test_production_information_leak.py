@@ -9,18 +9,19 @@ import pytest
 
 from core.settings import Settings
 from services import accounts
-from tests.conftest import (
+from tests.helpers import (
     GRAPHQL,
     LOGIN,
     ME,
     REGISTER,
     STRONG_PASSWORD,
+    basic,
     bearer,
     bearer_login,
     gql,
+    login_variables,
     make_settings,
 )
-from tests.security.conftest import basic, login_variables
 
 SECRET_DETAIL = "password=hunter2 at /srv/gatehouse/secret_module.py line 42"
 

@@ -6,7 +6,7 @@ refuse such documents during validation with `BAD_USER_INPUT`, before execution.
 
 from __future__ import annotations
 
-from tests.conftest import gql, make_settings
+from tests.helpers import gql, make_settings
 
 MAX_DEPTH = make_settings().max_query_depth
 

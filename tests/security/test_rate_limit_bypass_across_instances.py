@@ -9,7 +9,7 @@ from limits.aio.storage import RedisStorage
 
 from auth.ratelimit import LoginLimiter, SafeMemoryStorage, limits_storage_uri
 from core.errors import RateLimited
-from tests.conftest import TEST_REDIS_URL, make_settings
+from tests.helpers import TEST_REDIS_URL, make_settings
 
 needs_redis = pytest.mark.skipif(TEST_REDIS_URL is None, reason="needs TEST_REDIS_URL")
 

@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import gql, make_settings
-from tests.security.conftest import from_ip
+from tests.helpers import from_ip, gql, make_settings
 
 REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }"
 
@@ -31,7 +30,7 @@ async def test_refresh_is_limited_per_client_ip(http: httpx.AsyncClient, alice):
 
 
 async def test_legitimate_rotation_from_another_ip_is_unaffected(http: httpx.AsyncClient, alice):
-    from tests.conftest import bearer_login
+    from tests.helpers import bearer_login
 
     for n in range(5):
         await gql(http, REFRESH, {"t": f"garbage-{n}"}, headers=from_ip("203.0.113.21"), cookies=False)

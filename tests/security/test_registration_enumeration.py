@@ -12,8 +12,16 @@ from limits import parse_many
 from auth.ratelimit import LoginLimiter
 from core.errors import RateLimited
 from core.settings import Settings
-from tests.conftest import REGISTER, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import CountingHasher, OpenApp, from_ip
+from tests.helpers import (
+    REGISTER,
+    STRONG_PASSWORD,
+    CountingHasher,
+    OpenApp,
+    from_ip,
+    gql,
+    make_persona,
+    make_settings,
+)
 
 TAKEN = "This username or email is already registered."
 

@@ -8,8 +8,8 @@ import pytest
 
 from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
 from core.settings import Secret
-from tests.conftest import make_settings
-from tests.security.forgery import header_of, kid_of, server_key
+from tests.helpers import make_settings
+from tests.helpers.forgery import header_of, kid_of, server_key
 
 OLD = "old-secret-key-that-is-long-enough-0000000000"
 NEW = "new-secret-key-that-is-long-enough-1111111111"

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from models import User
-from tests.conftest import LOGIN, REGISTER, STRONG_PASSWORD, bearer, gql
-from tests.security.conftest import login_variables
+from tests.helpers import LOGIN, REGISTER, STRONG_PASSWORD, bearer, gql, login_variables
 
 UA = "AuditProbe/1.0 (security test)"
 IP = "203.0.113.44"

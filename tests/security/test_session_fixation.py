@@ -7,8 +7,7 @@ from __future__ import annotations
 import httpx
 
 from auth.secrets import SESSION_ID_PATTERN, new_secret
-from tests.conftest import LOGIN, ME, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona
-from tests.security.conftest import login_variables
+from tests.helpers import LOGIN, ME, OTHER_PASSWORD, STRONG_PASSWORD, gql, login_variables, make_persona
 
 
 def set_session(result) -> str:

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from auth.passwords import BcryptHasher
 from models import User
-from tests.conftest import LOGIN, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import OpenApp, login_variables
+from tests.helpers import (
+    LOGIN,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    OpenApp,
+    gql,
+    login_variables,
+    make_persona,
+    make_settings,
+)
 
 
 def cost_of(password_hash: str) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import ME, bearer, bearer_login, gql, make_persona
+from tests.helpers import ME, bearer, bearer_login, gql, make_persona
 
 
 async def _warm(http, token: str) -> None:

@@ -16,8 +16,18 @@ import pytest
 
 from auth.passwords import BcryptHasher
 from models import User
-from tests.conftest import LOGIN, ME, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import OpenApp, basic, login_variables
+from tests.helpers import (
+    LOGIN,
+    ME,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    OpenApp,
+    basic,
+    gql,
+    login_variables,
+    make_persona,
+    make_settings,
+)
 
 CURRENT = 6
 STALE = 4

@@ -3,7 +3,7 @@ lexical tokens are refused while parsing, with `BAD_USER_INPUT`."""
 
 from __future__ import annotations
 
-from tests.conftest import GRAPHQL, gql, make_settings
+from tests.helpers import GRAPHQL, gql, make_settings
 
 MAX_TOKENS = make_settings().max_tokens
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import ME, bearer, bearer_login, gql
-from tests.security.forgery import claims_of, server_key, sign
+from tests.helpers import ME, bearer, bearer_login, gql
+from tests.helpers.forgery import claims_of, server_key, sign
 
 REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }"
 CREATE_TOKEN = 'mutation { createApiToken(name: "ci") { token } }'

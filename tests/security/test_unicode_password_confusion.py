@@ -8,8 +8,7 @@ import unicodedata
 
 import pytest
 
-from tests.conftest import LOGIN, REGISTER, gql
-from tests.security.conftest import login_variables
+from tests.helpers import LOGIN, REGISTER, gql, login_variables
 
 COMPOSED = unicodedata.normalize("NFC", "Crème brûlée à l'été, naïve façade")
 DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)

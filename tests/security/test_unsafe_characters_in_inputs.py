@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import GRAPHQL, LOGIN, gql, make_settings
-from tests.security.conftest import CountingHasher, OpenApp
+from tests.helpers import GRAPHQL, LOGIN, CountingHasher, OpenApp, gql, make_settings
 
 UNSAFE = ["a\x00b", "\x00", "\ud800", "x\udfffy", "\udc80\ud800"]
 CREATE_TOKEN = "mutation($name: String!) { createApiToken(name: $name) { token } }"
@@ -121,7 +120,7 @@ async def test_lone_surrogates_as_raw_utf8_bytes_get_a_json_error(http: httpx.As
 
 @pytest.mark.parametrize("text", UNSAFE)
 async def test_api_token_names_are_refused(http: httpx.AsyncClient, alice, text: str):
-    from tests.conftest import bearer, bearer_login
+    from tests.helpers import bearer, bearer_login
 
     token = (await bearer_login(http, "alice"))["accessToken"]
     response = await post(http, encoded({"query": CREATE_TOKEN, "variables": {"name": text}}), bearer(token))

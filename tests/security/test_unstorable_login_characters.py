@@ -16,17 +16,20 @@ from auth.strategy.password import LOGIN_MAX, USERNAME_MAX, find_user_by_login
 from core.errors import GENERIC_LOGIN_FAILURE, Unauthenticated
 from schema.input_limits import UNSAFE_TEXT
 from services import accounts
-from tests.conftest import (
+from tests.helpers import (
     GRAPHQL,
     LOGIN,
     ME,
     OTHER_PASSWORD,
     STRONG_PASSWORD,
+    CountingHasher,
+    OpenApp,
+    basic,
     gql,
+    login_variables,
     make_persona,
     make_settings,
 )
-from tests.security.conftest import CountingHasher, OpenApp, basic, login_variables
 
 UNSTORABLE = {
     "lone-surrogate": "al\ud800ice",

@@ -18,8 +18,7 @@ from core.errors import BadUserInput
 from models import Credential, CredentialKind
 from schema.input_limits import UNSAFE_TEXT
 from services.credentials import KNOWN_SCOPES, TOKEN_NAME_MAX, check_token_request
-from tests.conftest import GRAPHQL, Persona, bearer_login
-from tests.e2e.helpers import CREATE_TOKEN, jwt_headers
+from tests.helpers import CREATE_TOKEN, GRAPHQL, Persona, bearer_login, jwt_headers
 
 BAD_NAMES = {
     "lone-surrogate": "a\ud800b",

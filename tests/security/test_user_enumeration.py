@@ -9,8 +9,19 @@ import httpx
 import pytest
 
 from models import User
-from tests.conftest import LOGIN, ME, OTHER_PASSWORD, STRONG_PASSWORD, gql, make_persona, make_settings
-from tests.security.conftest import CountingHasher, OpenApp, basic, login_variables
+from tests.helpers import (
+    LOGIN,
+    ME,
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    CountingHasher,
+    OpenApp,
+    basic,
+    gql,
+    login_variables,
+    make_persona,
+    make_settings,
+)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import MIN_BCRYPT_ROUNDS_IN_PRODUCTION, Secret, Settings, SettingsError
-from tests.conftest import TEST_SECRET
+from tests.helpers import TEST_SECRET
 
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
 STRONG = "Jq2cVxv0m7rKp9sZ1bT4nYw8eLhA3dUf6gQiR5oNzXc"

@@ -16,7 +16,7 @@ from services.validation import (
     check_username,
     normalise_email,
 )
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD
 
 BUILT_FROM_PERSONAL = "built from your username or email"
 

@@ -11,8 +11,7 @@ from auth.backend import AuthBackend
 from core.settings import Settings
 from models import User
 from services.accounts import register
-from tests.auth.strategy.support import CountingHasher
-from tests.conftest import STRONG_PASSWORD
+from tests.helpers import STRONG_PASSWORD, CountingHasher
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from auth.secrets import API_TOKEN_PATTERN, digest
 from auth.strategy.api_token import ApiTokenStrategy, looks_like_api_token
 from core.clock import as_utc
 from models import Credential, CredentialKind, User
-from tests.auth.strategy.support import raw_row
+from tests.helpers import raw_row
 
 T0 = datetime(2030, 7, 1, 10, 0, tzinfo=UTC)
 

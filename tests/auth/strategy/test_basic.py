@@ -12,8 +12,7 @@ from auth.errors import CredentialRejected
 from auth.strategy.basic import BasicStrategy
 from auth.strategy.password import PasswordStrategy
 from models import User
-from tests.auth.strategy.support import CountingHasher
-from tests.conftest import OTHER_PASSWORD, STRONG_PASSWORD, TEST_REDIS_URL
+from tests.helpers import OTHER_PASSWORD, STRONG_PASSWORD, TEST_REDIS_URL, CountingHasher
 
 CACHE_KEY = b"k" * 32
 

@@ -23,7 +23,7 @@ from auth.strategy.jwt import (
     JWTStrategy,
 )
 from core.settings import Secret
-from tests.conftest import TEST_SECRET, make_settings
+from tests.helpers import TEST_SECRET, make_settings
 
 OLD_SECRET = "an-old-secret-key-retired-at-the-last-rotation-000"
 NEW_SECRET = "the-new-secret-key-that-signs-everything-now-11111"

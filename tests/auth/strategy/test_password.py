@@ -13,8 +13,7 @@ from auth.strategy.password import (
     find_user_by_login,
     login_key,
 )
-from tests.auth.strategy.support import CountingHasher
-from tests.conftest import OTHER_PASSWORD, STRONG_PASSWORD
+from tests.helpers import OTHER_PASSWORD, STRONG_PASSWORD, CountingHasher
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from auth.secrets import REFRESH_TOKEN_PATTERN, digest
 from auth.strategy.refresh import RefreshRejected, RefreshStrategy
 from core.clock import as_utc
 from models import Credential, CredentialKind, RefreshToken, User
-from tests.auth.strategy.support import raw_row
+from tests.helpers import raw_row
 
 T0 = datetime(2030, 5, 1, 8, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import time_machine
 from auth.secrets import SESSION_ID_PATTERN, digest
 from auth.strategy.session import SessionStrategy
 from models import Credential, CredentialKind, User
-from tests.auth.strategy.support import raw_row
+from tests.helpers import raw_row
 
 T0 = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Token forging helpers for the JWT attack tests (not a test module)."""
+"""Token forging helpers for the JWT attack tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 
 from auth.secrets import derive_key
-from tests.conftest import TEST_SECRET
+from tests.helpers.config import TEST_SECRET
 
 
 def b64(data: bytes) -> str:
