@@ -1,0 +1,105 @@
+"""Code the tests share (not fixtures: those live in the conftest.py files).
+
+`from tests.helpers import ...` gives the common names below; the specialised modules are
+imported by their own path: `tests.helpers.forgery` (hand-made JWTs) and
+`tests.helpers.processes` (real server processes, private PostgreSQL and Redis).
+"""
+
+from tests.helpers.apps import PROXY_PEER, OpenApp, app_client
+from tests.helpers.backends import raw_row, reset_postgres, reset_redis, run
+from tests.helpers.config import (
+    OTHER_PASSWORD,
+    STRONG_PASSWORD,
+    TEST_DATABASE_URL,
+    TEST_GRAPHQL_EXECUTOR,
+    TEST_REDIS_URL,
+    TEST_SECRET,
+    make_settings,
+    uses_postgres,
+)
+from tests.helpers.graphql import (
+    ALL_SCOPES,
+    CREATE_TOKEN,
+    GRAPHQL,
+    LOGIN,
+    ME,
+    MY_CREDENTIALS,
+    REGISTER,
+    GQLResponse,
+    Persona,
+    bearer_login,
+    cookie_login,
+    create_token,
+    gql,
+    login_variables,
+    make_persona,
+    register,
+)
+from tests.helpers.hashers import CountingHasher
+from tests.helpers.headers import (
+    BASIC_CHALLENGE,
+    BEARER_CHALLENGE,
+    PLAIN_CHALLENGE,
+    TOKEN_CHALLENGE,
+    basic,
+    bearer,
+    clears_cookie,
+    cookie_attributes,
+    cookie_header,
+    from_ip,
+    jwt_headers,
+    session_cookie_value,
+    set_cookie_headers,
+    token,
+)
+from tests.helpers.processes import free_port
+
+__all__ = [
+    "ALL_SCOPES",
+    "BASIC_CHALLENGE",
+    "BEARER_CHALLENGE",
+    "CREATE_TOKEN",
+    "GRAPHQL",
+    "LOGIN",
+    "ME",
+    "MY_CREDENTIALS",
+    "OTHER_PASSWORD",
+    "PLAIN_CHALLENGE",
+    "PROXY_PEER",
+    "REGISTER",
+    "STRONG_PASSWORD",
+    "TEST_DATABASE_URL",
+    "TEST_GRAPHQL_EXECUTOR",
+    "TEST_REDIS_URL",
+    "TEST_SECRET",
+    "TOKEN_CHALLENGE",
+    "CountingHasher",
+    "GQLResponse",
+    "OpenApp",
+    "Persona",
+    "app_client",
+    "basic",
+    "bearer",
+    "bearer_login",
+    "clears_cookie",
+    "cookie_attributes",
+    "cookie_header",
+    "cookie_login",
+    "create_token",
+    "free_port",
+    "from_ip",
+    "gql",
+    "jwt_headers",
+    "login_variables",
+    "make_persona",
+    "make_settings",
+    "raw_row",
+    "register",
+    "reset_postgres",
+    "reset_redis",
+    "run",
+    "session_cookie_value",
+    "set_cookie_headers",
+    "token",
+    "uses_postgres",
+]
