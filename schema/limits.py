@@ -30,7 +30,6 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
-from strawberry.extensions import AddValidationRules
 
 from core.errors import ErrorCode
 from schema.errors import ErrorCodes
@@ -126,13 +125,6 @@ class OneCredentialFieldPerOperation(ValidationRule):
                     extensions={"code": ErrorCode.BAD_USER_INPUT.value},
                 )
             )
-
-
-class OperationLimits(AddValidationRules):
-    """Adds Gatehouse's own validation rules to every operation."""
-
-    def __init__(self) -> None:
-        super().__init__([OneCredentialFieldPerOperation])
 
 
 class OperationGuards(ErrorCodes):
