@@ -2,6 +2,11 @@
 
 Nothing else in the code base reads `os.environ`: the `Settings` object is built by
 `Settings.from_env()` in `main.py` (or by a test) and passed in explicitly.
+
+Reading is Starlette's `Config`: the environment first, then `.env` as Starlette reads it
+(`NAME=value` lines, `#` comment lines, one pair of matching quotes stripped; no
+`export`, no comments after a value, no `${...}` expansion). Casts turn the text into
+values and every refusal names its variable.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from starlette.config import Config
 
 from core.hosts import ascii_host
 
@@ -48,7 +55,12 @@ class SettingsError(ValueError):
 
 
 class Secret:
-    """A string that never shows itself in `repr()`, `str()` or logs."""
+    """A string that never shows itself in `repr()`, `str()` or logs.
+
+    Not Starlette's `Secret`: that one hides in `repr()` only and gives its value to
+    `str()`, so an f-string or a `%s` in a log line would print the key; it also compares
+    by identity. This one is read with `reveal()` alone and compares in constant time.
+    """
 
     __slots__ = ("_value",)
 
@@ -73,32 +85,76 @@ class Secret:
         return hash(self._value)
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+T = TypeVar("T")
+_ON = ("1", "true", "on", "yes")
+_OFF = ("0", "false", "off", "no")
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "on", "yes"):
+def _comma_list(raw: str) -> tuple[str, ...]:
+    """`a, b,,c` as `("a", "b", "c")`.
+
+    Not Starlette's `CommaSeparatedStrings`: it splits with `shlex`, so a `#` ends the
+    list (`a#b,c` is `["a"]`), a backslash vanishes and a lone quote is an error; a
+    secret key in `PREVIOUS_SECRET_KEYS` may hold any of them, and a list cut short at
+    `#` would hide a bad entry instead of refusing it.
+    """
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _on_off(raw: str) -> bool | None:
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in _ON:
         return True
-    if raw in ("0", "false", "off", "no"):
+    if value in _OFF:
         return False
-    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+    raise ValueError(value)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _read(config: Config, name: str, cast: Callable[[str], T], problem: str) -> T | None:
+    """`name` through `cast`; None when unset or empty (the caller's default). A value
+    `cast` refuses is a `SettingsError`: "`name` `problem`, got 'value'"."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        return config(name, cast=lambda raw: cast(raw) if raw != "" else None, default=None)
+    except ValueError:  # Starlette's own message names the cast, not what the value must be
+        raise SettingsError(f"{name} {problem}, got {_shown(config(name), cast)!r}") from None
+
+
+def _shown(raw: str, cast: Callable[[str], Any]) -> str:
+    return raw.strip().lower() if cast is _on_off else raw
+
+
+def _flag(config: Config, name: str) -> bool | None:
+    return _read(config, name, _on_off, "must be on or off")
+
+
+def _int(config: Config, name: str, default: int, minimum: int, maximum: int) -> int:
+    value = _read(config, name, int, "must be a whole number")
+    if value is None:
+        return default
     if not minimum <= value <= maximum:
         raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+def _text(config: Config, name: str, default: str) -> str:
+    """The variable's text; unset or empty: `default`."""
+    return config(name, default="") or default
+
+
+def _list(config: Config, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A comma-separated list; unset: `default`, set but empty: an empty list."""
+    value = config(name, cast=_comma_list, default=None)
+    return default if value is None else value
+
+
+def _config(env: Mapping[str, str] | None) -> Config:
+    if env is not None:
+        return Config(environ=env)
+    dotenv = Path(".env")
+    # Starlette warns about a missing file; most deployments have none.
+    return Config(env_file=dotenv if dotenv.is_file() else None, environ=os.environ)
 
 
 @dataclass(frozen=True)
@@ -236,11 +292,10 @@ class Settings:
     def from_env(
         cls, env: Mapping[str, str] | None = None, secret_file: Path = DEFAULT_SECRET_FILE
     ) -> Settings:
-        """Read the settings from `env` (default: `os.environ` plus a `.env` file)."""
-        if env is None:
-            env = _environment_with_dotenv()
-        app_env = env.get("APP_ENV", "development") or "development"
-        raw_secret = env.get("SECRET_KEY", "")
+        """Read the settings from `env` (default: `os.environ`, then a `.env` file)."""
+        config = _config(env)
+        app_env = _text(config, "APP_ENV", "development")
+        raw_secret = _text(config, "SECRET_KEY", "")
         if not raw_secret:
             if app_env == "production":
                 raise SettingsError(
@@ -250,40 +305,39 @@ class Settings:
             raw_secret = _development_secret(secret_file)
         elif app_env == "production" and len(raw_secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
-        database_url = env.get("DATABASE_URL") or "sqlite://gatehouse.db"
+        database_url = _text(config, "DATABASE_URL", "sqlite://gatehouse.db")
         _check_database_url(database_url)
-        redis_url = env.get("REDIS_URL") or None
+        redis_url = _text(config, "REDIS_URL", "") or None
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
-        schemes = _csv(env.get("AUTH_SCHEMES", ",".join(ALL_SCHEMES)))
+        identity_cache = _flag(config, "IDENTITY_CACHE")
         settings = cls(
             secret_key=Secret(raw_secret),
-            previous_secret_keys=tuple(Secret(k) for k in _csv(env.get("PREVIOUS_SECRET_KEYS", ""))),
+            previous_secret_keys=tuple(Secret(k) for k in _list(config, "PREVIOUS_SECRET_KEYS")),
             database_url=database_url,
             redis_url=redis_url,
             app_env=app_env,
-            bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, 4, 16),
-            allowed_origins=tuple(o.rstrip("/") for o in _csv(env.get("ALLOWED_ORIGINS", ""))),
-            allowed_hosts=_csv(env.get("ALLOWED_HOSTS", "")),
-            host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int(env, "PORT", 8000, 1, 65535),
-            trusted_proxies=_csv(env.get("TRUSTED_PROXIES", "127.0.0.1")),
-            auth_schemes=schemes,
-            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900, 300, 3600),
-            refresh_family_max_age=_int(env, "REFRESH_FAMILY_MAX_AGE", 90, 1, 365) * 24 * 3600,
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
-            db_timeout=float(_int(env, "DB_TIMEOUT", 5, 1, 120)),
-            identity_cache=_flag(env, "IDENTITY_CACHE", True),
-            # Unset or empty: keep the default.
-            login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT") or cls.login_limit_per_account,
-            login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP") or cls.login_limit_per_ip,
-            register_limit_per_ip=env.get("REGISTER_LIMIT_PER_IP") or cls.register_limit_per_ip,
-            refresh_limit_per_ip=env.get("REFRESH_LIMIT_PER_IP") or cls.refresh_limit_per_ip,
-            ipv6_rate_limit_prefix=_int(env, "IPV6_RATE_LIMIT_PREFIX", 64, 32, 128),
-            graphql_executor=(env.get("GRAPHQL_EXECUTOR") or "compiled").strip().lower(),
-            persisted_queries=(env.get("PERSISTED_QUERIES") or "auto").strip().lower(),
-            persisted_queries_file=env.get("PERSISTED_QUERIES_FILE") or None,
-            access_log=_flag(env, "ACCESS_LOG", app_env != "production") if env.get("ACCESS_LOG") else None,
+            bcrypt_rounds=_int(config, "BCRYPT_ROUNDS", 12, 4, 16),
+            allowed_origins=tuple(o.rstrip("/") for o in _list(config, "ALLOWED_ORIGINS")),
+            allowed_hosts=_list(config, "ALLOWED_HOSTS"),
+            host=_text(config, "HOST", "127.0.0.1"),
+            port=_int(config, "PORT", 8000, 1, 65535),
+            trusted_proxies=_list(config, "TRUSTED_PROXIES", cls.trusted_proxies),
+            auth_schemes=_list(config, "AUTH_SCHEMES", ALL_SCHEMES),
+            access_token_ttl=_int(config, "ACCESS_TOKEN_TTL", 900, 300, 3600),
+            refresh_family_max_age=_int(config, "REFRESH_FAMILY_MAX_AGE", 90, 1, 365) * 24 * 3600,
+            max_body_bytes=_int(config, "MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            db_timeout=float(_int(config, "DB_TIMEOUT", 5, 1, 120)),
+            identity_cache=True if identity_cache is None else identity_cache,
+            login_limit_per_account=_text(config, "LOGIN_LIMIT_PER_ACCOUNT", cls.login_limit_per_account),
+            login_limit_per_ip=_text(config, "LOGIN_LIMIT_PER_IP", cls.login_limit_per_ip),
+            register_limit_per_ip=_text(config, "REGISTER_LIMIT_PER_IP", cls.register_limit_per_ip),
+            refresh_limit_per_ip=_text(config, "REFRESH_LIMIT_PER_IP", cls.refresh_limit_per_ip),
+            ipv6_rate_limit_prefix=_int(config, "IPV6_RATE_LIMIT_PREFIX", 64, 32, 128),
+            graphql_executor=_text(config, "GRAPHQL_EXECUTOR", "compiled").strip().lower(),
+            persisted_queries=_text(config, "PERSISTED_QUERIES", "auto").strip().lower(),
+            persisted_queries_file=_text(config, "PERSISTED_QUERIES_FILE", "") or None,
+            access_log=_flag(config, "ACCESS_LOG"),
         )
         _check_at_start_up(settings)
         return settings
@@ -504,14 +558,6 @@ def _check_database_url(url: str) -> None:
             "DATABASE_URL must be a Tortoise URL such as sqlite://gatehouse.db or "
             "postgres://user@host:5432/db"
         )
-
-
-def _environment_with_dotenv() -> dict[str, str]:
-    from dotenv import dotenv_values
-
-    merged = {k: v for k, v in dotenv_values(".env").items() if v is not None}
-    merged.update(os.environ)  # the real environment wins over the file
-    return merged
 
 
 def _development_secret(path: Path) -> str:

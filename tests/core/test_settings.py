@@ -295,3 +295,104 @@ def test_with_returns_a_changed_copy(secret_file):
     changed = settings.with_(port=1234)
     assert changed.port == 1234
     assert settings.port == 8000
+
+
+# -- casts: flags, lists, the new fields ---------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "value"), [("on", True), ("YES", True), ("1", True), ("off", False),
+                                            (" False ", False), ("0", False), ("no", False)])  # fmt: skip
+def test_flags_read_on_and_off(secret_file, raw, value):
+    settings = from_env(secret_file, IDENTITY_CACHE=raw, ACCESS_LOG=raw)
+    assert (settings.identity_cache, settings.access_log) == (value, value)
+
+
+def test_unset_or_empty_flags_keep_their_default(secret_file):
+    for env in ({}, {"IDENTITY_CACHE": "", "ACCESS_LOG": ""}, {"IDENTITY_CACHE": " "}):
+        settings = from_env(secret_file, **env)
+        assert settings.identity_cache is True
+        assert settings.access_log is None and settings.access_log_on  # on outside production
+
+
+@pytest.mark.parametrize("name", ["IDENTITY_CACHE", "ACCESS_LOG"])
+def test_a_flag_that_is_neither_on_nor_off_names_the_variable_and_the_value(secret_file, name):
+    with pytest.raises(SettingsError, match=f"{name} must be on or off, got 'maybe'"):
+        from_env(secret_file, **{name: "Maybe"})
+
+
+def test_a_bad_number_names_the_variable_and_the_value(secret_file):
+    with pytest.raises(SettingsError, match="PORT must be a whole number, got 'http'"):
+        from_env(secret_file, PORT="http")
+    with pytest.raises(SettingsError, match="PORT must be between 1 and 65535, got 70000"):
+        from_env(secret_file, PORT="70000")
+
+
+def test_a_list_set_but_empty_is_empty(secret_file):
+    """`TRUSTED_PROXIES=` trusts no proxy; only an unset variable means the default."""
+    assert from_env(secret_file, TRUSTED_PROXIES="").trusted_proxies == ()
+    assert from_env(secret_file, TRUSTED_PROXIES=" , ,").trusted_proxies == ()
+    assert from_env(secret_file).trusted_proxies == ("127.0.0.1",)
+
+
+def test_previous_keys_keep_every_character(secret_file):
+    """Keys are split on commas only: `#`, quotes and backslashes are part of a key
+    (a shell-style split would end the list at `#` and drop a backslash)."""
+    keys = [
+        "Jx4#Vb9Qm2Lr7Tz5Wk8Ny3Pd6-first",
+        "it's-a-\\key-Hc1Fs8Ga5Ue2Io9Ky4Ml7Q",
+        '"quoted"-key-3Rt7Yu1Io5Pa9Sd',
+    ]
+    settings = from_env(secret_file, PREVIOUS_SECRET_KEYS=",".join(keys))
+    assert [key.reveal() for key in settings.previous_secret_keys] == keys
+
+
+def test_the_engine_persisted_queries_and_access_log_are_read(secret_file, tmp_path):
+    manifest = tmp_path / "queries.json"
+    settings = from_env(
+        secret_file,
+        GRAPHQL_EXECUTOR=" GraphQL-Core ",
+        PERSISTED_QUERIES="Only",
+        PERSISTED_QUERIES_FILE=str(manifest),
+        ACCESS_LOG="off",
+    )
+    assert settings.graphql_executor == "graphql-core"
+    assert settings.persisted_queries == "only"
+    assert settings.persisted_queries_file == str(manifest)
+    assert settings.access_log is False and not settings.access_log_on
+    defaults = from_env(secret_file, GRAPHQL_EXECUTOR="", PERSISTED_QUERIES="", PERSISTED_QUERIES_FILE="")
+    assert (defaults.graphql_executor, defaults.persisted_queries) == ("compiled", "auto")
+    assert defaults.persisted_queries_file is None
+    assert not from_env(secret_file, APP_ENV="production").access_log_on
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GRAPHQL_EXECUTOR": "fast"}, "GRAPHQL_EXECUTOR must be one of compiled, graphql-core"),
+        ({"PERSISTED_QUERIES": "always"}, "PERSISTED_QUERIES must be one of auto, only, off"),
+        ({"PERSISTED_QUERIES": "only"}, "PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE"),
+    ],
+)
+def test_bad_engine_and_persisted_query_settings_are_refused(secret_file, env, message):
+    with pytest.raises(SettingsError, match=message):
+        from_env(secret_file, **env)
+
+
+def test_dotenv_is_read_as_starlette_reads_it(tmp_path, monkeypatch, secret_file):
+    """`NAME=value` lines, `#` comment lines and one pair of matching quotes; no missing-file warning."""
+    monkeypatch.chdir(tmp_path)
+    for name in (*VARIABLES, "PORT", "ALLOWED_HOSTS", "IDENTITY_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    # No .env: no warning either (warnings are errors).
+    assert Settings.from_env(secret_file=secret_file).port == 8000
+    (tmp_path / ".env").write_text(
+        "# a comment line\n"
+        "SECRET_KEY='quoted-Jx4Vb9Qm2Lr7Tz5Wk8Ny3Pd6'\n"
+        'ALLOWED_HOSTS="auth.example, Other.Example"\n'
+        "IDENTITY_CACHE = off\n"
+        "not a pair\n"
+    )
+    settings = Settings.from_env(secret_file=secret_file)
+    assert settings.secret_key.reveal() == "quoted-Jx4Vb9Qm2Lr7Tz5Wk8Ny3Pd6"
+    assert settings.allowed_hosts == ("auth.example", "other.example")
+    assert settings.identity_cache is False
