@@ -37,9 +37,11 @@ import logging
 import os
 import secrets
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+
+from cachetools import LRUCache, TTLCache
 
 logger = logging.getLogger("gatehouse.cache")
 
@@ -165,17 +167,24 @@ class NoGenerations:
 
 
 class IdentityCache:
-    """Verified rows by credential key, each kept with the generation it was read under."""
+    """Verified rows by credential key, each kept with the generation it was read under.
+
+    At most `max_entries` rows, each for `max_age` seconds after it was read (`cachetools`'
+    `TTLCache`, the least recently used out first when full), and the owners of as many
+    keys (an `LRUCache`), so a credential seen once is cached from its second request on.
+    """
 
     def __init__(
-        self, generations: Generations, max_entries: int = MAX_ENTRIES, max_age: float = MAX_AGE
+        self,
+        generations: Generations,
+        max_entries: int = MAX_ENTRIES,
+        max_age: float = MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.generations = generations
         self.enabled = not isinstance(generations, NoGenerations)
-        self._max_entries = max_entries
-        self._max_age = max_age
-        self._entries: OrderedDict[str, tuple[str, float, Any]] = OrderedDict()
-        self._owners: OrderedDict[str, str] = OrderedDict()  # credential key -> user id
+        self._entries: TTLCache[str, tuple[str, Any]] = TTLCache(max_entries, ttl=max_age, timer=clock)
+        self._owners: LRUCache[str, str] = LRUCache(max_entries)  # credential key -> user id
 
     async def get(self, key: str, owner_hint: str | None = None) -> tuple[Any | None, str | None]:
         """(cached value, None) on a hit; (None, generation to store under) on a miss.
@@ -186,17 +195,22 @@ class IdentityCache:
         """
         if not self.enabled:
             return None, None
-        owner = self._owners.get(key) or owner_hint
+        # Indexing, not `.get()`: cachetools' `get` looks the key up twice (and a
+        # TTLCache reads its clock twice), three times the cost on every request.
+        try:
+            owner: str | None = self._owners[key]
+        except KeyError:
+            owner = owner_hint
         if owner is None:
             return None, None
         generation = await self.generations.current(owner)
-        found = self._entries.get(key)
-        if found is not None:
-            stored_generation, stored_at, value = found
-            fresh = time.monotonic() - stored_at < self._max_age
-            if generation is not None and generation == stored_generation and fresh:
-                return value, None
-            self._entries.pop(key, None)
+        try:
+            stored_generation, value = self._entries[key]
+        except KeyError:  # never read, expired or pushed out
+            return None, generation
+        if generation is not None and generation == stored_generation:
+            return value, None
+        self._entries.pop(key, None)
         return None, generation
 
     def put(self, key: str, user_id: str, generation: str | None, value: Any) -> None:
@@ -204,14 +218,8 @@ class IdentityCache:
         if not self.enabled:
             return
         self._owners[key] = user_id
-        self._owners.move_to_end(key)
-        if len(self._owners) > self._max_entries:
-            self._owners.popitem(last=False)
-        if generation is None:
-            return
-        self._entries[key] = (generation, time.monotonic(), value)
-        if len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        if generation is not None:
+            self._entries[key] = (generation, value)
 
     def forget(self, key: str) -> None:
         """Drop one entry (for example after a failed liveness check)."""

@@ -51,14 +51,26 @@ async def test_a_write_after_the_generation_was_taken_is_seen_next_time():
     assert (await cache.get("k"))[0] is None
 
 
-async def test_entries_expire_after_max_age(monkeypatch):
-    cache = IdentityCache(LocalGenerations(), max_age=60)
+async def test_entries_expire_after_max_age():
+    now = [1000.0]
+    cache = IdentityCache(LocalGenerations(), max_age=60, clock=lambda: now[0])
     await _cached(cache)
-    import auth.identity_cache as module
+    now[0] += 59
+    assert (await cache.get("k"))[0] == "row"
+    now[0] += 2  # 61 seconds after it was read
+    value, generation = await cache.get("k")
+    assert value is None and generation is not None  # the owner is still known: read again
 
-    real = module.time.monotonic
-    monkeypatch.setattr(module.time, "monotonic", lambda: real() + 61)
-    assert (await cache.get("k"))[0] is None
+
+async def test_at_most_max_entries_the_least_recently_used_out_first():
+    cache = IdentityCache(LocalGenerations(), max_entries=2)
+    await _cached(cache, "k1", "u1")
+    await _cached(cache, "k2", "u2")
+    assert (await cache.get("k1"))[0] == "row"  # k1 used last: k2 goes first
+    await _cached(cache, "k3", "u3")
+    assert (await cache.get("k1"))[0] == "row"
+    assert (await cache.get("k2"))[0] is None
+    assert (await cache.get("k3"))[0] == "row"
 
 
 async def test_no_generations_means_no_cache():
