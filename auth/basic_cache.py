@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cachetools import TTLCache
+
 from auth.secrets import keyed_digest
 
 MAX_MEMORY_ENTRIES = 10_000
@@ -43,34 +45,27 @@ class BasicCache(Protocol):
 
 
 class MemoryBasicCache:
-    """Per-process cache with a TTL and a size bound."""
+    """Per-process cache: each entry for `ttl` seconds, at most `MAX_MEMORY_ENTRIES`
+    (`cachetools`' `TTLCache`: the least recently used goes first when full)."""
 
     def __init__(self, key: bytes, ttl: float, clock: Any = time.monotonic) -> None:
         self._key = key
-        self._ttl = ttl
-        self._clock = clock
-        self._entries: dict[str, tuple[float, BasicCacheEntry]] = {}
+        self._entries: TTLCache[str, BasicCacheEntry] = TTLCache(MAX_MEMORY_ENTRIES, ttl=ttl, timer=clock)
 
     async def get(self, header_value: str) -> BasicCacheEntry | None:
         """The entry for this header, if verified less than `ttl` seconds ago."""
-        slot = keyed_digest(self._key, header_value)
-        found = self._entries.get(slot)
-        if found is None:
+        try:  # indexing: `TTLCache.get` looks the key up (and reads the clock) twice
+            return self._entries[keyed_digest(self._key, header_value)]
+        except KeyError:
             return None
-        if found[0] <= self._clock():
-            self._entries.pop(slot, None)
-            return None
-        return found[1]
 
     async def put(self, header_value: str, entry: BasicCacheEntry) -> None:
         """Remember a verified header."""
-        if len(self._entries) >= MAX_MEMORY_ENTRIES:
-            self._entries.clear()  # simple bound; the cache is only an optimisation
-        self._entries[keyed_digest(self._key, header_value)] = (self._clock() + self._ttl, entry)
+        self._entries[keyed_digest(self._key, header_value)] = entry
 
     async def forget_user(self, user_id: str) -> None:
         """Drop every entry of `user_id`."""
-        for slot in [s for s, (_, e) in self._entries.items() if e.user_id == user_id]:
+        for slot in [s for s, e in self._entries.items() if e.user_id == user_id]:
             self._entries.pop(slot, None)
 
 
