@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from cachetools import FIFOCache
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -87,9 +88,11 @@ class HostCheck(TrustedHostMiddleware):
         self.exact = frozenset(p.encode("ascii") for p in self.allowed_hosts if not p.startswith("*"))
         self.suffixes = tuple(p[1:].encode("ascii") for p in self.allowed_hosts if p.startswith("*."))
         self.exempt_paths = exempt_paths
-        # `Host` values seen and allowed, as sent (port included): one dict lookup for the
-        # next request naming them. Only allowed values enter, and at most MAX_SEEN.
-        self.seen: dict[bytes, bool] = {}
+        # `Host` values seen and allowed, as sent (port included): one membership test for
+        # the next request naming them. Only allowed values enter, at most MAX_SEEN; when
+        # full the oldest goes (first in, first out: a hit is a plain `in`, and a value in
+        # use that a flood of other ports pushed out comes back after one check).
+        self.seen: FIFOCache[bytes, bool] = FIFOCache(MAX_SEEN)
 
     def allows(self, value: bytes) -> bool:
         """Whether the `Host` header `value` names an allowed host (remembered when it does)."""
@@ -97,7 +100,7 @@ class HostCheck(TrustedHostMiddleware):
         allowed = name in self.exact or bool(
             self.suffixes and name.endswith(self.suffixes) and _HOSTNAME.fullmatch(name)
         )
-        if allowed and len(self.seen) < MAX_SEEN:
+        if allowed:
             self.seen[value] = True
         return allowed
 

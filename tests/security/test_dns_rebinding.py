@@ -335,4 +335,6 @@ def test_only_allowed_hosts_are_remembered_and_never_more_than_the_cap():
     for port in range(MAX_SEEN * 2):
         assert check.allows(f"localhost:{port}".encode())
     assert len(check.seen) == MAX_SEEN
-    assert check.allows(b"localhost:99999")  # past the cap: still checked, just not remembered
+    assert check.allows(b"localhost:99999")  # past the cap: still checked, the oldest forgotten
+    assert b"localhost:99999" in check.seen and b"localhost:0" not in check.seen
+    assert len(check.seen) == MAX_SEEN
