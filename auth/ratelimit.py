@@ -48,12 +48,19 @@ def limits_storage_uri(redis_url: str) -> str:
 
 
 class SafeMemoryStorage(MemoryStorage):
-    """`MemoryStorage` whose `clear` cannot break its own expiry task.
+    """`MemoryStorage` whose `clear` cannot kill its own expiry task.
 
-    In limits 5.8 the expiry task lists the keys, then awaits a thread per key; a `clear`
-    in between removed a listed key and the task died with `KeyError` ("Task exception
-    was never retrieved" in the logs). Emptying the entries instead leaves the removal
-    to the task itself.
+    A bug in `limits` (5.8.0, the newest release, and its main branch as of December
+    2026), `limits/aio/storage/memory.py`: the expiry task lists the keys of `events`,
+    then for each key awaits `asyncio.to_thread` and reads `self.events[key]`. `clear`
+    (what `MovingWindowRateLimiter.clear`, the library's one way to reset a moving
+    window, calls) pops the key meanwhile, and the task dies with `KeyError` ("Task
+    exception was never retrieved"); old hits are then kept until a later hit starts a
+    new task. No supported API avoids it: the strategies reset a window only through
+    `Storage.clear`, and the synchronous `limits.storage.MemoryStorage` (not affected)
+    belongs to the synchronous API. Emptying the key's events instead of removing the
+    key leaves the removal to the task itself. `tests/auth/test_ratelimit.py` fails once
+    the library's own `clear` is safe, so this class can go.
     """
 
     async def clear(self, key: str) -> None:
