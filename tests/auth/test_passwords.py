@@ -76,11 +76,6 @@ async def test_the_input_bound_leaves_room_for_any_normal_form_of_the_maximum():
     assert await hasher.verify(typed, await hasher.hash(stored_form))
 
 
-def test_the_input_bound_is_1024():
-    """A change detector only: the test above proves the bound is room enough."""
-    assert (PASSWORD_MAX, PASSWORD_INPUT_MAX) == (256, 1024)
-
-
 async def test_over_long_passwords_are_refused_without_work(monkeypatch):
     import bcrypt
 

@@ -188,14 +188,6 @@ async def test_a_recursion_error_left_anywhere_is_a_json_500_and_one_log_line(
     assert not any(r.exc_info for r in caplog.records)
 
 
-def test_the_limit_is_32():
-    """A change detector only: `test_every_depth_over_the_limit_is_refused` (33 refused)
-    and `test_the_limit_itself_is_accepted` (32 read) prove the bound."""
-    from schema.input_limits import MAX_INPUT_DEPTH
-
-    assert MAX_INPUT_DEPTH == LIMIT
-
-
 @pytest.fixture(scope="module")
 def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatehouseServer]:
     """`python main.py serve` in production, as the report ran it."""

@@ -30,10 +30,10 @@ import uvicorn
 
 from core.header_limits import (
     MAX_HEAD_BYTES,
-    MAX_HEADER_BYTES,
     MAX_HEADER_COUNT,
     MAX_HEADER_FIELD_BYTES,
     MAX_NON_BODY_BYTES,
+    header_problem,
 )
 from tests.helpers import GRAPHQL, ME, TEST_DATABASE_URL, TEST_REDIS_URL, gql, reset_postgres, run
 from tests.helpers.processes import ROOT, GatehouseServer, free_port, wait_for
@@ -50,9 +50,22 @@ def assert_431(response: httpx.Response) -> None:
     assert "headers" in body["errors"][0]["extensions"]["fields"]
 
 
-def test_the_bounds():
-    assert (MAX_HEADER_COUNT, MAX_HEADER_FIELD_BYTES, MAX_HEADER_BYTES) == (100, 16384, 32768)
-    assert MAX_HEAD_BYTES > MAX_HEADER_BYTES
+def test_each_bound_admits_its_limit_and_refuses_one_more():
+    """100 headers, 16 KiB for one header (name and value), 32 KiB in all."""
+    many = [(b"x-h%d" % n, b"1") for n in range(100)]
+    assert header_problem(many) is None
+    assert header_problem([*many, (b"x-more", b"1")]) == "A request may carry at most 100 headers."
+
+    name, other = b"x-big", (b"x-other", b"1")
+    assert header_problem([(name, b"x" * (16 * 1024 - len(name))), other]) is None
+    assert header_problem([(name, b"x" * (16 * 1024 - len(name) + 1)), other]) == (
+        "A request header may be at most 16384 bytes."
+    )
+
+    quarters = [(b"x-part-%d" % n, b"x" * (8 * 1024 - len(b"x-part-%d" % n))) for n in range(4)]
+    assert header_problem(quarters) is None
+    over_the_total = [*quarters, (b"x", b"")]
+    assert header_problem(over_the_total) == "A request's headers may be at most 32768 bytes in all."
 
 
 @pytest.mark.parametrize("path", [GRAPHQL, "/healthz"])

@@ -3,21 +3,55 @@ before any JWT parsing happens."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import jwt
 import pytest
 
 from auth.strategy.jwt import MAX_TOKEN_BYTES, InvalidAccessToken, JWTStrategy
 from tests.helpers import ME, gql, make_settings
-from tests.helpers.forgery import b64, raw_token
+from tests.helpers.forgery import b64, claims_of, header_of, raw_token, server_key
 
 
 def oversized() -> str:
     return raw_token({"alg": "HS256", "typ": "JWT"}, {"pad": "x" * MAX_TOKEN_BYTES}, b"s" * 32)
 
 
-def test_the_limit_is_8_kib():
-    assert MAX_TOKEN_BYTES == 8 * 1024
+def signed_token_of_length(length: int) -> str:
+    """A token the server issued, padded (and signed again with its key) to exactly `length`."""
+    issued, _ = JWTStrategy(make_settings()).issue(str(uuid.uuid4()), str(uuid.uuid4()))
+    claims, header = claims_of(issued), header_of(issued)
+    # base64url reaches three lengths in four: a second padding, in the header, shifts it.
+    for header_pad in range(4):
+        pad = max(0, (length - len(issued)) * 3 // 4 - 64)  # a little short of it
+        while True:
+            claims["pad"] = "x" * pad
+            headers = {**header, "pad": "y" * header_pad}
+            token = jwt.encode(claims, server_key(), algorithm="HS256", headers=headers)
+            if len(token) >= length:
+                break
+            pad += 1
+        if len(token) == length:
+            return token
+    raise AssertionError(f"no token of {length} characters")
+
+
+def test_a_token_of_8_kib_verifies_and_one_character_more_is_refused_unparsed(monkeypatch):
+    strategy = JWTStrategy(make_settings())
+    at_the_limit, over = signed_token_of_length(8 * 1024), signed_token_of_length(8 * 1024 + 1)
+    assert strategy.verify(at_the_limit).user_id == claims_of(at_the_limit)["sub"]
+    # One character more and otherwise as good: correctly signed, every claim in place.
+    claims = claims_of(over)
+    assert jwt.decode(over, server_key(), algorithms=["HS256"], audience=claims["aud"], issuer=claims["iss"])
+
+    def must_not_parse(*args, **kwargs):
+        raise AssertionError("parsed an oversized token")
+
+    monkeypatch.setattr(jwt, "get_unverified_header", must_not_parse)
+    monkeypatch.setattr(jwt, "decode", must_not_parse)
+    with pytest.raises(InvalidAccessToken, match="too long"):
+        strategy.verify(over)
 
 
 def test_the_strategy_refuses_before_parsing(monkeypatch):

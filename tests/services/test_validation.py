@@ -9,8 +9,6 @@ from zxcvbn import zxcvbn
 
 from auth.passwords import PASSWORD_INPUT_MAX
 from services.validation import (
-    PASSWORD_MAX,
-    PASSWORD_MIN,
     check_password,
     check_password_length,
     check_username,
@@ -96,10 +94,6 @@ def test_invalid_emails(email):
 
 
 # -- password length: characters, not bytes -----------------------------------------
-
-
-def test_length_bounds():
-    assert (PASSWORD_MIN, PASSWORD_MAX) == (8, 256)
 
 
 async def test_eight_emoji_are_long_enough():
