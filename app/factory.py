@@ -10,23 +10,32 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Scope
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from auth.backend import AuthBackend
+from auth.middleware import AuthenticationMiddleware
 from auth.passwords import PasswordHasher
+from core.client import ForwardedHeaders
 from core.db import apply_migrations, is_sqlite, tortoise_config
 from core.header_limits import HeaderLimits
 from core.hosts import HostCheck
 from core.redis_client import connect_redis
+from core.scope import connection_of
 from core.settings import Settings
 from schema.build import build_schema
+from schema.engine import build_engine
 from schema.graphiql import graphiql_routes
-from schema.view import GatehouseGraphQL
+from web.cors import PreflightAwareCORS
+from web.errors import error_response
+from web.graphql import GraphQLView
+from web.media import APPLICATION_JSON, negotiate
+from web.middleware import AccessLog, BodyLimit, OriginCheck
+from web.persisted import PersistedQueries
 
 logger = logging.getLogger("gatehouse.app")
 
@@ -50,7 +59,7 @@ def cors_middleware(settings: Settings) -> Middleware:
     `Access-Control-Allow-Origin` and its preflight fails.
     """
     return Middleware(
-        CORSMiddleware,
+        PreflightAwareCORS,
         allow_origins=[origin.lower() for origin in settings.allowed_origins],
         allow_credentials=True,
         allow_methods=["GET", "POST"],
@@ -74,7 +83,18 @@ def create_app(
     redis: Any = connect_redis(settings) if settings.redis_url else None
     backend = AuthBackend.build(settings, redis=redis, hasher=hasher)
     schema = build_schema(settings)
-    graphql = GatehouseGraphQL(schema, settings, backend)
+    persisted = PersistedQueries.from_settings(settings, redis)
+    view = GraphQLView(settings, backend, build_engine(schema, settings), persisted)
+
+    async def refuse_credentials(exc: BaseException, scope: Scope) -> ASGIApp:
+        media = negotiate(connection_of(scope).headers.get("accept")) or APPLICATION_JSON
+        return error_response(exc, media)
+
+    # The request's path to the view: body bound, then origin check, then identity.
+    graphql = BodyLimit(
+        OriginCheck(AuthenticationMiddleware(view, backend, settings, refuse_credentials), settings),
+        settings.max_body_bytes,
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         if await _database_answers(settings.db_timeout):
@@ -109,6 +129,10 @@ def create_app(
         ],
         lifespan=lifespan,
         middleware=[
+            # Outermost: X-Forwarded-For/-Proto from TRUSTED_PROXIES become the scope's
+            # client and scheme (uvicorn's ProxyHeadersMiddleware, core/client.py), once.
+            Middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies),
+            *([Middleware(AccessLog)] if settings.access_log_on else []),
             # First of all: headers over their bounds (431) are read no further.
             Middleware(HeaderLimits),
             # Then: a request for a host this server does not serve (DNS rebinding)

@@ -20,6 +20,11 @@ class ErrorCode(str, Enum):
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    # Before execution (contract section 6): the request itself is at fault.
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    BAD_REQUEST = "BAD_REQUEST"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
 # HTTP status when no data could be returned, by code; the first listed wins.
@@ -81,6 +86,36 @@ class RateLimited(GatehouseError):
     def __init__(self, retry_after: int, message: str = "Too many attempts; try again later.") -> None:
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, retryAfter=self.retry_after)
+
+
+class BadRequest(GatehouseError):
+    """A request that is not a GraphQL request: unreadable JSON, a wrong content type, no
+    `query`, a batch, an operation that cannot be chosen. `status` is its HTTP status
+    (400, or 405, 406 and 415 for the method, `Accept` and content type); `headers` go
+    with it (`Allow` for a 405)."""
+
+    code = ErrorCode.BAD_REQUEST
+
+    def __init__(self, message: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+class PersistedQueryNotFound(GatehouseError):
+    """A persisted-query hash this server does not know (or, with `PERSISTED_QUERIES=only`,
+    a document that is not in the manifest)."""
+
+    code = ErrorCode.PERSISTED_QUERY_NOT_FOUND
+
+    def __init__(self, message: str = "PersistedQueryNotFound") -> None:
+        super().__init__(message)
+
+
+class PayloadTooLarge(GatehouseError):
+    """A request body over `MAX_BODY_BYTES`."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class InternalError(GatehouseError):

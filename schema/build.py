@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxAliasesLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
@@ -16,13 +13,10 @@ from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
 from core.settings import Settings
 from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
-from schema.limits import OneCredentialFieldPerOperation, OperationGuards
+from schema.limits import OneCredentialFieldPerOperation
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
 
 ADMIN = "admin"
-# graphql-core's `did_you_mean` hint: " Did you mean 'a', 'b', or 'c'?", or "... the enum
-# value 'X'?", or "... to use an inline fragment on 'T'?". Names never hold a "?".
-_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
@@ -69,28 +63,16 @@ class Mutation:
 
 
 class GatehouseSchema(strawberry.Schema):
-    """Logs only unexpected errors (done by `ErrorCodes`), not every permission refusal.
+    """Strawberry's schema with the guard rules every operation is held to.
 
-    `guard_rules` and `max_tokens` are the limits every operation is held to, for the
-    fast path (schema/fast_path.py) as for the extension.
+    `guard_rules` and `max_tokens` are the limits the engines (schema/engine/) apply when
+    they prepare a document: depth, aliases, one credential field, safe literals and, in
+    production, no introspection. Errors are coded and suggestions removed by the HTTP
+    face's one error exit (web/errors.py), never by Strawberry.
     """
 
     guard_rules: tuple[type[ASTValidationRule], ...] = ()
     max_tokens: int = 0
-
-    @staticmethod
-    def remove_field_suggestion(error: GraphQLError) -> None:
-        """Drop every name graphql-core suggests, not only unknown fields' ("Did you mean").
-
-        Strawberry calls this for each error of both paths (the fast path through
-        `_process_errors` too) when `disable_field_suggestions` is set, i.e. in production;
-        its own version strips "Cannot query field" messages only, which left unknown
-        arguments, types, enum values and input fields answering with the schema's names.
-        graphql-core's `hide_suggestions` option would do it at the source, but
-        Strawberry's `validate` and `execute` calls do not pass it.
-        """
-        if "Did you mean" in error.message:
-            error.message = _SUGGESTION.sub("", error.message)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -99,7 +81,7 @@ class GatehouseSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> GatehouseSchema:
-    """The schema with caches, limits and, in production, no introspection or suggestions."""
+    """The schema with its limits and, in production, no introspection."""
     rules: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
@@ -108,18 +90,11 @@ def build_schema(settings: Settings) -> GatehouseSchema:
     ]
     if settings.production:
         rules.append(NoSchemaIntrospectionCustomRule)
-    guard_rules = tuple(rules)
-    extensions: list[Any] = [
-        ParserCache,
-        ValidationCache,
-        lambda: OperationGuards(guard_rules, settings.max_tokens),
-    ]
     schema = GatehouseSchema(
         query=Query,
         mutation=Mutation,
-        extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )
-    schema.guard_rules = guard_rules
+    schema.guard_rules = tuple(rules)
     schema.max_tokens = settings.max_tokens
     return schema

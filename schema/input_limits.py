@@ -179,7 +179,7 @@ class SafeLiterals(ValidationRule):
         self.too_deep_reported = False
 
     def _report(self, node: Node, name: str | None, problem: str) -> None:
-        # `schema.errors.classify` finds the field for `fields` in "at 'name'".
+        # `web.errors.code_error` finds the field for `fields` in "at 'name'".
         where = f" at '{name}'" if name else ""
         self.report_error(
             GraphQLError(

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from graphql import (
-    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -30,9 +29,6 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
-
-from core.errors import ErrorCode
-from schema.errors import ErrorCodes
 
 CREDENTIAL_FIELDS = frozenset({"login", "register", "changePassword", "refreshToken"})
 MAX_CREDENTIAL_FIELDS = 1
@@ -110,7 +106,6 @@ class OneCredentialFieldPerOperation(ValidationRule):
                     "An operation may hold at most one of login, register, changePassword "
                     f"and refreshToken; this one holds {found}.",
                     node,
-                    extensions={"code": ErrorCode.BAD_USER_INPUT.value},
                 )
             )
             return
@@ -122,27 +117,5 @@ class OneCredentialFieldPerOperation(ValidationRule):
                     f"{issuing[0]} hands out a credential and must be the only field of its "
                     "operation (another field's error would void the answer that carries it).",
                     node,
-                    extensions={"code": ErrorCode.BAD_USER_INPUT.value},
                 )
             )
-
-
-class OperationGuards(ErrorCodes):
-    """Every per-operation guard in one extension: validation limits, token limit, error codes.
-
-    Strawberry dispatches each extension's hooks on every request (about 25 µs apiece
-    here), so the depth, alias, credential-field and introspection rules and the token
-    limit ride on one extension instead of five. The rule classes are built once per
-    schema: the validation cache is keyed by them, and fresh classes would miss it.
-    """
-
-    def __init__(self, rules: tuple[type[ASTValidationRule], ...], max_tokens: int) -> None:
-        super().__init__()
-        self.rules = rules
-        self.max_tokens = max_tokens
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        context.parse_options["max_tokens"] = self.max_tokens
-        context.validation_rules = context.validation_rules + self.rules
-        yield from super().on_operation()

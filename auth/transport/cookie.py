@@ -35,3 +35,20 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite="lax",
     )
+
+
+def clearing_cookie_header(settings: Settings) -> tuple[bytes, bytes]:
+    """The raw `Set-Cookie` header that clears the session cookie (for ASGI middleware)."""
+    response = Response()
+    clear_session_cookie(response, settings)
+    return next(h for h in response.raw_headers if h[0] == b"set-cookie")
+
+
+def session_cookie_headers(settings: Settings, session_id: str | None) -> list[tuple[bytes, bytes]]:
+    """The raw `Set-Cookie` header that sets (`session_id`) or clears (`None`) the cookie."""
+    response = Response()
+    if session_id is None:
+        clear_session_cookie(response, settings)
+    else:
+        write_session_cookie(response, settings, session_id)
+    return [h for h in response.raw_headers if h[0] == b"set-cookie"]

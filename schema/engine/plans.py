@@ -13,7 +13,7 @@ Only the common shape is compiled: queries whose selections are fields (`__typen
 included) and fragments on the parent's own type, without directives, on object types.
 Anything else (mutations, unions and interfaces, `@skip`/`@include`, introspection,
 fragment type conditions on abstract types) makes `compile_query` return `None`, and
-the operation runs on graphql-core. `tests/schema/test_compiled.py` holds the two to
+the operation runs on graphql-core. `tests/schema/test_engine_plans.py` holds the two to
 the same answers.
 
 One deliberate difference: sibling fields that return awaitables are awaited one after
@@ -48,7 +48,7 @@ from graphql import (
     is_object_type,
     located_error,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
 from strawberry.execution import optimized_is_awaitable as is_awaitable
@@ -56,7 +56,6 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 logger = logging.getLogger("gatehouse.compiled")
 
-MAX_COERCION_ERRORS = 50  # graphql-core's default for `execute`
 TYPENAME = "__typename"
 
 # Strawberry's resolver for a field without resolver or extensions ignores `info`.
@@ -448,17 +447,10 @@ class CompiledQuery:
         self.root = root
 
     async def execute(
-        self, context: Any, variables: dict[str, Any] | None
+        self, context: Any, variable_values: VariableValues
     ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
-        """`(data, errors)` as graphql-core's `execute` would give them."""
-        variable_values = get_variable_values(
-            self.schema,
-            self.operation.variable_definitions or (),
-            variables or {},
-            max_errors=MAX_COERCION_ERRORS,
-        )
-        if isinstance(variable_values, list):
-            return None, variable_values
+        """`(data, errors)` as graphql-core's `execute` would give them, for variables
+        already coerced (`graphql.execution.values.get_variable_values`)."""
         execution = Execution(self, context, variable_values)
         data: dict[str, Any] | None
         try:

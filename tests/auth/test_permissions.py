@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import strawberry
+from strawberry.extensions import SchemaExtension
 
 from auth.identity import ANONYMOUS, Identity, Scheme
 from auth.permissions import HasRole, HasScope, IsAuthenticated, IsSelfOrHasRole, gated
 from core.errors import Forbidden, Unauthenticated
 from models import User
-from schema.errors import ErrorCodes
+from schema.engine import Phase
+from web.errors import code_error
 
 ALICE_ID = uuid.uuid4()
 BOB_ID = uuid.uuid4()
@@ -60,6 +63,16 @@ class Query:
     @strawberry.field
     def person(self, id: strawberry.ID) -> Person:
         return Person(id=id, email="p@example.com")
+
+
+class ErrorCodes(SchemaExtension):
+    """Codes each error through the server's one error exit, as the HTTP face does."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [code_error(e, Phase.EXECUTION) for e in result.errors]  # type: ignore[union-attr]
 
 
 SCHEMA = strawberry.Schema(query=Query, extensions=[ErrorCodes])

@@ -196,8 +196,10 @@ async def production_http(clean_backends: None) -> AsyncIterator[httpx.AsyncClie
 async def test_production_serves_no_page(production_http: httpx.AsyncClient):
     response = await production_http.get(GRAPHQL, headers=HTML)
 
-    assert response.status_code == 405
+    # A GET without a query is a GraphQL request missing its query, not a page.
+    assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert ASSETS_PATH not in response.text
 
 

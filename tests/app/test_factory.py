@@ -28,9 +28,8 @@ async def test_apps_built_for_tests_leave_the_collector_alone():
 
 
 def test_the_host_check_wraps_cors_and_the_routes():
-    from starlette.middleware.cors import CORSMiddleware
-
     from core.hosts import HostCheck
+    from web.cors import PreflightAwareCORS as CORSMiddleware
 
     for origins in ((), ("https://app.example.com",)):
         app = create_app(make_settings(allowed_origins=origins))

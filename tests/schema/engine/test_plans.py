@@ -15,13 +15,19 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import execute, parse, validate
+from graphql.execution.values import get_variable_values
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.types import Info
 
 from auth.identity import ANONYMOUS, Identity
 from auth.permissions import IsAuthenticated, gated
-from schema.compiled import compile_operations
+from schema.engine.plans import compile_operations
+
+
+def _coerced(schema: Any, plan: Any, variables: dict[str, Any] | None) -> Any:
+    """The variables as the engine hands them to a plan: coerced by graphql-core."""
+    return get_variable_values(schema._schema, plan.operation.variable_definitions or (), variables or {})
 
 
 @strawberry.enum
@@ -250,7 +256,11 @@ async def test_compiled_matches_graphql_core(identity, name, query, variables):
     plans = compile_operations(schema._schema, document)
     assert None in plans, "the case must compile, or it tests nothing"
     context = _Context(identity)
-    data, errors = await plans[None].execute(context, variables)
+    coerced = _coerced(schema, plans[None], variables)
+    if isinstance(coerced, list):  # the engine stops here, before the plan runs
+        data, errors = None, coerced
+    else:
+        data, errors = await plans[None].execute(context, coerced)
     assert _shape(data, errors) == await _reference(schema, query, variables, context)
 
 
@@ -271,7 +281,7 @@ def test_what_is_not_compiled_is_left_to_graphql_core(query):
 
 
 def test_a_compiler_failure_falls_back_to_graphql_core(monkeypatch, caplog):
-    import schema.compiled as compiled
+    import schema.engine.plans as compiled
 
     def broken(*args: Any) -> None:
         raise KeyError("unforeseen")
@@ -298,7 +308,7 @@ async def test_sub_selections_left_behind_by_an_error_are_closed():
     plans = compile_operations(
         schema._schema, parse("{ first { brokenChildren { later } } items { fails later } }")
     )
-    data, errors = await plans[None].execute(_Context(ANONYMOUS), None)
+    data, errors = await plans[None].execute(_Context(ANONYMOUS), {})
     assert data is None or data["items"] is None
     assert errors
 
@@ -345,8 +355,12 @@ async def _identities(alice_id: str, admin_id: str) -> dict[str, Identity]:
 
 async def test_compiled_matches_graphql_core_on_the_real_schema(app, alice, bob, admin):
     from schema.build import build_schema
-    from schema.errors import classify
-    from tests.conftest import make_settings
+    from schema.engine import Phase
+    from web.errors import code_error
+
+    def classify(error: Any) -> Any:
+        return code_error(error, Phase.EXECUTION)
+    from tests.helpers import make_settings
 
     schema = build_schema(make_settings())
     identities = await _identities(alice.id, admin.id)
@@ -360,7 +374,7 @@ async def test_compiled_matches_graphql_core_on_the_real_schema(app, alice, bob,
         assert None in plans, name
         for who, identity in identities.items():
             context = _Context(identity)
-            data, errors = await plans[None].execute(context, variables)
+            data, errors = await plans[None].execute(context, _coerced(schema, plans[None], variables))
             mine = _shape(data, errors)
             mine["codes"] = sorted(classify(e).extensions["code"] for e in errors)
             reference: Any = execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schema.view import IndexedHeaders
+from core.scope import IndexedHeaders
 
 
 def _scope(*pairs: tuple[bytes, bytes]) -> dict:

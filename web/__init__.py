@@ -1,0 +1,1 @@
+"""The HTTP face: GraphQL over HTTP, its middleware, and the one error exit."""
