@@ -45,8 +45,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         # The access log prints query strings, where a stray token would land.
         access_log=False,
-        # The app reads X-Forwarded-* itself (core/client.py), every hop parsed as an
-        # address; uvicorn's own handling would hand it whatever text a proxy forwarded.
+        # The app applies uvicorn's proxy-header middleware itself, as its outermost
+        # layer (core/client.py `ForwardedHeaders`, TRUSTED_PROXIES); uvicorn's own
+        # would apply it a second time, with its default trusted hosts.
         proxy_headers=False,
         # A request head over 64 KiB, or head, chunk-size lines and trailers over 128 KiB,
         # get 431 before they are held in memory (httptools has no bound of its own;

@@ -1,5 +1,11 @@
 """Facts about the client: its IP and whether it came over HTTPS, proxies considered.
 
+`X-Forwarded-For` and `X-Forwarded-Proto` are read once, by uvicorn's
+`ProxyHeadersMiddleware`, the app's outermost layer (`ForwardedHeaders`, whatever serves
+the app): from a peer in `TRUSTED_PROXIES` it puts the right-most hop that is not a
+trusted proxy in `scope["client"]`, and `http`/`https`/`ws`/`wss` in `scope["scheme"]`.
+`client_info` reads those two.
+
 Every address is parsed with `ipaddress` and kept in one canonical spelling: IPv6
 compressed and lower-case, `::ffff:a.b.c.d` as the IPv4 address it maps, zone ids
 (`%eth0`) dropped. Text that is not an address (a forged `X-Forwarded-For` hop, an odd
@@ -13,7 +19,10 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -21,7 +30,8 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 MAX_USER_AGENT = 256
-MAX_FORWARDED_HOPS = 32  # the right-most hops looked at; nobody chains more proxies
+# Where `ForwardedHeaders` keeps the connection's own peer, before X-Forwarded-For.
+PEER_KEY = "gatehouse.peer"
 # Longer text is no address (the longest IPv6 spelling with a zone and port is shorter);
 # it is refused without parsing and never kept in the caches below.
 MAX_ADDRESS_TEXT = 100
@@ -81,8 +91,18 @@ def parse_ip(text: str | None) -> IPAddress | None:
 
 def normalise_ip(text: str | None) -> str | None:
     """The canonical text of the address `text` spells, or None when it is none."""
-    address = parse_ip(text)
+    if not text or len(text) > MAX_ADDRESS_TEXT:
+        return None
+    return _spelled_cached(text)
+
+
+def _spelled_uncached(text: str) -> str | None:
+    address = _parse_cached(text)
     return None if address is None else str(address)
+
+
+# Keyed by text, the spelling kept: `str()` of an address costs more than the lookup.
+_spelled_cached = lru_cache(maxsize=4096)(_spelled_uncached)
 
 
 class TrustedProxies:
@@ -110,16 +130,10 @@ class TrustedProxies:
                 if address is None:
                     raise ValueError(entry)
                 self.addresses.add(address)
-        # Keyed by text: hashing an address object costs more than the rest of a lookup.
-        self.classify = lru_cache(maxsize=4096)(self._classify)
 
     def trusts(self, address: IPAddress) -> bool:
         """Whether `address` (canonical, see `parse_ip`) is a trusted proxy."""
         return self.everyone or address in self.addresses or any(address in net for net in self.networks)
-
-    def _classify(self, text: str) -> tuple[str, bool] | None:
-        address = parse_ip(text)
-        return None if address is None else (str(address), self.trusts(address))
 
 
 def _canonical_network(network: IPNetwork) -> IPNetwork:
@@ -149,46 +163,86 @@ def trusted_proxies_problem(entries: tuple[str, ...]) -> str | None:
     return None
 
 
-def forwarded_client(forwarded_for: str, peer: str, proxies: TrustedProxies) -> str:
-    """The client a trusted `peer` reports in `X-Forwarded-For`.
+def uvicorn_trusted_hosts(entries: tuple[str, ...]) -> list[str]:
+    """`TRUSTED_PROXIES` spelled for uvicorn's `ProxyHeadersMiddleware`, so that it trusts
+    exactly the peers and hops `TrustedProxies.trusts` does.
 
-    Each proxy appends the address it was reached from, so the list is read from the
-    right: the first hop that is not a trusted proxy is the client. A hop that is not an
-    address ends the walk: the client is then the last address believed (the nearest
-    trusted proxy), since anything left of a garbled hop is the client's own writing.
+    uvicorn compares `ipaddress` objects as they are written: `::ffff:10.0.0.1` is not
+    `10.0.0.1` to it, and `fe80::1%eth0` is not the address `fe80::1` (though it is in
+    the network `fe80::1/128`). So each IPv4 entry comes with its IPv4-mapped IPv6 form,
+    and IPv6 addresses are given as /128 networks.
     """
-    client = peer
-    for hop in reversed(forwarded_for.split(",")[-MAX_FORWARDED_HOPS:]):
-        facts = proxies.classify(hop.strip()) if len(hop) <= MAX_ADDRESS_TEXT else None
-        if facts is None:
+    proxies = trusted_proxies(entries)
+    if proxies.everyone:
+        return ["*"]
+    spelled: list[str] = []
+    for address in proxies.addresses:
+        if isinstance(address, ipaddress.IPv4Address):
+            spelled += [str(address), f"::ffff:{address}"]
+        else:
+            spelled.append(f"{address}/128")
+    for network in proxies.networks:
+        spelled.append(str(network))
+        if isinstance(network, ipaddress.IPv4Network):
+            spelled.append(f"::ffff:{network.network_address}/{network.prefixlen + 96}")
+    return spelled
+
+
+class ForwardedHeaders:
+    """The app's outermost layer: uvicorn's `ProxyHeadersMiddleware` for `TRUSTED_PROXIES`,
+    the connection's own peer kept in `scope[PEER_KEY]` (for `client_info`).
+
+    `main.py serve` runs uvicorn with `proxy_headers=False`, so the headers are read here
+    once, whether the app is served by `serve`, `uvicorn --factory app.asgi:...` or an
+    httpx test.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[str, ...]) -> None:
+        # uvicorn types ASGI apps with its own TypedDicts; Starlette's are plain mappings.
+        hosts = uvicorn_trusted_hosts(trusted_proxies)
+        self.app: ASGIApp = cast(Any, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=hosts))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            # The first layer's peer wins: wrapped twice, the inner one sees a resolved client.
+            scope.setdefault(PEER_KEY, scope.get("client"))
+        await self.app(scope, receive, send)
+
+
+def _nearest_trusted_hop(conn: HTTPConnection, peer: tuple[str, int] | None) -> str | None:
+    """The client when uvicorn took a forwarded hop that is no address: the last address
+    believed, that is the hop right of it (uvicorn walks only past trusted proxies, so
+    every hop right of the one it took is one), else the peer itself. What is left of a
+    garbled hop is the client's own writing."""
+    believed = normalise_ip(peer[0]) if peer else None
+    hops = ",".join(conn.headers.getlist("x-forwarded-for")).split(",")
+    for hop in reversed(hops):
+        address = parse_ip(hop)
+        if address is None:
             break
-        client, trusted = facts
-        if not trusted:
-            break
-    return client
+        believed = str(address)
+    return believed
 
 
 def client_info(conn: HTTPConnection, settings: Settings) -> ClientInfo:
-    """Believe `X-Forwarded-For` / `X-Forwarded-Proto` only from `TRUSTED_PROXIES`."""
+    """The client as `ForwardedHeaders` resolved it: `scope["client"]`, in canonical
+    form, and `scope["scheme"]`.
+
+    A forwarded hop that is not an address (uvicorn hands on whatever text a trusted
+    proxy forwarded) is never the client: the nearest trusted proxy is. A peer that is
+    not an address (a Unix socket) gives `ip=None`, counted as `UNKNOWN_IP`. `settings`
+    is not read any more (`ForwardedHeaders` applied `TRUSTED_PROXIES`); callers pass it.
+    """
+    scope = conn.scope
     # Read the scope directly: building `conn.url` costs more than the rest together.
-    client = conn.scope.get("client")
-    proxies = trusted_proxies(settings.trusted_proxies)
-    # One cached look-up per request: the peer's spelling and whether it is a proxy.
-    facts = proxies.classify(client[0]) if client and len(client[0]) <= MAX_ADDRESS_TEXT else None
-    ip = None if facts is None else facts[0]
-    is_https = conn.scope.get("scheme") in ("https", "wss")
-    if facts is not None and facts[1]:
-        assert ip is not None
-        forwarded_for = conn.headers.get("x-forwarded-for")
-        if forwarded_for:
-            ip = forwarded_client(forwarded_for, ip, proxies)
-        proto = conn.headers.get("x-forwarded-proto")
-        if proto:
-            is_https = proto.split(",")[0].strip().lower() == "https"
+    client = scope.get("client")
+    ip = normalise_ip(client[0]) if client else None  # one cached look-up
+    if ip is None and client is not None and client is not scope.get(PEER_KEY, client):
+        ip = _nearest_trusted_hop(conn, scope[PEER_KEY])
     user_agent = conn.headers.get("user-agent")
     if user_agent is not None:
         user_agent = _printable(user_agent[:MAX_USER_AGENT])
-    return ClientInfo(ip=ip, is_https=is_https, user_agent=user_agent)
+    return ClientInfo(ip=ip, is_https=scope.get("scheme") in ("https", "wss"), user_agent=user_agent)
 
 
 def _printable(text: str) -> str | None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from typing import Any
 
 import pytest
 from starlette.requests import Request
 
 from core.client import (
-    MAX_FORWARDED_HOPS,
+    ForwardedHeaders,
     TrustedProxies,
     client_info,
-    forwarded_client,
     normalise_ip,
     parse_ip,
     rate_limit_key,
@@ -83,11 +84,35 @@ def test_entries_that_are_no_address_are_a_settings_error(entries: tuple[str, ..
         make_settings(trusted_proxies=entries)
 
 
-def test_the_walk_reads_from_the_right_and_stops_at_a_garbled_hop():
-    proxies = TrustedProxies(["127.0.0.1", "10.0.0.0/8"])
+def request_from(
+    peer: str | None,
+    headers: dict[str, str] | list[tuple[str, str]],
+    scheme: str = "http",
+    trusted: tuple[str, ...] = ("127.0.0.1",),
+) -> Request:
+    """The request the app sees once `ForwardedHeaders` (its outermost layer) passed it on."""
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    scope: dict[str, Any] = {
+        "type": "http",
+        "scheme": scheme,
+        "client": (peer, 1) if peer is not None else None,
+        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in pairs],
+    }
+    seen: list[Request] = []
 
-    def walk(header: str) -> str:
-        return forwarded_client(header, "127.0.0.1", proxies)
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(Request(scope))
+
+    asyncio.run(ForwardedHeaders(app, trusted)(scope, None, None))  # type: ignore[arg-type]
+    return seen[0]
+
+
+def test_the_walk_reads_from_the_right_and_stops_at_a_garbled_hop():
+    settings = make_settings(trusted_proxies=("127.0.0.1", "10.0.0.0/8"))
+
+    def walk(header: str) -> str | None:
+        request = request_from("127.0.0.1", {"X-Forwarded-For": header}, trusted=settings.trusted_proxies)
+        return client_info(request, settings).ip
 
     assert walk("203.0.113.1") == "203.0.113.1"
     assert walk("198.51.100.1, 203.0.113.1") == "203.0.113.1"  # the left is the client's own writing
@@ -95,31 +120,27 @@ def test_the_walk_reads_from_the_right_and_stops_at_a_garbled_hop():
     assert walk("203.0.113.1, junk, 10.0.0.6") == "10.0.0.6"
     assert walk("junk") == "127.0.0.1"
     assert walk("10.0.0.9, 10.0.0.5") == "10.0.0.9"  # all trusted: the first of them
-    hops = ", ".join(["198.51.100.9"] + ["10.0.0.1"] * (MAX_FORWARDED_HOPS + 5))
-    assert walk(hops) == "10.0.0.1"  # never further than MAX_FORWARDED_HOPS
-
-
-def request_from(peer: str | None, headers: dict[str, str], scheme: str = "http") -> Request:
-    return Request(
-        {
-            "type": "http",
-            "scheme": scheme,
-            "client": (peer, 1) if peer is not None else None,
-            "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
-        }
-    )
+    # uvicorn walks past every trusted hop (the old walk stopped after 32): a chain of
+    # trusted proxies, however long, reports the client before it.
+    hops = ", ".join(["198.51.100.9"] + ["10.0.0.1"] * 37)
+    assert walk(hops) == "198.51.100.9"
+    assert walk(", ".join(["junk"] + ["10.0.0.1"] * 37)) == "10.0.0.1"
 
 
 def test_client_info_believes_only_trusted_peers():
     settings = make_settings(trusted_proxies=("10.0.0.0/8",))
+
+    def seen(peer: str | None, headers: dict[str, str]) -> Request:
+        return request_from(peer, headers, trusted=settings.trusted_proxies)
+
     forwarded = {"X-Forwarded-For": "203.0.113.1", "X-Forwarded-Proto": "https"}
-    behind = client_info(request_from("10.1.1.1", forwarded), settings)
+    behind = client_info(seen("10.1.1.1", forwarded), settings)
     assert (behind.ip, behind.is_https) == ("203.0.113.1", True)
-    direct = client_info(request_from("192.0.2.1", forwarded), settings)
+    direct = client_info(seen("192.0.2.1", forwarded), settings)
     assert (direct.ip, direct.is_https) == ("192.0.2.1", False)
-    assert client_info(request_from("::ffff:192.0.2.1", {}), settings).ip == "192.0.2.1"
-    assert client_info(request_from("not an address", forwarded), settings).ip is None
-    assert client_info(request_from(None, {}), settings).ip is None
+    assert client_info(seen("::ffff:192.0.2.1", {}), settings).ip == "192.0.2.1"
+    assert client_info(seen("not an address", forwarded), settings).ip is None
+    assert client_info(seen(None, {}), settings).ip is None
 
 
 def test_user_agents_are_cut_and_lose_control_characters():
