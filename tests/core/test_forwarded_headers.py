@@ -14,7 +14,7 @@ import pytest
 from starlette.requests import Request
 
 from app.factory import create_app
-from core.client import PEER_KEY, ForwardedHeaders, client_info, uvicorn_trusted_hosts
+from core.client import PEER_KEY, ForwardedHeaders, client_info, rate_limit_key, uvicorn_trusted_hosts
 from tests.helpers import make_settings
 
 
@@ -97,6 +97,7 @@ def test_a_hop_that_is_no_address_is_handed_on_as_text_and_client_info_refuses_i
     scope = resolved("127.0.0.1", hops, settings.trusted_proxies)
     assert client_of(scope) == "junk"
     assert client_info(Request(scope), settings).ip == "10.0.0.2"
+    assert rate_limit_key(client_info(Request(scope), settings).ip, 64) == "10.0.0.2"  # never "junk"
     scope = resolved("127.0.0.1", [("X-Forwarded-For", "x" * 100)], settings.trusted_proxies)
     assert client_of(scope) == "x" * 100
     assert client_info(Request(scope), settings).ip == "127.0.0.1"
