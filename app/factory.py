@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Scope
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
@@ -31,7 +31,7 @@ from schema.build import build_schema
 from schema.engine import build_engine
 from schema.graphiql import graphiql_routes
 from web.cors import PreflightAwareCORS
-from web.errors import error_response
+from web.errors import error_response, refuse_websocket
 from web.graphql import GraphQLView
 from web.media import APPLICATION_JSON, negotiate
 from web.middleware import AccessLog, BodyLimit, OriginCheck
@@ -87,6 +87,8 @@ def create_app(
     view = GraphQLView(settings, backend, build_engine(schema, settings), persisted)
 
     async def refuse_credentials(exc: BaseException, scope: Scope) -> ASGIApp:
+        if scope["type"] == "websocket":
+            return refuse_websocket(exc)
         media = negotiate(connection_of(scope).headers.get("accept")) or APPLICATION_JSON
         return error_response(exc, media)
 
@@ -123,6 +125,9 @@ def create_app(
         routes=[
             # Every method reaches the view, so even a PUT is answered in GraphQL JSON.
             Route("/graphql", graphql),
+            # Live connections (contract section 13) will be served here; until then a
+            # socket is authenticated and origin-checked like a request, then closed.
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             # GraphiQL's scripts and stylesheets, served locally; production has no IDE.
             *([] if settings.production else graphiql_routes()),

@@ -20,6 +20,7 @@ import orjson
 import redis.exceptions
 from graphql import GraphQLError
 from starlette.responses import Response
+from starlette.websockets import WebSocketClose
 from tortoise.exceptions import DBConnectionError
 
 from auth.errors import CredentialRejected
@@ -234,3 +235,16 @@ def error_response(
     return Response(
         body, status_code=status, media_type=media.content_type, headers={**NO_STORE, **headers}
     )
+
+
+# WebSocket close codes for a refused handshake, as graphql-ws names them.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_UNAVAILABLE = 1013  # "try again later"
+
+
+def refuse_websocket(exc: BaseException) -> WebSocketClose:
+    """The close that answers a WebSocket handshake refused before it was accepted."""
+    error, status, _ = _refusal(exc, None)
+    code = {401: CLOSE_UNAUTHORIZED, 403: CLOSE_FORBIDDEN, 503: CLOSE_UNAVAILABLE}.get(status, 1008)
+    return WebSocketClose(code=code, reason=error.message[:120])

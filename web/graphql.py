@@ -19,6 +19,7 @@ from graphql import OperationType
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from auth.backend import AuthBackend
 from auth.middleware import identity_of
@@ -135,8 +136,9 @@ class GraphQLView:
         self.hide_suggestions = settings.production
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await Response(status_code=404)(scope, receive, send)
+        if scope["type"] == "websocket":
+            # No live connections yet (contract section 13): close once authenticated.
+            await WebSocketClose(code=1000, reason="No subscriptions are served yet.")(scope, receive, send)
             return
         response = await self.handle(scope, receive)
         await response(scope, receive, send)

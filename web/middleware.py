@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.errors import Forbidden, PayloadTooLarge
 from core.scope import client_of, connection_of
 from core.settings import Settings
-from web.errors import error_response
+from web.errors import error_response, refuse_websocket
 from web.media import APPLICATION_JSON, negotiate
 
 access_logger = logging.getLogger("gatehouse.access")
@@ -137,7 +137,12 @@ class OriginCheck:
         return "This origin is not allowed."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (problem := self.problem(scope)):
+        if scope["type"] in ("http", "websocket") and (problem := self.problem(scope)):
+            # A WebSocket handshake is a browser request like any other (cross-site
+            # WebSocket hijacking): refused before it is accepted.
+            if scope["type"] == "websocket":
+                await refuse_websocket(Forbidden(problem))(scope, receive, send)
+                return
             await error_response(Forbidden(problem), _media(scope))(scope, receive, send)
             return
         await self.app(scope, receive, send)
