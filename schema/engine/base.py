@@ -32,6 +32,22 @@ from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+# What the engines use that the libraries do not document, with the exact versions
+# pinned in pyproject.toml; tests/schema/engine/test_relies_on.py fails, naming the
+# entry, when an upgrade moves one.
+RELIES_ON = {
+    "strawberry.Schema._schema": "the GraphQLSchema Strawberry built (no public accessor)",
+    "strawberry.Schema.execution_context_class": "the execution context Schema.execute uses",
+    "strawberry.execution.optimized_is_awaitable": "Strawberry's is_awaitable for execute",
+    "strawberry.schema.schema.StrawberryGraphQLCoreExecutionContext.build_resolve_info": (
+        "the `info` Strawberry's resolvers expect (schema/engine/plans.py)"
+    ),
+    "strawberry.schema.validation_rules.maybe_null.MaybeNullValidationRule": "Strawberry's own rule",
+    "strawberry.schema.validation_rules.one_of.OneOfInputValidationRule": "Strawberry's own rule",
+    "graphql.execute(executor_class=)": "graphql-core 3.3's name for the execution context class",
+    "graphql.type.definition.GraphQLResolveInfoHelpers": "graphql-core 3.3's async helpers in `info`",
+}
+PINNED = {"strawberry-graphql": "0.341.2", "graphql-core": "3.3.2", "starlette": "1.10.0"}
 PREPARED_CACHE_SIZE = 256  # distinct query texts kept parsed and validated
 MAX_COERCION_ERRORS = 50  # graphql-core's default for `execute`
 

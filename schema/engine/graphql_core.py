@@ -8,7 +8,6 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, execute
 from graphql.execution.values import VariableValues
 from strawberry.execution import optimized_is_awaitable
-from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from schema.engine.base import Engine, Prepared
 
@@ -20,7 +19,9 @@ class GraphQLCoreEngine(Engine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._executor_kwargs = execution_context_class_kwargs(self.schema.execution_context_class)
+        # Strawberry's execution context class, as `Schema.execute` passes it.
+        executor_class = self.schema.execution_context_class
+        self._executor_kwargs = {"executor_class": executor_class} if executor_class else {}
 
     async def run(
         self,
