@@ -26,6 +26,9 @@
 //   persisted_query_again  the same document from a new client: the hash alone suffices
 //   persisted_query_get  another document with `useGETForHashedQueries: true`: the hash over
 //                        GET, then (Apollo's rule) the document over POST
+//   forbidden            `users` (admin only) with the registered user's access token
+//   validation_failed    a field the schema does not have (`me { passwordHash }`), anonymous
+//   get_variables        `user(id: $id)` over GET with the access token and variables
 import { createHash, randomBytes } from 'node:crypto';
 
 import {
@@ -162,6 +165,29 @@ const REGISTER = gql`
   }
 `;
 
+const USERS = gql`
+  query Users {
+    users {
+      totalCount
+    }
+  }
+`;
+const NOT_IN_SCHEMA = gql`
+  query NotInSchema {
+    me {
+      passwordHash
+    }
+  }
+`;
+const WHO = gql`
+  query Who($id: ID!) {
+    user(id: $id) {
+      id
+      username
+    }
+  }
+`;
+
 const cases = {};
 cases.anonymous_protected = await runCase({}, (client) => client.query({ query: PROTECTED }));
 cases.bad_token = await runCase({ token: `not-a-real-token-${randomBytes(8).toString('hex')}` }, (client) =>
@@ -181,6 +207,19 @@ cases.me_bearer = accessToken
   ? await runCase({ token: accessToken }, (client) => client.query({ query: ME }))
   : { outcome: 'skipped', message: 'register_bearer answered no accessToken' };
 if (cases.me_bearer.data?.me) cases.me_bearer.expectedUsername = username;
+
+const userId = cases.register_bearer.data?.register?.user?.id ?? null;
+const skipped = { outcome: 'skipped', message: 'register_bearer answered no accessToken' };
+cases.forbidden = accessToken
+  ? await runCase({ token: accessToken }, (client) => client.query({ query: USERS }))
+  : skipped;
+cases.validation_failed = await runCase({}, (client) => client.query({ query: NOT_IN_SCHEMA }));
+cases.get_variables = accessToken
+  ? await runCase({ token: accessToken, http: { useGETForQueries: true } }, (client) =>
+      client.query({ query: WHO, variables: { id: userId } }),
+    )
+  : skipped;
+if (cases.get_variables.data?.user) cases.get_variables.expectedUsername = username;
 
 cases.get_anonymous = await runCase({ http: { useGETForQueries: true } }, (client) => client.query({ query: ME }));
 cases.persisted_query = await runCase({ persisted: {} }, (client) => client.query({ query: ME }));
