@@ -31,6 +31,7 @@ from tests.helpers import (
     reset_postgres,
     reset_redis,
 )
+from tests.helpers.processes import engine_environment
 
 pytestmark = pytest.mark.server
 
@@ -84,6 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SECRET_KEY": TEST_SECRET,
         "BCRYPT_ROUNDS": "4",
         "APP_ENV": "development",
+        **engine_environment(),
     }
     if TEST_REDIS_URL:
         env["REDIS_URL"] = TEST_REDIS_URL
@@ -202,7 +204,7 @@ def test_bearer_transport(server: Server):
         assert after.status_code == 401, after.text
         assert after.headers["www-authenticate"] == 'Bearer realm="gatehouse", error="invalid_token"'
         body = after.json()
-        assert body["data"] is None
+        assert "data" not in body, body  # refused before anything executed
         assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
         refreshed = post(
@@ -224,7 +226,16 @@ def test_graphiql_in_development(server: Server):
     assert "graphiql" in page.text.lower()
 
 
-def test_get_without_html_is_not_an_operation(server: Server):
-    response = httpx.get(f"{server.url}/graphql", params={"query": ME}, timeout=REQUEST_TIMEOUT)
-    assert response.status_code == 405
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+def test_get_without_html_runs_queries_and_never_mutations(server: Server):
+    """Section 6 over real uvicorn: the query string is read, a mutation is 405."""
+    accept = {"Accept": "application/graphql-response+json"}
+    query = httpx.get(f"{server.url}/graphql", params={"query": ME}, headers=accept, timeout=REQUEST_TIMEOUT)
+    assert query.status_code == 200, query.text
+    assert query.headers["content-type"].startswith("application/graphql-response+json")
+    assert query.json() == {"data": {"me": None}}
+
+    mutation = httpx.get(
+        f"{server.url}/graphql", params={"query": LOGOUT}, headers=accept, timeout=REQUEST_TIMEOUT
+    )
+    assert mutation.status_code == 405 and mutation.headers["allow"] == "POST", mutation.text
+    assert mutation.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

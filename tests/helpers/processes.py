@@ -21,8 +21,16 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers.config import TEST_GRAPHQL_EXECUTOR
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0  # seconds
+
+
+def engine_environment() -> dict[str, str]:
+    """`GRAPHQL_EXECUTOR` for a server process: the engine the suite runs with
+    (`TEST_GRAPHQL_EXECUTOR`), so CI's pass per engine reaches real servers too."""
+    return {"GRAPHQL_EXECUTOR": TEST_GRAPHQL_EXECUTOR} if TEST_GRAPHQL_EXECUTOR else {}
 
 
 def free_port() -> int:
@@ -51,7 +59,7 @@ class GatehouseServer:
     def __init__(self, env: dict[str, str], port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.env = {**os.environ, **engine_environment(), **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         self.process: subprocess.Popen[bytes] | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="gatehouse-", suffix=".log", delete=False)
 
