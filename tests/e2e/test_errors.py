@@ -19,6 +19,10 @@ KNOWN_CODES = {
     "INTERNAL_SERVER_ERROR",
     "PAYLOAD_TOO_LARGE",
     "SERVICE_UNAVAILABLE",
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "BAD_REQUEST",
+    "PERSISTED_QUERY_NOT_FOUND",
 }
 SECRET = "secret internals"
 
@@ -93,80 +97,109 @@ async def _post(http: httpx.AsyncClient, content: bytes, content_type: str | Non
     return await http.post(GRAPHQL, content=content, headers=headers)
 
 
+DEEP_ARRAY_IS_A_BAD_REQUEST = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 11: a body that is a deeply nested array answers BAD_USER_INPUT {body: too deep}, "
+    "not BAD_REQUEST (section 6: a body that is not a JSON object is a bad request)",
+)
+
+
 @pytest.mark.parametrize(
-    ("content", "content_type", "status"),
+    ("content", "content_type", "status", "code"),
     [
-        (b"{not json", "application/json", 400),
-        (b"", "application/json", 400),
-        (b"\xff\xfe\x00", "application/json", 400),
-        (b"[" * 200_000 + b"]" * 200_000, "application/json", 400),
+        (b"{not json", "application/json", 400, "BAD_REQUEST"),
+        (b"", "application/json", 400, "BAD_REQUEST"),
+        (b"\xff\xfe\x00", "application/json", 400, "BAD_REQUEST"),
+        pytest.param(
+            b"[" * 200_000 + b"]" * 200_000,
+            "application/json",
+            400,
+            "BAD_REQUEST",
+            marks=DEEP_ARRAY_IS_A_BAD_REQUEST,
+        ),
+        # A variable value nested too deep is a wrong value (tests/security/test_deeply_nested_variables.py).
         (
             b'{"query": "{ me { id } }", "variables": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
             "application/json",
             400,
+            "BAD_USER_INPUT",
         ),
-        (b'"just a string"', "application/json", 400),
-        (b"42", "application/json", 400),
-        (b"null", "application/json", 400),
-        (b"{}", "application/json", 400),
-        (b'{"query": 5}', "application/json", 400),
-        (b'{"query": "{ me { id } }", "variables": [1]}', "application/json", 400),
-        (b'[{"query": "{ me { id } }"}]', "application/json", 400),
-        (b"query { me { id } }", "text/plain", 415),
-        (b"query=%7Bme%7Bid%7D%7D", "application/x-www-form-urlencoded", 415),
-        (b'{"query": "{ me { id } }"}', None, 415),
-        (b'{"query": "{ me { id } }"}', "multipart/form-data; boundary=x", 415),
+        (b'"just a string"', "application/json", 400, "BAD_REQUEST"),
+        (b"42", "application/json", 400, "BAD_REQUEST"),
+        (b"null", "application/json", 400, "BAD_REQUEST"),
+        (b"{}", "application/json", 400, "BAD_REQUEST"),
+        (b'{"query": 5}', "application/json", 400, "BAD_REQUEST"),
+        (b'{"query": "{ me { id } }", "variables": [1]}', "application/json", 400, "BAD_REQUEST"),
+        (b'[{"query": "{ me { id } }"}]', "application/json", 400, "BAD_REQUEST"),
+        (b"query { me { id } }", "text/plain", 415, "BAD_REQUEST"),
+        (b"query=%7Bme%7Bid%7D%7D", "application/x-www-form-urlencoded", 415, "BAD_REQUEST"),
+        (b'{"query": "{ me { id } }"}', None, 415, "BAD_REQUEST"),
+        (b'{"query": "{ me { id } }"}', "multipart/form-data; boundary=x", 415, "BAD_REQUEST"),
     ],
 )
 async def test_malformed_requests_get_json_errors(
-    http, content: bytes, content_type: str | None, status: int
+    http, content: bytes, content_type: str | None, status: int, code: str
 ):
+    """Section 6: the request itself is at fault, so nothing executed: no `data` key."""
     response = await _post(http, content, content_type)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body["data"] is None
+    assert "data" not in body, body
     _assert_coded(body)
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "code"),
     [
-        "{ me { id ",  # syntax error
-        "{ nope }",  # validation error
-        "{ me { id password_hash } }",
-        "subscription { me }",
-        'mutation { logout(everywhere: "yes") }',
+        ("{ me { id ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ me { id password_hash } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("subscription { me }", "GRAPHQL_VALIDATION_FAILED"),
+        ('mutation { logout(everywhere: "yes") }', "GRAPHQL_VALIDATION_FAILED"),
     ],
 )
-async def test_query_documents_the_schema_refuses_get_a_code(http, query: str):
+async def test_query_documents_the_schema_refuses_get_a_code(http, query: str, code: str):
+    """Section 6 refines section 5: a document that does not parse or validate has its own
+    code, and with `application/json` it is still answered 200, with no `data` key."""
     result = await gql(http, query)
-    assert result.status in (200, 400), result.body
-    assert result.data is None
+    assert result.status == 200, result.body
+    assert "data" not in result.body, result.body
     _assert_coded(result.body)
-    assert result.codes == ["BAD_USER_INPUT"]
+    assert set(result.codes) == {code}, result.body
 
 
-@pytest.mark.parametrize(
-    "params",
-    [{"query": "{ me { id } }"}, {"query": "mutation { logout }"}, {}],
-)
-async def test_get_never_executes(http, params: dict[str, str]):
-    response = await http.get(GRAPHQL, params=params, headers={"accept": "application/json"})
-    assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
-    assert response.headers["cache-control"] == "no-store"
-    _assert_coded(response.json())
+async def test_get_runs_queries_and_never_mutations(http):
+    """Section 6: GET runs queries; a mutation over GET is 405 with `Allow: POST`."""
+    query = await http.get(GRAPHQL, params={"query": "{ me { id } }"}, headers={"accept": "application/json"})
+    assert query.status_code == 200 and query.json() == {"data": {"me": None}}, query.text
+    assert query.headers["cache-control"] == "no-store"
+
+    mutation = await http.get(
+        GRAPHQL, params={"query": "mutation { logout }"}, headers={"accept": "application/json"}
+    )
+    assert mutation.status_code == 405
+    assert mutation.headers["allow"] == "POST"
+    assert mutation.headers["cache-control"] == "no-store"
+    _assert_coded(mutation.json())
+    assert mutation.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+    nothing = await http.get(GRAPHQL, params={}, headers={"accept": "application/json"})
+    assert nothing.status_code == 400
+    assert nothing.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 async def test_other_methods_get_json_errors(http, method: str):
     response = await http.request(method, GRAPHQL, json={"query": "{ me { id } }"})
     assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "POST"}
     assert response.headers["content-type"].startswith("application/json")
     _assert_coded(response.json())
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_oversized_body_is_413(http):
