@@ -37,7 +37,7 @@ def settings() -> Settings:
 
 def assert_rate_limited_before_execution(result) -> None:
     assert result.status == 429, result.body
-    assert result.body["data"] is None
+    assert "data" not in result.body, result.body  # refused before anything executed
     assert result.codes == ["RATE_LIMITED"]
     retry_after = result.errors[0]["extensions"]["retryAfter"]
     assert 1 <= retry_after <= 60

@@ -3,7 +3,8 @@
 Cookie-carrying requests, and every `login`/`register` (login CSRF plants the
 attacker's session), are refused with `FORBIDDEN` (403) when `Origin` is foreign or
 `Sec-Fetch-Site` says cross-site. Only JSON bodies are accepted (HTML forms cannot
-send them without a preflight), no mutation runs over GET, multipart is off. Requests
+send them without a preflight), no mutation runs over GET (queries do, under the same
+origin rules: section 6), multipart is off. Requests
 authenticated by an `Authorization` header carry no ambient credential and are exempt.
 """
 
@@ -122,6 +123,7 @@ async def test_bearer_requests_need_no_csrf_check(http: httpx.AsyncClient, alice
     ],
 )
 async def test_only_json_bodies_are_accepted(http: httpx.AsyncClient, alice, content_type):
+    await cookie_login(http)
     body = '{"query": "mutation { logout }"}'
     if content_type.startswith("multipart"):
         body = (
@@ -132,21 +134,44 @@ async def test_only_json_bodies_are_accepted(http: httpx.AsyncClient, alice, con
 
     assert response.status_code == 415, response.text
     payload = response.json()
-    assert payload["data"] is None
-    assert payload["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "data" not in payload, payload
+    assert payload["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert (await gql(http, ME)).data["me"]["username"] == "alice"  # the logout never ran
 
 
 @pytest.mark.parametrize(
-    "query",
-    ["mutation { logout }", "{ me { id } }"],
-    ids=["mutation", "query"],
+    ("headers", "status", "code"),
+    [
+        ({}, 405, "BAD_REQUEST"),
+        ({"Origin": "http://testserver"}, 405, "BAD_REQUEST"),
+        # The origin check comes first: a forged request learns nothing more.
+        ({"Origin": EVIL}, 403, "FORBIDDEN"),
+        ({"Sec-Fetch-Site": "cross-site"}, 403, "FORBIDDEN"),
+    ],
+    ids=["no-origin", "same-origin", "foreign", "sec-fetch-cross-site"],
 )
-async def test_no_operation_runs_over_get(http: httpx.AsyncClient, alice, query):
+async def test_no_mutation_runs_over_get(http: httpx.AsyncClient, alice, headers, status, code):
     await cookie_login(http)
 
-    response = await http.get(GRAPHQL, params={"query": query})
+    response = await http.get(GRAPHQL, params={"query": "mutation { logout }"}, headers=headers)
 
-    assert response.status_code == 405, response.text
-    assert response.headers["allow"] == "POST"
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert response.status_code == status, response.text
+    if status == 405:
+        assert response.headers["allow"] == "POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == code
     assert (await gql(http, ME)).data["me"]["username"] == "alice"
+
+
+async def test_a_query_over_get_obeys_the_origin_rules(http: httpx.AsyncClient, alice):
+    """Section 6: GET runs queries, and the browser rules of section 4 apply to it."""
+    await cookie_login(http)
+
+    same_site = await http.get(GRAPHQL, params={"query": ME}, headers={"Origin": "http://testserver"})
+    cross_site = await http.get(GRAPHQL, params={"query": ME}, headers={"Sec-Fetch-Site": "cross-site"})
+    foreign = await http.get(GRAPHQL, params={"query": ME}, headers={"Origin": EVIL})
+
+    assert same_site.status_code == 200 and same_site.json()["data"]["me"]["username"] == "alice"
+    for refused in (cross_site, foreign):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert "alice" not in refused.text

@@ -39,7 +39,8 @@ from tests.helpers.processes import GatehouseServer
 LIMIT = 32  # schema/input_limits.py MAX_INPUT_DEPTH
 DEEP = 330  # the depth of the report
 LOGIN_INPUT = "mutation($input: LoginInput!) { login(input: $input) { user { id } } }"
-STRING_VARIABLE = "query($x: String) { me { id } }"
+# A document that uses its variable (an unused one fails validation before coercion).
+STRING_VARIABLE = "query($x: String) { users(after: $x) { totalCount } }"
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ async def post(client: httpx.AsyncClient, body: str | bytes) -> httpx.Response:
 def assert_refused_as_too_deep(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 400, response.text[:300]
     body = response.json()
-    assert body["data"] is None
+    assert "data" not in body, body  # refused before anything executed
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT", body
     assert str(LIMIT) in error["message"]
@@ -100,9 +101,9 @@ async def test_deep_variables_on_the_fast_path_are_refused_before_execution(
 
 @pytest.mark.parametrize("depth", [LIMIT + 1, 100, 990, 1100, 100_000])
 async def test_every_depth_over_the_limit_is_refused(http: httpx.AsyncClient, depth: int, caplog):
-    # Past orjson's own limit (1024) the body takes Strawberry's path; past the
-    # interpreter's, `json` itself overflows: every one of them is the same 400.
-    body = '{"query": "query($x: String) { me { id } }", "variables": {"x": ' + raw_nested(depth) + "}}"
+    # Past orjson's own limit (1024) Python's reader takes over; past the interpreter's,
+    # `json` itself overflows: every one of them is the same 400.
+    body = '{"query": "' + STRING_VARIABLE + '", "variables": {"x": ' + raw_nested(depth) + "}}"
     with caplog.at_level(logging.INFO):
         assert_refused_as_too_deep(await post(http, body))
     assert_quiet(caplog)
@@ -111,7 +112,7 @@ async def test_every_depth_over_the_limit_is_refused(http: httpx.AsyncClient, de
 async def test_the_limit_itself_is_accepted(http: httpx.AsyncClient):
     # A variable whose value nests exactly 32 lists reaches graphql-core's coercion,
     # which refuses it for its type (a list is no String): an ordinary input error.
-    body = '{"query": "query($x: String) { me { id } }", "variables": {"x": ' + raw_nested(LIMIT) + "}}"
+    body = '{"query": "' + STRING_VARIABLE + '", "variables": {"x": ' + raw_nested(LIMIT) + "}}"
     response = await post(http, body)
     assert response.status_code == 200, response.text
     [error] = response.json()["errors"]
@@ -121,7 +122,7 @@ async def test_the_limit_itself_is_accepted(http: httpx.AsyncClient):
 
 @pytest.mark.parametrize("where", ["variables", "extensions", "other"])
 async def test_deep_values_on_strawberrys_path_are_refused(http: httpx.AsyncClient, where: str, caplog):
-    # `extensions` or an unknown key sends the body through Strawberry's own view.
+    # `extensions` or an unknown key once sent the body through Strawberry's own view.
     deep = raw_nested(DEEP, "object")
     if where == "variables":
         body = '{"query": "' + STRING_VARIABLE + '", "variables": {"x": ' + deep + '}, "extensions": {}}'
@@ -143,26 +144,34 @@ async def test_deep_literals_in_the_document_are_refused(open_app: OpenApp, kind
         'mutation { login(input: {login: "alice", password: "pw", extra: ' + inner + "}) { user { id } } }"
     )
     for body in (
-        json.dumps({"query": document}),  # fast path
-        json.dumps({"query": document, "extensions": {}}),  # Strawberry's path
+        json.dumps({"query": document}),
+        json.dumps({"query": document, "extensions": {}}),  # once another path; one pipeline now
     ):
         response = await post(client, body)
         assert response.status_code == 200, response.text  # a validation error: section 5
         answer = response.json()
-        assert answer["data"] is None, answer
+        assert "data" not in answer, answer
         errors = answer["errors"]
-        assert {e["extensions"]["code"] for e in errors} == {"BAD_USER_INPUT"}, errors
-        # Beside graphql-core's own "unknown field 'extra'", the depth bound's refusal,
-        # naming the nearest field around the container that went too deep.
+        # Beside graphql-core's own "unknown field 'extra'" (the document is wrong), the depth
+        # bound's refusal, a wrong value naming the nearest field around the container that
+        # went too deep (section 6 keeps BAD_USER_INPUT, with `fields`, for values).
         field = "a" if kind == "object" else "extra"
         too_deep = f"Invalid value at '{field}': The value nests more than {LIMIT} objects or lists."
-        assert too_deep in [e["message"] for e in errors], errors
+        by_message = {e["message"]: e["extensions"] for e in errors}
+        assert by_message.pop(too_deep) == {"code": "BAD_USER_INPUT", "fields": {field: too_deep}}, errors
+        assert by_message and {x["code"] for x in by_message.values()} == {"GRAPHQL_VALIDATION_FAILED"}, (
+            errors
+        )
     assert hasher.checks == 0
 
 
 async def test_a_deep_value_in_a_batch_is_refused(http: httpx.AsyncClient):
+    """A batch is refused whatever it holds (section 6: `BAD_REQUEST`), unread."""
     body = '[{"query": "' + STRING_VARIABLE + '", "variables": {"x": ' + raw_nested(DEEP) + "}}]"
-    assert_refused_as_too_deep(await post(http, body))
+    response = await post(http, body)
+    assert response.status_code == 400, response.text[:300]
+    assert "data" not in response.json()
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_REQUEST"]
 
 
 @pytest.mark.parametrize("where", ["execution", "authentication"])
@@ -175,9 +184,9 @@ async def test_a_recursion_error_left_anywhere_is_a_json_500_and_one_log_line(
         raise RecursionError("maximum recursion depth exceeded")
 
     if where == "execution":
-        monkeypatch.setattr("schema.fast_path.FastExecutor.execute", overflow)
+        monkeypatch.setattr("schema.engine.base.Engine.execute", overflow)
     else:
-        monkeypatch.setattr("schema.view.resolve_identity", overflow)
+        monkeypatch.setattr("auth.middleware.resolve_identity", overflow)
     with caplog.at_level(logging.INFO):
         response = await post(http, json.dumps({"query": "{ me { id } }"}))
     assert response.status_code == 500

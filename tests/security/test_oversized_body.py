@@ -30,7 +30,7 @@ def body_of(size: int) -> bytes:
 def assert_too_large(response: httpx.Response) -> None:
     assert response.status_code == 413, response.text
     body = response.json()
-    assert body["data"] is None
+    assert "data" not in body, body  # refused before anything executed
     assert body["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert str(LIMIT) in body["errors"][0]["message"]
 
@@ -87,14 +87,29 @@ async def test_a_body_at_the_limit_is_accepted(http: httpx.AsyncClient):
 
 @pytest.mark.parametrize(
     "body",
-    [b'"just a string"', b"42", b"null", b"[" * 5000 + b"]" * 5000, b"\xff\xfe{", b"{"],
+    [
+        b'"just a string"',
+        b"42",
+        b"null",
+        pytest.param(
+            b"[" * 5000 + b"]" * 5000,
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="issue 11: a deeply nested array body answers BAD_USER_INPUT, not BAD_REQUEST",
+            ),
+        ),
+        b"\xff\xfe{",
+        b"{",
+    ],
     ids=["string", "number", "null", "deep-array", "not-utf8", "truncated"],
 )
 async def test_malformed_json_bodies_get_a_json_error_never_a_500(open_app, body):
+    """Section 6: a body that is not a JSON object with a `query` is a `BAD_REQUEST`."""
     client = await open_app(make_settings(max_body_bytes=64 * 1024))
     response = await client.post(GRAPHQL, content=body, headers={"Content-Type": "application/json"})
 
     assert response.status_code == 400, response.text
     payload = json.loads(response.text)
-    assert payload["data"] is None
-    assert payload["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "data" not in payload, payload
+    assert [e["extensions"]["code"] for e in payload["errors"]] == ["BAD_REQUEST"], payload

@@ -42,8 +42,8 @@ def settings() -> Settings:
 async def test_introspection_is_refused(http: httpx.AsyncClient, query):
     result = await gql(http, query)
 
-    assert result.data is None, result.body
-    assert set(result.codes) == {"BAD_USER_INPUT"}
+    assert "data" not in result.body, result.body
+    assert set(result.codes) == {"GRAPHQL_VALIDATION_FAILED"}
     assert all("introspection has been disabled" in e["message"] for e in result.errors)
 
 
@@ -53,11 +53,16 @@ async def test_typename_still_works(http: httpx.AsyncClient):
 
 
 async def test_no_graphiql_on_get(http: httpx.AsyncClient):
-    response = await http.get(GRAPHQL, headers={"Accept": "text/html"})
+    """Production has no HTML to give: a browser asking for HTML alone gets 406, one whose
+    list ends in `*/*` the JSON error of a GET without a query (section 6)."""
+    html_only = await http.get(GRAPHQL, headers={"Accept": "text/html"})
+    browser = await http.get(GRAPHQL, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
 
-    assert response.status_code == 405
-    assert "graphiql" not in response.text.lower()
-    assert response.headers["content-type"].startswith("application/json")
+    for response, status in ((html_only, 406), (browser, 400)):
+        assert response.status_code == status, response.text
+        assert "graphiql" not in response.text.lower()
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 @pytest.mark.parametrize(
@@ -67,7 +72,7 @@ async def test_no_graphiql_on_get(http: httpx.AsyncClient):
 async def test_no_field_suggestions(http: httpx.AsyncClient, query):
     result = await gql(http, query)
 
-    assert result.codes and set(result.codes) == {"BAD_USER_INPUT"}, result.body
+    assert result.codes and set(result.codes) == {"GRAPHQL_VALIDATION_FAILED"}, result.body
     assert "Did you mean" not in str(result.body)
 
 
@@ -99,8 +104,8 @@ SUGGESTION_CASES = [
     ),
     ("unknown input field in a variable", LOGIN, {"input": {"login": "a", "pasword": "b", "password": "c"}}),
 ]
-# A body with `extensions` skips the fast path (schema/fast_path.py) for Strawberry's own.
-PATHS = {"fast path": None, "strawberry path": {"trace": False}}
+# A body with `extensions` once took another path than one without; one pipeline now, both kept.
+PATHS = {"bare": None, "with extensions": {"trace": False}}
 
 
 async def _post(client: httpx.AsyncClient, query: str, variables, extensions) -> httpx.Response:
@@ -121,7 +126,9 @@ async def test_no_suggestions_for_arguments_types_enum_values_or_input_fields(
 ):
     production = await _post(http, query, variables, PATHS[path])
     errors = production.json()["errors"]
-    assert errors and {e["extensions"]["code"] for e in errors} == {"BAD_USER_INPUT"}, production.text
+    # Section 6: a wrong variable value is BAD_USER_INPUT, a wrong document GRAPHQL_VALIDATION_FAILED.
+    expected = "BAD_USER_INPUT" if variables is not None else "GRAPHQL_VALIDATION_FAILED"
+    assert errors and {e["extensions"]["code"] for e in errors} == {expected}, production.text
     assert "Did you mean" not in production.text
 
     development = await open_app(make_settings(app_env="development"))

@@ -106,18 +106,18 @@ LITERAL_GUARD_ANSWER: Answer = (
     f"Invalid value at 'login': {UNSAFE_TEXT}",
     {"login": f"Invalid value at 'login': {UNSAFE_TEXT}"},
 )
-NOT_JSON_ANSWER: Answer = (400, "BAD_USER_INPUT", "Unable to parse request body as JSON", {})
+NOT_JSON_ANSWER: Answer = (400, "BAD_REQUEST", "The body is not readable JSON (UTF-8).", None)
 
 
 def _lexer_answer(login: str) -> Answer:
     # graphql-core's lexer refuses an unpaired surrogate escape itself: a syntax error,
-    # which Gatehouse answers (as every syntax error today) BAD_USER_INPUT, no field, 200.
+    # GRAPHQL_PARSE_FAILED (section 6), no field, 200 with application/json.
     [surrogate] = [c for c in login if "\ud800" <= c <= "\udfff"]
     return (
         200,
-        "BAD_USER_INPUT",
+        "GRAPHQL_PARSE_FAILED",
         f"Syntax Error: Invalid Unicode escape sequence: '\\u{ord(surrogate):04x}'.",
-        {},
+        None,
     )
 
 
@@ -157,7 +157,10 @@ async def test_the_login_mutation_never_answers_500(served, body: bytes, expecte
 
     assert response.status_code == status, response.text
     answer = response.json()
-    assert answer["data"] is None, answer
+    if expected is FAILED_LOGIN:
+        assert answer["data"] is None, answer  # the login ran, and failed
+    else:
+        assert "data" not in answer, answer  # refused before execution (section 6)
     [error] = answer["errors"]
     assert error["extensions"]["code"] == code, answer
     assert error["extensions"].get("fields") == fields, answer
