@@ -1,81 +1,116 @@
-"""One object that holds every strategy, built once at start-up from the settings."""
+"""The composition of authentication: which objects exist, built once at start-up.
+
+`AuthBackend.build` makes the caches, the limiter, the stores (from `services/`), the
+strategies, joins each request strategy to its transport (`AuthMethod`) and hands the
+methods to the `Authenticator`. Nothing below receives this object: each service
+function takes the few collaborators it uses, and the resolvers pick them from here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from auth.authenticate import Authenticator
 from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
-from auth.identity import DerivedIdentities
+from auth.identity import DerivedIdentities, Scheme
 from auth.identity_cache import IdentityCache, generations_for
+from auth.methods import AuthMethod
 from auth.passwords import BcryptHasher, PasswordHasher
 from auth.ratelimit import LoginLimiter
 from auth.secrets import derive_key
 from auth.strategy.api_token import ApiTokenStrategy
+from auth.strategy.base import Strategy
 from auth.strategy.basic import BasicStrategy
+from auth.strategy.bearer import BearerStrategy
 from auth.strategy.jwt import JWTStrategy
 from auth.strategy.password import PasswordStrategy
 from auth.strategy.refresh import RefreshStrategy
+from auth.strategy.rows import LiveCredentials
 from auth.strategy.session import SessionStrategy
+from auth.transport.base import CookieTransport, HeaderTransport
 from core.redis_client import connect_redis
 from core.settings import Settings
+from services.credential_rows import CredentialRows
+from services.user_rows import UserRows
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuthBackend:
-    """The strategies of one deployment, sharing one settings object."""
+    """The authentication objects of one deployment."""
 
     settings: Settings
+    authenticator: Authenticator
     hasher: PasswordHasher
-    passwords: PasswordStrategy
-    sessions: SessionStrategy
-    jwt: JWTStrategy
-    refresh: RefreshStrategy
-    api_tokens: ApiTokenStrategy
-    basic: BasicStrategy
-    basic_cache: BasicCache
     limiter: LoginLimiter
     identity_cache: IdentityCache
-    # Keys the identity-cache slots of Basic headers (an HMAC, never the password).
-    basic_key: bytes
-    identities: DerivedIdentities
+    basic_cache: BasicCache
+    passwords: PasswordStrategy
+    sessions: SessionStrategy
+    bearer: BearerStrategy
+    api_tokens: ApiTokenStrategy
+    basic: BasicStrategy
 
     @classmethod
     def build(
         cls, settings: Settings, redis: Any | None = None, hasher: PasswordHasher | None = None
     ) -> AuthBackend:
-        """Wire the strategies; `redis` shares the Basic cache between instances.
-
-        The rate limiter shares its counters through the same Redis (or `settings.redis_url`).
-        """
+        """Wire everything; `redis` shares the Basic cache, the rate limits and the
+        identity-cache generations between instances (else `settings.redis_url`)."""
         if redis is None and settings.redis_url:
             redis = connect_redis(settings)
         hasher = hasher or BcryptHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
-        cache_key = derive_key(settings.secret_key.reveal(), "basic-cache/v1")
+        secret = settings.secret_key.reveal()
+        cache_key = derive_key(secret, "basic-cache/v1")
         basic_cache: BasicCache
         if redis is not None:
             basic_cache = RedisBasicCache(redis, cache_key, settings.basic_cache_ttl)
         else:
             basic_cache = MemoryBasicCache(cache_key, settings.basic_cache_ttl)
-        passwords = PasswordStrategy(hasher)
         limiter = LoginLimiter(settings, redis=redis)
         identity_cache = IdentityCache(generations_for(settings, redis))
+        users = UserRows()
+        live = LiveCredentials(
+            CredentialRows(), settings, identity_cache, DerivedIdentities(enabled=identity_cache.enabled)
+        )
+        passwords = PasswordStrategy(hasher, users)
+        sessions = SessionStrategy(live)
+        bearer = BearerStrategy(JWTStrategy(settings), RefreshStrategy(live, identity_cache), live)
+        api_tokens = ApiTokenStrategy(live)
+        basic = BasicStrategy(
+            passwords,
+            basic_cache,
+            users,
+            limiter,
+            identity_cache,
+            derive_key(secret, "identity-cache/basic/v1"),
+        )
+        methods = [
+            AuthMethod(HeaderTransport("Basic", https_only=settings.production), basic),
+            AuthMethod(HeaderTransport("Token"), api_tokens),
+            AuthMethod(HeaderTransport("Bearer"), bearer),
+            AuthMethod(CookieTransport(settings), sessions),
+        ]
         return cls(
             settings=settings,
+            authenticator=Authenticator(methods, settings.auth_schemes),
             hasher=hasher,
-            passwords=passwords,
-            sessions=SessionStrategy(settings),
-            jwt=JWTStrategy(settings),
-            refresh=RefreshStrategy(settings, identity_cache),
-            api_tokens=ApiTokenStrategy(settings),
-            basic=BasicStrategy(passwords, basic_cache, limiter),
-            basic_cache=basic_cache,
             limiter=limiter,
             identity_cache=identity_cache,
-            basic_key=derive_key(settings.secret_key.reveal(), "identity-cache/basic/v1"),
-            identities=DerivedIdentities(enabled=identity_cache.enabled),
+            basic_cache=basic_cache,
+            passwords=passwords,
+            sessions=sessions,
+            bearer=bearer,
+            api_tokens=api_tokens,
+            basic=basic,
         )
 
-    async def invalidate_user(self, user_id: str) -> None:
-        """After a write that changes what a user's credentials may do: every instance re-reads."""
-        await self.identity_cache.invalidate_user(user_id)
+    def strategy_for(self, scheme: Scheme) -> Strategy:
+        """The strategy that reads (and ends) credentials of `scheme`."""
+        strategies: dict[Scheme, Strategy] = {
+            Scheme.SESSION: self.sessions,
+            Scheme.JWT: self.bearer,
+            Scheme.TOKEN: self.api_tokens,
+            Scheme.BASIC: self.basic,
+        }
+        return strategies[scheme]

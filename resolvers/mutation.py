@@ -1,14 +1,12 @@
-"""Mutation resolvers."""
+"""Mutation resolvers: each reads the context, calls a service and wraps its result."""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.types import Info
 
-from auth.identity import Identity, Scheme
+from auth.identity import Scheme
 from core.errors import BadUserInput
-from models import Credential as CredentialRow
-from models import User as UserRow
 from schema.context import Context
 from schema.inputs import LoginInput, RegisterInput
 from schema.types import ApiTokenPayload, AuthPayload, Credential, Transport, User
@@ -25,33 +23,18 @@ def _require_transport(ctx: Context, transport: Transport | None) -> None:
         raise BadUserInput({"transport": f"The {scheme} authentication scheme is disabled on this server."})
 
 
-async def _sign_in(ctx: Context, user: UserRow, transport: Transport | None) -> AuthPayload:
-    """Issue the credential for `transport`; the rest of the operation runs as `user`."""
-    if transport is Transport.BEARER:
-        tokens = await credentials.issue_bearer(ctx.backend, user, ctx.client)
-        return _bearer_payload(ctx, user, tokens)
-    if ctx.identity.scheme is Scheme.SESSION and ctx.identity.credential_id:
-        # A fresh id at every login: the old session (fixation risk) ends here.
-        await CredentialRow.filter(id=ctx.identity.credential_id).delete()
-        if ctx.identity.user_id is not None:
-            await ctx.backend.invalidate_user(ctx.identity.user_id)
-    session_id, row = await credentials.start_session(ctx.backend, user, ctx.client)
-    ctx.start_session(session_id)
-    ctx.identity = Identity(
-        user=user, roles=frozenset(user.roles), scheme=Scheme.SESSION, credential_id=str(row.id)
-    )
-    return AuthPayload(user=User.from_row(user))
-
-
-def _bearer_payload(ctx: Context, user: UserRow, tokens: credentials.BearerTokens) -> AuthPayload:
-    """The payload of a new or rotated token pair; the rest of the operation runs as
-    `user` in that family, so the payload's fields (`user { email }`) are checked against
-    the user the tokens belong to: a committed credential always reaches the client."""
-    ctx.identity = Identity(
-        user=user, roles=frozenset(user.roles), scheme=Scheme.JWT, credential_id=tokens.family_id
-    )
+def _signed_in(ctx: Context, signed: credentials.SignIn) -> AuthPayload:
+    """The payload of a sign-in or refresh; the rest of the operation runs as the user
+    signed in, so the payload's fields (`user { email }`) are checked against the user
+    the credential belongs to: a committed credential always reaches the client."""
+    ctx.identity = signed.identity
+    if signed.session_id is not None:
+        ctx.start_session(signed.session_id)
+    tokens = signed.tokens
+    if tokens is None:
+        return AuthPayload(user=User.from_row(signed.user))
     return AuthPayload(
-        user=User.from_row(user),
+        user=User.from_row(signed.user),
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
         token_type="Bearer",
@@ -59,11 +42,25 @@ def _bearer_payload(ctx: Context, user: UserRow, tokens: credentials.BearerToken
     )
 
 
+async def _sign_in(ctx: Context, user: accounts.Account, transport: Transport | None) -> AuthPayload:
+    """Issue the credential for `transport`."""
+    auth = ctx.backend
+    if transport is Transport.BEARER:
+        return _signed_in(ctx, await credentials.sign_in_with_bearer(auth.bearer, user, ctx.client))
+    signed = await credentials.sign_in_with_session(
+        auth.sessions, auth.identity_cache, ctx.identity, user, ctx.client
+    )
+    return _signed_in(ctx, signed)
+
+
 async def register(info: Info[Context, None], input: RegisterInput) -> AuthPayload:
     """Create an account and sign in with the chosen transport."""
     ctx = info.context
     _require_transport(ctx, input.transport)
-    user = await accounts.register(ctx.backend, input.username, input.email, input.password, ctx.client)
+    auth = ctx.backend
+    user = await accounts.register(
+        auth.hasher, auth.limiter, input.username, input.email, input.password, ctx.client
+    )
     return await _sign_in(ctx, user, input.transport)
 
 
@@ -71,14 +68,19 @@ async def login(info: Info[Context, None], input: LoginInput) -> AuthPayload:
     """Sign in with a username or email and a password."""
     ctx = info.context
     _require_transport(ctx, input.transport)
-    user = await accounts.login(ctx.backend, input.login, input.password, ctx.client)
+    auth = ctx.backend
+    user = await accounts.login(auth.limiter, auth.passwords, input.login, input.password, ctx.client)
     return await _sign_in(ctx, user, input.transport)
 
 
 async def logout(info: Info[Context, None], everywhere: bool | None = False) -> bool:
     """End this credential, or every credential of the user."""
     ctx = info.context
-    await credentials.logout(ctx.backend, ctx.identity, bool(everywhere), ctx.client)
+    auth = ctx.backend
+    strategy = auth.strategy_for(ctx.identity.scheme)
+    await credentials.logout(
+        strategy, auth.identity_cache, auth.basic_cache, ctx.identity, bool(everywhere), ctx.client
+    )
     if ctx.identity.scheme is Scheme.SESSION or everywhere:
         ctx.end_session()
     return True
@@ -87,14 +89,27 @@ async def logout(info: Info[Context, None], everywhere: bool | None = False) -> 
 async def refresh_token(info: Info[Context, None], refresh_token: str) -> AuthPayload:
     """Trade a refresh token for a new pair (rotation); the rest runs as the refreshed user."""
     ctx = info.context
-    user, tokens = await credentials.rotate_refresh(ctx.backend, refresh_token, ctx.client)
-    return _bearer_payload(ctx, user, tokens)
+    auth = ctx.backend
+    signed = await credentials.rotate_refresh(
+        auth.limiter, auth.bearer, auth.settings.auth_schemes, refresh_token, ctx.client
+    )
+    return _signed_in(ctx, signed)
 
 
 async def change_password(info: Info[Context, None], current_password: str, new_password: str) -> bool:
     """Change the password; every other credential ends."""
     ctx = info.context
-    await accounts.change_password(ctx.backend, ctx.identity, current_password, new_password, ctx.client)
+    auth = ctx.backend
+    await accounts.change_password(
+        auth.hasher,
+        auth.limiter,
+        auth.identity_cache,
+        auth.basic_cache,
+        ctx.identity,
+        current_password,
+        new_password,
+        ctx.client,
+    )
     return True
 
 
@@ -107,7 +122,7 @@ async def create_api_token(
     """A new API token, shown once."""
     ctx = info.context
     token, row = await credentials.create_api_token(
-        ctx.backend,
+        ctx.backend.api_tokens,
         ctx.identity,
         name,
         list(scopes or []),
@@ -120,23 +135,29 @@ async def create_api_token(
 async def revoke_credential(info: Info[Context, None], id: strawberry.ID) -> bool:
     """End one of the caller's credentials."""
     ctx = info.context
-    await credentials.revoke_one(ctx.backend, ctx.identity, id, ctx.client)
+    await credentials.revoke_one(ctx.backend.identity_cache, ctx.identity, id, ctx.client)
     return True
 
 
 async def grant_role(info: Info[Context, None], user_id: strawberry.ID, role: str) -> User:
     """Give a role to a user."""
     ctx = info.context
-    return User.from_row(await accounts.grant_role(ctx.backend, user_id, role, ctx.identity, ctx.client))
+    row = await accounts.grant_role(ctx.backend.identity_cache, user_id, role, ctx.identity, ctx.client)
+    return User.from_row(row)
 
 
 async def revoke_role(info: Info[Context, None], user_id: strawberry.ID, role: str) -> User:
     """Take a role from a user."""
     ctx = info.context
-    return User.from_row(await accounts.revoke_role(ctx.backend, user_id, role, ctx.identity, ctx.client))
+    row = await accounts.revoke_role(ctx.backend.identity_cache, user_id, role, ctx.identity, ctx.client)
+    return User.from_row(row)
 
 
 async def set_user_active(info: Info[Context, None], user_id: strawberry.ID, active: bool) -> User:
     """Enable or disable an account."""
     ctx = info.context
-    return User.from_row(await accounts.set_active(ctx.backend, user_id, active, ctx.identity, ctx.client))
+    auth = ctx.backend
+    row = await accounts.set_active(
+        auth.identity_cache, auth.basic_cache, user_id, active, ctx.identity, ctx.client
+    )
+    return User.from_row(row)

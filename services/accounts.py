@@ -5,9 +5,12 @@ from __future__ import annotations
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from auth.backend import AuthBackend
+from auth.basic_cache import BasicCache
 from auth.identity import Identity
-from auth.passwords import password_too_long
+from auth.identity_cache import IdentityCache
+from auth.passwords import PasswordHasher, password_too_long
+from auth.ratelimit import LoginLimiter
+from auth.strategy.password import PasswordStrategy
 from core.client import ClientInfo
 from core.clock import utcnow
 from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, RateLimited, Unauthenticated
@@ -17,6 +20,9 @@ from services.audit import audit
 from services.validation import check_password, check_username, normalise_email
 
 ROLE_PATTERN_MAX = 32
+
+# An account as the services hand it out, for callers that import no model (resolvers).
+Account = User
 
 
 # One answer whatever was taken, on both fields: the answer says that this username and
@@ -37,23 +43,29 @@ def _check_name_and_email(username: str, email: str) -> tuple[dict[str, str], st
 
 
 async def register(
-    backend: AuthBackend, username: str, email: str, password: str, client: ClientInfo | None = None
+    hasher: PasswordHasher,
+    limiter: LoginLimiter | None,
+    username: str,
+    email: str,
+    password: str,
+    client: ClientInfo | None = None,
 ) -> User:
     """Create an account; every invalid field is reported at once.
 
-    Requests from a client (not the command line) count against the per-IP limit. A
+    With a `limiter` (requests from a client, not the command line), each attempt counts
+    against the per-IP limit of `client`. A
     taken username or email gets one answer (`TAKEN_FIELDS`), after the same password
     hash a new account costs, so neither the message nor the time tells which was taken.
     """
-    if client is not None:
-        await backend.limiter.register_attempt(client.ip)
+    if limiter is not None:
+        await limiter.register_attempt(client.ip if client else None)
     problems, normalised_email = _check_name_and_email(username, email)
     if message := await check_password(password, username, normalised_email or email):
         problems["password"] = message
     if problems:
         raise BadUserInput(problems)
     assert normalised_email is not None
-    password_hash = await backend.hasher.hash(password)
+    password_hash = await hasher.hash(password)
     username_key, email_key = username.lower(), normalised_email.lower()
     if await User.filter(Q(username_key=username_key) | Q(email_key=email_key)).exists():
         raise BadUserInput(TAKEN_FIELDS, TAKEN)
@@ -74,7 +86,13 @@ async def register(
     return user
 
 
-async def login(backend: AuthBackend, login: str, password: str, client: ClientInfo | None = None) -> User:
+async def login(
+    limiter: LoginLimiter,
+    passwords: PasswordStrategy,
+    login: str,
+    password: str,
+    client: ClientInfo | None = None,
+) -> User:
     """The user for a login (username or email) and password; one answer for every failure.
 
     Every attempt counts against the per-IP and per-account limits before the password
@@ -83,37 +101,44 @@ async def login(backend: AuthBackend, login: str, password: str, client: ClientI
     (`PasswordStrategy.authenticate`); a success re-hashes a hash of another cost.
     """
     try:
-        await backend.limiter.login_attempt(login, client.ip if client else None)
+        await limiter.login_attempt(login, client.ip if client else None)
     except RateLimited:
         audit("login_rate_limited", client)
         raise
-    user = await backend.passwords.authenticate(login, password)
+    user = await passwords.authenticate(login, password)
     if user is None:
         audit("login_failure", client)
         raise Unauthenticated(GENERIC_LOGIN_FAILURE)
-    await backend.limiter.login_succeeded(login)
+    await limiter.login_succeeded(login)
     audit("login_success", client, user_id=user.id)
     return user
 
 
 async def change_password(
-    backend: AuthBackend, identity: Identity, current: str, new: str, client: ClientInfo | None = None
+    hasher: PasswordHasher,
+    limiter: LoginLimiter,
+    identity_cache: IdentityCache,
+    basic_cache: BasicCache,
+    identity: Identity,
+    current: str,
+    new: str,
+    client: ClientInfo | None = None,
 ) -> None:
     """Check the current password, set the new one, end every other credential."""
     user = identity.user
     assert user is not None
     # The current password is a guess like any login: a stolen session must not
     # become an unlimited password oracle.
-    await backend.limiter.login_attempt(user.username, client.ip if client else None)
+    await limiter.login_attempt(user.username, client.ip if client else None)
     # An over-long current password cannot be right: refused unread, like a wrong one.
-    if password_too_long(current) or not await backend.hasher.verify(current, user.password_hash):
+    if password_too_long(current) or not await hasher.verify(current, user.password_hash):
         raise BadUserInput({"currentPassword": "The current password is wrong."})
-    await backend.limiter.login_succeeded(user.username)
+    await limiter.login_succeeded(user.username)
     if message := await check_password(new, user.username, user.email):
         raise BadUserInput({"newPassword": message})
-    user.password_hash = await backend.hasher.hash(new)
+    user.password_hash = await hasher.hash(new)
     await User.filter(id=user.id).update(password_hash=user.password_hash, password_changed_at=utcnow())
-    await credentials.revoke_all(backend, str(user.id), keep=identity.credential_id)
+    await credentials.revoke_all(identity_cache, basic_cache, str(user.id), keep=identity.credential_id)
     audit("password_change", client, user_id=user.id)
 
 
@@ -142,7 +167,7 @@ def _check_role(role: str) -> str:
 
 
 async def grant_role(
-    backend: AuthBackend, user_id: str, role: str, by: Identity, client: ClientInfo | None = None
+    identity_cache: IdentityCache, user_id: str, role: str, by: Identity, client: ClientInfo | None = None
 ) -> User:
     """Give `role` to a user; it holds from their next request on."""
     role = _check_role(role)
@@ -150,13 +175,13 @@ async def grant_role(
     if role not in user.roles:
         user.roles = [*user.roles, role]
         await User.filter(id=user.id).update(roles=user.roles)
-        await backend.invalidate_user(str(user.id))
+        await identity_cache.invalidate_user(str(user.id))
     audit("role_grant", client, user_id=user.id, role=role, by=by.user_id)
     return user
 
 
 async def revoke_role(
-    backend: AuthBackend, user_id: str, role: str, by: Identity, client: ClientInfo | None = None
+    identity_cache: IdentityCache, user_id: str, role: str, by: Identity, client: ClientInfo | None = None
 ) -> User:
     """Take `role` from a user; their very next request no longer has it."""
     role = _check_role(role)
@@ -164,27 +189,38 @@ async def revoke_role(
     if role in user.roles:
         user.roles = [r for r in user.roles if r != role]
         await User.filter(id=user.id).update(roles=user.roles)
-        await backend.invalidate_user(str(user.id))
+        await identity_cache.invalidate_user(str(user.id))
     audit("role_revoke", client, user_id=user.id, role=role, by=by.user_id)
     return user
 
 
 async def set_active(
-    backend: AuthBackend, user_id: str, active: bool, by: Identity, client: ClientInfo | None = None
+    identity_cache: IdentityCache,
+    basic_cache: BasicCache,
+    user_id: str,
+    active: bool,
+    by: Identity,
+    client: ClientInfo | None = None,
 ) -> User:
     """Enable or disable an account; disabling ends every credential."""
     user = await _target(user_id)
     user.is_active = active
     await User.filter(id=user.id).update(is_active=active)
-    await backend.invalidate_user(str(user.id))
+    await identity_cache.invalidate_user(str(user.id))
     if not active:
-        await credentials.revoke_all(backend, str(user.id))
+        await credentials.revoke_all(identity_cache, basic_cache, str(user.id))
     audit("user_activate" if active else "user_deactivate", client, user_id=user.id, by=by.user_id)
     return user
 
 
 async def create_admin(
-    backend: AuthBackend, username: str, email: str, password: str, promote: bool = False
+    hasher: PasswordHasher,
+    identity_cache: IdentityCache,
+    basic_cache: BasicCache,
+    username: str,
+    email: str,
+    password: str,
+    promote: bool = False,
 ) -> tuple[User, bool]:
     """The `create-admin` command: create a new admin, or promote an existing account.
 
@@ -203,7 +239,10 @@ async def create_admin(
     email_key = normalised_email.lower()
     named = await User.filter(username_key=username.lower()).first()
     if not promote:
-        return await _create_admin(backend, username, normalised_email, email_key, password, named), True
+        created = await _create_admin(
+            hasher, identity_cache, username, normalised_email, email_key, password, named
+        )
+        return created, True
     if named is None:
         raise BadUserInput(
             {
@@ -217,21 +256,27 @@ async def create_admin(
         )
     if message := await check_password(password, named.username, named.email):
         raise BadUserInput({"password": message})
-    password_hash = await backend.hasher.hash(password)
+    password_hash = await hasher.hash(password)
     roles = named.roles if "admin" in named.roles else [*named.roles, "admin"]
     await User.filter(id=named.id).update(
         password_hash=password_hash, password_changed_at=utcnow(), is_active=True, roles=roles
     )
     # Whoever held this account until now keeps nothing: revoke_all also empties its
     # Basic cache and moves its identity-cache generation, after the write above.
-    await credentials.revoke_all(backend, str(named.id))
+    await credentials.revoke_all(identity_cache, basic_cache, str(named.id))
     named.password_hash, named.is_active, named.roles = password_hash, True, roles
     audit("create_admin", None, user_id=named.id, promoted=True)
     return named, False
 
 
 async def _create_admin(
-    backend: AuthBackend, username: str, email: str, email_key: str, password: str, named: User | None
+    hasher: PasswordHasher,
+    identity_cache: IdentityCache,
+    username: str,
+    email: str,
+    email_key: str,
+    password: str,
+    named: User | None,
 ) -> User:
     taken: dict[str, str] = {}
     if named is not None:
@@ -246,9 +291,9 @@ async def _create_admin(
         )
     if taken:
         raise BadUserInput(taken)
-    user = await register(backend, username, email, password)
+    user = await register(hasher, None, username, email, password)
     user.roles = ["admin"]
     await User.filter(id=user.id).update(roles=user.roles)
-    await backend.invalidate_user(str(user.id))
+    await identity_cache.invalidate_user(str(user.id))
     audit("create_admin", None, user_id=user.id, promoted=False)
     return user

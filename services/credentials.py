@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from auth.backend import AuthBackend
+from auth.basic_cache import BasicCache
 from auth.identity import Identity, Scheme
+from auth.identity_cache import IdentityCache
+from auth.ratelimit import LoginLimiter
+from auth.strategy.api_token import ApiTokenStrategy
+from auth.strategy.base import Strategy
+from auth.strategy.bearer import BearerStrategy, BearerTokens
 from auth.strategy.refresh import RefreshRejected
+from auth.strategy.session import SessionStrategy
 from core.client import ClientInfo
 from core.clock import utcnow
 from core.errors import BadUserInput, Forbidden, Unauthenticated
 from models import Credential, User
+from services import credential_rows
 from services.audit import audit
 
 KNOWN_SCOPES = ("users:read", "users:write", "credentials:read", "credentials:write")
@@ -23,67 +31,102 @@ SCOPE_ECHO_MAX = 40  # longest unknown scope repeated back in an error message
 
 
 @dataclass(frozen=True)
-class BearerTokens:
-    """What a mobile client keeps: a short-lived access token and a refresh token."""
+class SignIn:
+    """A sign-in's credential and the identity the rest of its operation runs as.
 
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    # The refresh-token family both belong to (the `current` credential of their requests).
-    family_id: str
+    `session_id` is the new cookie's value (cookie sign-ins), `tokens` the new pair
+    (bearer sign-ins and refreshes).
+    """
 
-    def __repr__(self) -> str:
-        return f"BearerTokens(expires_in={self.expires_in})"
+    identity: Identity
+    session_id: str | None = None
+    tokens: BearerTokens | None = None
+
+    @property
+    def user(self) -> User:
+        """The user signed in."""
+        assert self.identity.user is not None
+        return self.identity.user
 
 
-async def start_session(backend: AuthBackend, user: User, client: ClientInfo) -> tuple[str, Credential]:
-    """A new server-side session (a new id at every login)."""
-    return await backend.sessions.write(user, client.user_agent, client.ip)
-
-
-async def issue_bearer(backend: AuthBackend, user: User, client: ClientInfo) -> BearerTokens:
-    """A new refresh-token family and its first access token."""
-    refresh_token, family = await backend.refresh.write_family(user, client.user_agent, client.ip)
-    access_token, expires_in = backend.jwt.issue(
-        str(user.id), str(family.id), backend.refresh.family_end(family)
+async def sign_in_with_session(
+    sessions: SessionStrategy,
+    identity_cache: IdentityCache,
+    current: Identity,
+    user: User,
+    client: ClientInfo,
+) -> SignIn:
+    """A new server-side session, with a new id at every sign-in: the session the request
+    came with (`current`) ends here, so an id fixed by someone else never gains a user."""
+    if current.scheme is Scheme.SESSION and current.credential_id:
+        await sessions.discard(current.credential_id)
+        if current.user_id is not None:
+            await identity_cache.invalidate_user(current.user_id)
+    session_id, row = await sessions.write_token(user, client)
+    identity = Identity(
+        user=user, roles=frozenset(user.roles), scheme=Scheme.SESSION, credential_id=str(row.id)
     )
-    return BearerTokens(access_token, refresh_token, expires_in, str(family.id))
+    return SignIn(identity, session_id=session_id)
 
 
-async def rotate_refresh(backend: AuthBackend, token: str, client: ClientInfo) -> tuple[User, BearerTokens]:
+def _bearer_sign_in(user: User, tokens: BearerTokens) -> SignIn:
+    identity = Identity(
+        user=user, roles=frozenset(user.roles), scheme=Scheme.JWT, credential_id=tokens.family_id
+    )
+    return SignIn(identity, tokens=tokens)
+
+
+async def sign_in_with_bearer(bearer: BearerStrategy, user: User, client: ClientInfo) -> SignIn:
+    """A new refresh-token family and its first access token."""
+    return _bearer_sign_in(user, await bearer.write_token(user, client))
+
+
+async def rotate_refresh(
+    limiter: LoginLimiter,
+    bearer: BearerStrategy,
+    enabled_schemes: Collection[str],
+    token: str,
+    client: ClientInfo,
+) -> SignIn:
     """Spend a refresh token for a new pair; reuse ends the whole family.
 
     Exchanges count against a per-IP limit (`RateLimited` when over). A family past
     its absolute end (`REFRESH_FAMILY_MAX_AGE`) is refused like an expired token, and
-    the new access token never outlives that end either.
+    the new access token never outlives that end either. The refreshed user's identity
+    is the one the rest of the operation runs as.
     """
-    await backend.limiter.refresh_attempt(client.ip)
-    if "jwt" not in backend.settings.auth_schemes:
+    await limiter.refresh_attempt(client.ip)
+    if Scheme.JWT.value not in enabled_schemes:
         # The pair would hold an access token this server refuses: say so instead.
         raise Unauthenticated("The jwt authentication scheme is disabled on this server.")
     try:
-        successor, family = await backend.refresh.rotate(token)
+        user, tokens = await bearer.rotate(token)
     except RefreshRejected as exc:
         audit("refresh_rejected", client, reason=str(exc))
         raise Unauthenticated("Invalid, expired or revoked refresh token.") from None
-    end = backend.refresh.family_end(family)
-    access_token, expires_in = backend.jwt.issue(str(family.user_id), str(family.id), end)
-    return family.user, BearerTokens(access_token, successor, expires_in, str(family.id))
+    return _bearer_sign_in(user, tokens)
 
 
-async def revoke_all(backend: AuthBackend, user_id: str, keep: str | None = None) -> int:
+async def revoke_all(
+    identity_cache: IdentityCache, basic_cache: BasicCache, user_id: str, keep: str | None = None
+) -> int:
     """End every live credential of a user but `keep`; empty their Basic cache too."""
-    query = Credential.filter(user_id=user_id, revoked_at__isnull=True)
-    if keep is not None:
-        query = query.exclude(id=keep)
-    count = await query.update(revoked_at=utcnow())
-    await backend.basic_cache.forget_user(user_id)
-    await backend.invalidate_user(user_id)
-    return int(count)
+    count = await credential_rows.revoke_all_of(user_id, keep)
+    await basic_cache.forget_user(user_id)
+    await identity_cache.invalidate_user(user_id)
+    return count
 
 
-async def logout(backend: AuthBackend, identity: Identity, everywhere: bool, client: ClientInfo) -> None:
-    """End the credential the request came with, or all of the user's with `everywhere`.
+async def logout(
+    strategy: Strategy,
+    identity_cache: IdentityCache,
+    basic_cache: BasicCache,
+    identity: Identity,
+    everywhere: bool,
+    client: ClientInfo,
+) -> None:
+    """End the credential the request came with (through `strategy`, the one that read
+    it), or all of the user's with `everywhere`.
 
     Ending the user's other credentials is credential management: an API token needs the
     `credentials:write` scope for `everywhere` (`Forbidden` otherwise, nothing revoked),
@@ -96,41 +139,30 @@ async def logout(backend: AuthBackend, identity: Identity, everywhere: bool, cli
             f"Ending every credential needs the {MANAGE_SCOPE} scope; logout alone ends this one."
         )
     if everywhere:
-        await revoke_all(backend, user_id)
-    elif identity.credential_id is not None:
-        await Credential.filter(id=identity.credential_id, revoked_at__isnull=True).update(
-            revoked_at=utcnow()
-        )
-        await backend.invalidate_user(user_id)
-    elif identity.scheme is Scheme.BASIC:
-        await backend.basic_cache.forget_user(user_id)
-        await backend.invalidate_user(user_id)
+        await revoke_all(identity_cache, basic_cache, user_id)
+    else:
+        await strategy.destroy_token(identity)
+        await identity_cache.invalidate_user(user_id)
     audit("logout", client, user_id=user_id, everywhere=everywhere, credential_id=identity.credential_id)
 
 
 async def list_live(user_id: str) -> list[Credential]:
     """The user's credentials that still work, newest first."""
-    rows = await Credential.filter(
-        user_id=user_id, revoked_at__isnull=True, expires_at__gt=utcnow()
-    ).order_by("-created_at")
-    return rows
+    return await credential_rows.live_of(user_id)
 
 
 async def revoke_one(
-    backend: AuthBackend, identity: Identity, credential_id: str, client: ClientInfo
+    identity_cache: IdentityCache, identity: Identity, credential_id: str, client: ClientInfo
 ) -> None:
     """End one of the caller's own credentials; anyone else's id answers as unknown."""
     try:
         parsed = uuid.UUID(credential_id)
     except ValueError:
         raise BadUserInput({"id": "No such credential."}) from None
-    count = await Credential.filter(id=parsed, user_id=identity.user_id, revoked_at__isnull=True).update(
-        revoked_at=utcnow()
-    )
-    if not count:
-        raise BadUserInput({"id": "No such credential."})
     assert identity.user_id is not None
-    await backend.invalidate_user(identity.user_id)
+    if not await credential_rows.revoke_own(identity.user_id, str(parsed)):
+        raise BadUserInput({"id": "No such credential."})
+    await identity_cache.invalidate_user(identity.user_id)
     audit("revoke_credential", client, user_id=identity.user_id, credential_id=parsed)
 
 
@@ -194,7 +226,7 @@ def check_token_bounds(identity: Identity, scopes: list[str], expires_at: dateti
 
 
 async def create_api_token(
-    backend: AuthBackend,
+    api_tokens: ApiTokenStrategy,
     identity: Identity,
     name: str,
     scopes: list[str],
@@ -203,11 +235,11 @@ async def create_api_token(
 ) -> tuple[str, Credential]:
     """A new API token, returned once. A token can never get scopes its creator lacks,
     nor, when an API token creates it, outlive its creator."""
-    scopes = check_token_request(name, scopes, expires_in_days, backend.settings.api_token_max_days)
+    scopes = check_token_request(name, scopes, expires_in_days, api_tokens.max_days)
     now = utcnow()
     check_token_bounds(identity, scopes, now + timedelta(days=expires_in_days), now)
     assert identity.user is not None
-    token, row = await backend.api_tokens.write(
+    token, row = await api_tokens.write_token(
         identity.user, name.strip(), scopes, expires_in_days, client.user_agent, now=now
     )
     audit("create_api_token", client, user_id=identity.user_id, credential_id=row.id)

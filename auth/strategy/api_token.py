@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from auth.identity import Identity, Scheme
 from auth.secrets import API_TOKEN_PATTERN, API_TOKEN_PREFIX, digest, new_secret
-from auth.strategy.rows import load_live_by_hash
+from auth.strategy.rows import LiveCredentials
 from core.clock import utcnow
-from core.settings import Settings
-from models import Credential, CredentialKind, User
+from models import CredentialKind
+
+if TYPE_CHECKING:
+    from core.client import ClientInfo
+    from models import Credential, User
 
 
 def looks_like_api_token(value: str) -> bool:
@@ -17,12 +22,17 @@ def looks_like_api_token(value: str) -> bool:
 
 
 class ApiTokenStrategy:
-    """Creates and reads API tokens."""
+    """Creates, reads and ends API tokens (a `Strategy`, carried by the Authorization header)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    scheme = Scheme.TOKEN
+    rejection = "Invalid, expired or revoked API token."
 
-    async def write(
+    def __init__(self, live: LiveCredentials) -> None:
+        self.live = live
+        # The longest lifetime a token may be created with, in days.
+        self.max_days = live.settings.api_token_max_days
+
+    async def write_token(
         self,
         user: User,
         name: str,
@@ -35,9 +45,9 @@ class ApiTokenStrategy:
         after `now` (the moment the caller checked the request against, by default the
         current time)."""
         token = new_secret(API_TOKEN_PREFIX)
-        row = await Credential.create(
-            user=user,
-            kind=CredentialKind.API_TOKEN,
+        row = await self.live.store.create(
+            user,
+            CredentialKind.API_TOKEN,
             secret_hash=digest(token),
             name=name,
             scopes=scopes,
@@ -47,7 +57,17 @@ class ApiTokenStrategy:
         return token, row
 
     async def read(self, token: str) -> Credential | None:
-        """The live token row for `token`, or `None`."""
+        """The live token row for `token`, from the database, or `None`."""
         if not API_TOKEN_PATTERN.fullmatch(token):
             return None
-        return await load_live_by_hash(digest(token), CredentialKind.API_TOKEN, self.settings)
+        return await self.live.find(CredentialKind.API_TOKEN, secret_hash=digest(token))
+
+    async def read_token(self, token: str, presented_as: str, client: ClientInfo) -> Identity | None:
+        """The identity of an API token, through the identity cache."""
+        row = await self.live.cached("t:" + digest(token), lambda: self.read(token))
+        return None if row is None else self.live.identity(row, Scheme.TOKEN, presented_as)
+
+    async def destroy_token(self, identity: Identity) -> None:
+        """End the token the request came with."""
+        if identity.credential_id is not None:
+            await self.live.store.revoke(identity.credential_id)

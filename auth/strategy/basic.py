@@ -3,31 +3,99 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auth.basic_cache import BasicCache, BasicCacheEntry, hash_fingerprint
+from auth.errors import CredentialRejected
+from auth.identity import Identity, Scheme
+from auth.identity_cache import IdentityCache
 from auth.secrets import keyed_digest
 from auth.strategy.password import PasswordStrategy
-from auth.transport.header import BasicCredentials, decode_basic
-from models import User
+from auth.strategy.rows import cached_read
+from auth.strategy.stores import UserStore
 
 if TYPE_CHECKING:
     from auth.ratelimit import LoginLimiter
+    from core.client import ClientInfo
+    from models import User
+
+
+@dataclass(frozen=True)
+class BasicCredentials:
+    """Login and password decoded from a Basic header."""
+
+    login: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"BasicCredentials({self.login!r}, '***')"
+
+
+def decode_basic(value: str) -> BasicCredentials:
+    """Decode `base64(login:password)` as UTF-8; the password may contain colons."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise CredentialRejected("Malformed Basic credentials.", "Basic") from None
+    login, colon, password = text.partition(":")
+    if not colon or not login or not password:
+        raise CredentialRejected("Malformed Basic credentials.", "Basic")
+    return BasicCredentials(login, password)
 
 
 class BasicStrategy:
-    """Verifies a Basic header value into an active user, or `None`."""
+    """Verifies a Basic header value into an active user (a `Strategy`, carried by `Basic`)."""
+
+    scheme = Scheme.BASIC
+    rejection = "Invalid login or password."
 
     def __init__(
-        self, passwords: PasswordStrategy, cache: BasicCache, limiter: LoginLimiter | None = None
+        self,
+        passwords: PasswordStrategy,
+        cache: BasicCache,
+        users: UserStore,
+        limiter: LoginLimiter | None = None,
+        identity_cache: IdentityCache | None = None,
+        identity_key: bytes | None = None,
     ) -> None:
         self.passwords = passwords
         self.cache = cache
+        self.users = users
         self.limiter = limiter
+        self.identity_cache = identity_cache
+        # Keys the identity-cache slots of Basic headers (an HMAC, never the password).
+        self._identity_key = identity_key or secrets.token_bytes(32)
         # Checks running now, by keyed digest of the header (never the header itself).
         self._in_flight: dict[str, asyncio.Future[User | None]] = {}
         self._slot_key = secrets.token_bytes(32)
+
+    async def read_token(self, token: str, presented_as: str, client: ClientInfo) -> Identity | None:
+        """The identity of a Basic header value, through the identity cache when there is one."""
+        if self.identity_cache is None:
+            user = await self.authenticate(token, client.ip)
+        else:
+            user = await cached_read(
+                self.identity_cache,
+                "b:" + keyed_digest(self._identity_key, token),
+                lambda: self.authenticate(token, client.ip),
+                lambda u: bool(u.is_active),
+                lambda u: str(u.id),
+            )
+        if user is None:
+            return None
+        return Identity(
+            user=user, roles=frozenset(user.roles), scheme=Scheme.BASIC, presented_as=presented_as
+        )
+
+    async def destroy_token(self, identity: Identity) -> None:
+        """Forget the user's verified headers: the next request checks the password again."""
+        if identity.user_id is not None:
+            await self.cache.forget_user(identity.user_id)
 
     async def authenticate(self, header_value: str, client_ip: str | None = None) -> User | None:
         """The user behind `header_value` (the base64 part), or `None` when wrong.
@@ -41,7 +109,7 @@ class BasicStrategy:
         credentials = decode_basic(header_value)
         cached = await self.cache.get(header_value)
         if cached is not None:
-            user = await User.filter(id=cached.user_id).first()
+            user = await self.users.by_id(cached.user_id)
             if (
                 user is not None
                 and user.is_active

@@ -38,11 +38,11 @@ class AccessClaims:
 
     user_id: str
     family_id: str
-    jti: str
 
 
 class JWTStrategy:
-    """Issues and verifies access tokens."""
+    """Issues and verifies access tokens: the signing half of the bearer strategy
+    (`auth.strategy.bearer.BearerStrategy` joins it to the refresh families)."""
 
     def __init__(self, settings: Settings) -> None:
         self.issuer = settings.jwt_issuer
@@ -126,5 +126,5 @@ class JWTStrategy:
             raise InvalidAccessToken("not an access token")
         if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
             raise InvalidAccessToken("malformed claims")
-        access = AccessClaims(user_id=claims["sub"], family_id=claims["sid"], jti=claims["jti"])
+        access = AccessClaims(user_id=claims["sub"], family_id=claims["sid"])
         return access, float(claims["exp"])

@@ -1,9 +1,18 @@
-"""Login and password: one answer for unknown user, wrong password and disabled account."""
+"""Login and password: one answer for unknown user, wrong password and disabled account.
+
+The verifier behind the `login` mutation and HTTP Basic. It reads no token from a
+request, so it is not a `Strategy` of its own: Basic is the strategy that carries it.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auth.passwords import PasswordHasher, password_too_long
-from models import User
+from auth.strategy.stores import UserStore
+
+if TYPE_CHECKING:
+    from models import User
 
 LOGIN_MAX = 320  # the longest email address; no username or address is longer
 USERNAME_MAX = 32  # models/users.py `username_key`
@@ -25,39 +34,12 @@ def login_key(login: str) -> tuple[str, str]:
     return ("email_key" if "@" in normalised else "username_key", normalised)
 
 
-def _storable(value: str) -> bool:
-    """Whether `value` could be a stored username or email key: no NUL (PostgreSQL refuses
-    it in text) and valid UTF-8 (a lone surrogate cannot be sent to either database)."""
-    if "\x00" in value:
-        return False
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-async def find_user_by_login(login: str) -> User | None:
-    """The user whose username or email matches `login`, ignoring case.
-
-    A login no account can have (empty, too long, a NUL, a lone surrogate) is not looked
-    up: it finds no one, as an unknown name does, instead of making the database fail.
-    """
-    column, value = login_key(login)
-    # Tortoise refuses a filter value longer than its column (a 500): usernames are 32.
-    longest = USERNAME_MAX if column == "username_key" else LOGIN_MAX
-    if not value or len(value) > longest or not _storable(value):
-        return None
-    return await User.filter(**{column: value}).first()
-
-
 class PasswordStrategy:
-    """Verifies a login and password."""
+    """Verifies a login and password against the user rows of `users`."""
 
-    def __init__(self, hasher: PasswordHasher) -> None:
+    def __init__(self, hasher: PasswordHasher, users: UserStore) -> None:
         self.hasher = hasher
+        self.users = users
 
     async def authenticate(self, login: str, password: str) -> User | None:
         """The active user for these credentials, or `None`.
@@ -69,7 +51,7 @@ class PasswordStrategy:
         """
         if password_too_long(password):
             return None
-        user = await find_user_by_login(login)
+        user = await self.users.by_login(login)
         if user is None:
             await self.hasher.verify_dummy(password)
             return None
@@ -86,5 +68,5 @@ class PasswordStrategy:
         in the meantime stays changed."""
         verified = user.password_hash
         upgraded = await self.hasher.hash(password)
-        if await User.filter(id=user.id, password_hash=verified).update(password_hash=upgraded):
+        if await self.users.replace_password_hash(str(user.id), verified, upgraded):
             user.password_hash = upgraded

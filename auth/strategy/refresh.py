@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-from tortoise.transactions import in_transaction
+from typing import TYPE_CHECKING
 
 from auth.identity_cache import IdentityCache
 from auth.secrets import REFRESH_TOKEN_PATTERN, REFRESH_TOKEN_PREFIX, digest, new_secret
-from auth.strategy.rows import is_live, load_live_by_id
+from auth.strategy.rows import LiveCredentials, is_live
 from core.clock import as_utc, utcnow
-from core.settings import Settings
-from models import Credential, CredentialKind, RefreshToken, User
+from models import CredentialKind
+
+if TYPE_CHECKING:
+    from models import Credential, User
 
 
 class RefreshRejected(Exception):
@@ -19,10 +20,13 @@ class RefreshRejected(Exception):
 
 
 class RefreshStrategy:
-    """Creates refresh-token families and rotates their tokens."""
+    """Creates refresh-token families and rotates their tokens (the lasting half of the
+    bearer strategy, `auth.strategy.bearer.BearerStrategy`)."""
 
-    def __init__(self, settings: Settings, identity_cache: IdentityCache | None = None) -> None:
-        self.settings = settings
+    def __init__(self, live: LiveCredentials, identity_cache: IdentityCache | None = None) -> None:
+        self.live = live
+        self.store = live.store
+        self.settings = live.settings
         self.identity_cache = identity_cache
 
     def family_end(self, family: Credential) -> datetime:
@@ -43,44 +47,34 @@ class RefreshStrategy:
         # later is never earlier than this one.
         expires_at = self._expiry(now, now + timedelta(seconds=self.settings.refresh_family_max_age))
         token = new_secret(REFRESH_TOKEN_PREFIX)
-        async with in_transaction():
-            family = await Credential.create(
-                user=user,
-                kind=CredentialKind.REFRESH,
-                expires_at=expires_at,
-                last_used_at=now,
-                user_agent=user_agent,
-                ip=ip,
-            )
-            await RefreshToken.create(family=family, token_hash=digest(token), expires_at=expires_at)
+        family = await self.store.create_family(user, digest(token), expires_at, now, user_agent, ip)
         return token, family
 
     async def rotate(self, token: str) -> tuple[str, Credential]:
         """Spend `token` and return its successor and the family (with the user loaded).
 
-        Marking the token used is one conditional UPDATE, so of two concurrent
-        rotations exactly one wins; the other is treated as reuse. The spend and the
-        successor are one transaction: a failure while storing the successor leaves the
-        token unspent, so the client's retry is a retry, not a reuse. A family past its
-        absolute end (`family_end`) rotates no more: the user signs in again.
+        The spend is one conditional UPDATE, so of two concurrent rotations exactly one
+        wins; the other is treated as reuse. The spend and the successor are one
+        transaction: a failure while storing the successor leaves the token unspent, so
+        the client's retry is a retry, not a reuse. A family past its absolute end
+        (`family_end`) rotates no more: the user signs in again.
         """
         if not REFRESH_TOKEN_PATTERN.fullmatch(token):
             raise RefreshRejected("malformed")
         now = utcnow()
-        row = await RefreshToken.filter(token_hash=digest(token)).select_related("family__user").first()
+        row = await self.store.find_refresh_token(digest(token))
         if row is None:
             raise RefreshRejected("unknown")
         family = row.family
         end = self.family_end(family)
-        successor: str | None = None
-        async with in_transaction():
-            won = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
-            usable = as_utc(row.expires_at) > now and now < end and is_live(family, self.settings, now)
-            if won and usable:
-                expires_at = self._expiry(now, end)
-                successor = new_secret(REFRESH_TOKEN_PREFIX)
-                await RefreshToken.create(family=family, token_hash=digest(successor), expires_at=expires_at)
-                await Credential.filter(id=family.id).update(expires_at=expires_at, last_used_at=now)
+        usable = as_utc(row.expires_at) > now and now < end and is_live(family, self.settings, now)
+        successor = new_secret(REFRESH_TOKEN_PREFIX) if usable else None
+        won = await self.store.spend_refresh_token(
+            str(row.id),
+            str(family.id),
+            now,
+            (digest(successor), self._expiry(now, end)) if successor is not None else None,
+        )
         if not won:
             await self.revoke_family(str(family.id))
             if self.identity_cache is not None:
@@ -92,8 +86,8 @@ class RefreshStrategy:
 
     async def revoke_family(self, family_id: str) -> None:
         """End a family: its access tokens and refresh tokens stop working at once."""
-        await Credential.filter(id=family_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+        await self.store.revoke(family_id)
 
     async def read_family(self, family_id: str) -> Credential | None:
-        """The live family (with its user) an access token belongs to."""
-        return await load_live_by_id(family_id, CredentialKind.REFRESH, self.settings)
+        """The live family (with its user) an access token belongs to, from the database."""
+        return await self.live.find(CredentialKind.REFRESH, credential_id=family_id)

@@ -3,37 +3,61 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from auth.identity import Identity, Scheme
 from auth.secrets import SESSION_ID_PATTERN, digest, new_secret
-from auth.strategy.rows import load_live_by_hash
+from auth.strategy.rows import LiveCredentials
 from core.clock import utcnow
-from core.settings import Settings
-from models import Credential, CredentialKind, User
+from models import CredentialKind
+
+if TYPE_CHECKING:
+    from core.client import ClientInfo
+    from models import Credential, User
 
 
 class SessionStrategy:
-    """Creates, reads and destroys session rows."""
+    """Creates, reads and ends session rows (a `Strategy`, carried by the session cookie)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    scheme = Scheme.SESSION
+    rejection = "Invalid, expired or revoked session."
 
-    async def write(self, user: User, user_agent: str | None, ip: str | None) -> tuple[str, Credential]:
-        """A new session for `user`: returns the cookie value (shown once) and the row."""
+    def __init__(self, live: LiveCredentials) -> None:
+        self.live = live
+        self.settings = live.settings
+
+    async def write_token(self, user: User, client: ClientInfo) -> tuple[str, Credential]:
+        """A new session for `user`: the cookie value (shown once) and the row."""
         session_id = new_secret()
         now = utcnow()
-        row = await Credential.create(
-            user=user,
-            kind=CredentialKind.SESSION,
+        row = await self.live.store.create(
+            user,
+            CredentialKind.SESSION,
             secret_hash=digest(session_id),
             expires_at=now + timedelta(seconds=self.settings.session_absolute_timeout),
             last_used_at=now,
-            user_agent=user_agent,
-            ip=ip,
+            user_agent=client.user_agent,
+            ip=client.ip,
         )
         return session_id, row
 
     async def read(self, session_id: str) -> Credential | None:
-        """The live session behind a cookie value, or `None` (unknown, expired, idle, revoked)."""
+        """The live session behind a cookie value, from the database, or `None` (unknown,
+        expired, idle, revoked)."""
         if not SESSION_ID_PATTERN.fullmatch(session_id):
             return None
-        return await load_live_by_hash(digest(session_id), CredentialKind.SESSION, self.settings)
+        return await self.live.find(CredentialKind.SESSION, secret_hash=digest(session_id))
+
+    async def read_token(self, token: str, presented_as: str, client: ClientInfo) -> Identity | None:
+        """The identity of a session cookie value, through the identity cache."""
+        row = await self.live.cached("s:" + digest(token), lambda: self.read(token))
+        return None if row is None else self.live.identity(row, Scheme.SESSION, presented_as)
+
+    async def destroy_token(self, identity: Identity) -> None:
+        """End the session the request came with."""
+        if identity.credential_id is not None:
+            await self.live.store.revoke(identity.credential_id)
+
+    async def discard(self, credential_id: str) -> None:
+        """Remove a session row outright (the one a new sign-in replaces: no fixation)."""
+        await self.live.store.delete(credential_id)

@@ -1,16 +1,16 @@
-"""The session cookie: HttpOnly, SameSite=Lax, Path=/; `__Host-` and Secure in production."""
+"""Writing the session cookie: HttpOnly, SameSite=Lax, Path=/; `__Host-` and Secure in
+production.
+
+Only the HTTP face (`web/`, `auth/middleware.py`) imports this module: nothing else
+writes a cookie (an import contract in pyproject.toml). Reading it is
+`auth.transport.base.CookieTransport`.
+"""
 
 from __future__ import annotations
 
-from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from core.settings import Settings
-
-
-def read_session_cookie(conn: HTTPConnection, settings: Settings) -> str | None:
-    """The session id from the request's cookie, or `None`."""
-    return conn.cookies.get(settings.session_cookie_name) or None
 
 
 def write_session_cookie(response: Response, settings: Settings, session_id: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from auth.errors import CredentialRejected
@@ -30,17 +28,6 @@ class HeaderCredential:
         return f"HeaderCredential({self.scheme}, '***')"
 
 
-@dataclass(frozen=True)
-class BasicCredentials:
-    """Login and password decoded from a Basic header."""
-
-    login: str
-    password: str
-
-    def __repr__(self) -> str:
-        return f"BasicCredentials({self.login!r}, '***')"
-
-
 def read_authorization(header: str | None) -> HeaderCredential | None:
     """Parse an `Authorization` header; `None` when absent, `CredentialRejected` when malformed."""
     if header is None:
@@ -58,16 +45,3 @@ def read_authorization(header: str | None) -> HeaderCredential | None:
     if not value:
         raise CredentialRejected(f"The {canonical} credential is empty.", canonical)
     return HeaderCredential(canonical, value)
-
-
-def decode_basic(value: str) -> BasicCredentials:
-    """Decode `base64(login:password)` as UTF-8; the password may contain colons."""
-    try:
-        raw = base64.b64decode(value, validate=True)
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise CredentialRejected("Malformed Basic credentials.", "Basic") from None
-    login, colon, password = text.partition(":")
-    if not colon or not login or not password:
-        raise CredentialRejected("Malformed Basic credentials.", "Basic")
-    return BasicCredentials(login, password)

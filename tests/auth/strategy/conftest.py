@@ -34,7 +34,7 @@ def make_user(backend: AuthBackend) -> MakeUser:
     """Register a user through the accounts service (email `<username>@example.com`)."""
 
     async def make(username: str, password: str = STRONG_PASSWORD, active: bool = True) -> User:
-        user = await register(backend, username, f"{username}@example.com", password)
+        user = await register(backend.hasher, None, username, f"{username}@example.com", password)
         if not active:
             await User.filter(id=user.id).update(is_active=False)
             user.is_active = False

@@ -9,9 +9,12 @@ import time_machine
 
 from auth.secrets import API_TOKEN_PATTERN, digest
 from auth.strategy.api_token import ApiTokenStrategy, looks_like_api_token
+from core.client import ClientInfo
 from core.clock import as_utc
 from models import Credential, CredentialKind, User
 from tests.helpers import raw_row
+
+NO_CLIENT = ClientInfo(ip=None, is_https=False, user_agent=None)
 
 T0 = datetime(2030, 7, 1, 10, 0, tzinfo=UTC)
 
@@ -23,11 +26,11 @@ def api_tokens(backend) -> ApiTokenStrategy:
 
 async def test_token_is_prefixed_and_random(api_tokens, make_user):
     user = await make_user("alice")
-    token, row = await api_tokens.write(user, "ci", ["users:read"], 30, "curl/8")
+    token, row = await api_tokens.write_token(user, "ci", ["users:read"], 30, "curl/8")
     assert token.startswith("gth_")
     assert API_TOKEN_PATTERN.match(token)
     assert looks_like_api_token(token)
-    other, _ = await api_tokens.write(user, "ci", ["users:read"], 30, "curl/8")
+    other, _ = await api_tokens.write_token(user, "ci", ["users:read"], 30, "curl/8")
     assert other != token
     assert row.kind == CredentialKind.API_TOKEN
     assert row.name == "ci"
@@ -37,7 +40,7 @@ async def test_token_is_prefixed_and_random(api_tokens, make_user):
 
 async def test_token_is_stored_only_as_a_hash(api_tokens, make_user):
     user = await make_user("alice")
-    token, row = await api_tokens.write(user, "deploy", ["credentials:read"], 30, None)
+    token, row = await api_tokens.write_token(user, "deploy", ["credentials:read"], 30, None)
     assert row.secret_hash == digest(token)
     stored = await raw_row("credentials", row.id)
     random_part = token.removeprefix("gth_")
@@ -48,7 +51,7 @@ async def test_token_is_stored_only_as_a_hash(api_tokens, make_user):
 
 async def test_read_returns_the_row_with_its_user(api_tokens, make_user):
     user = await make_user("alice")
-    token, row = await api_tokens.write(user, "ci", ["a", "b"], 30, None)
+    token, row = await api_tokens.write_token(user, "ci", ["a", "b"], 30, None)
     found = await api_tokens.read(token)
     assert found is not None and found.id == row.id
     assert found.user.id == user.id
@@ -58,7 +61,7 @@ async def test_read_returns_the_row_with_its_user(api_tokens, make_user):
 async def test_token_works_until_it_expires(api_tokens, make_user):
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
-        token, row = await api_tokens.write(user, "ci", [], 7, None)
+        token, row = await api_tokens.write_token(user, "ci", [], 7, None)
     assert as_utc(row.expires_at) == T0 + timedelta(days=7)
     with time_machine.travel(T0 + timedelta(days=7) - timedelta(seconds=1), tick=False):
         assert await api_tokens.read(token) is not None
@@ -70,14 +73,14 @@ async def test_token_works_until_it_expires(api_tokens, make_user):
 
 async def test_revoked_token_is_refused(api_tokens, make_user):
     user = await make_user("alice")
-    token, row = await api_tokens.write(user, "ci", [], 30, None)
+    token, row = await api_tokens.write_token(user, "ci", [], 30, None)
     await Credential.filter(id=row.id).update(revoked_at=datetime.now(UTC))
     assert await api_tokens.read(token) is None
 
 
 async def test_token_of_a_deactivated_user_is_refused(api_tokens, make_user):
     user = await make_user("alice")
-    token, _ = await api_tokens.write(user, "ci", [], 30, None)
+    token, _ = await api_tokens.write_token(user, "ci", [], 30, None)
     await User.filter(id=user.id).update(is_active=False)
     assert await api_tokens.read(token) is None
 
@@ -85,7 +88,7 @@ async def test_token_of_a_deactivated_user_is_refused(api_tokens, make_user):
 async def test_tokens_do_not_idle_out_like_sessions(api_tokens, make_user, settings):
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
-        token, _ = await api_tokens.write(user, "cron", [], 90, None)
+        token, _ = await api_tokens.write_token(user, "cron", [], 90, None)
     with time_machine.travel(T0 + timedelta(seconds=settings.session_idle_timeout * 10), tick=False):
         assert await api_tokens.read(token) is not None
 
@@ -93,7 +96,7 @@ async def test_tokens_do_not_idle_out_like_sessions(api_tokens, make_user, setti
 async def test_use_is_recorded(api_tokens, make_user):
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
-        token, row = await api_tokens.write(user, "ci", [], 30, None)
+        token, row = await api_tokens.write_token(user, "ci", [], 30, None)
     assert row.last_used_at is None
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
         await api_tokens.read(token)
@@ -115,8 +118,8 @@ async def test_unknown_token_is_refused(api_tokens, make_user):
 
 async def test_a_refresh_token_or_session_id_is_not_an_api_token(api_tokens, backend, make_user):
     user = await make_user("alice")
-    refresh_token, _ = await backend.refresh.write_family(user, None, None)
-    session_id, _ = await backend.sessions.write(user, None, None)
+    refresh_token, _ = await backend.bearer.refresh.write_family(user, None, None)
+    session_id, _ = await backend.sessions.write_token(user, NO_CLIENT)
     assert await api_tokens.read(refresh_token) is None
     assert await api_tokens.read(session_id) is None
     assert await api_tokens.read("gth_" + session_id) is None
@@ -129,5 +132,5 @@ def test_jwts_and_other_values_do_not_look_like_api_tokens(value):
 
 async def test_expiry_counts_from_the_moment_the_caller_checked(api_tokens, make_user):
     user = await make_user("alice")
-    _, row = await api_tokens.write(user, "ci", [], 7, None, now=T0)
+    _, row = await api_tokens.write_token(user, "ci", [], 7, None, now=T0)
     assert as_utc(row.expires_at) == T0 + timedelta(days=7)

@@ -9,9 +9,11 @@ import pytest
 
 from auth.basic_cache import BasicCacheEntry, MemoryBasicCache, RedisBasicCache, hash_fingerprint
 from auth.errors import CredentialRejected
-from auth.strategy.basic import BasicStrategy
+from auth.strategy.basic import BasicCredentials, BasicStrategy, decode_basic
 from auth.strategy.password import PasswordStrategy
+from core.errors import ErrorCode
 from models import User
+from services.user_rows import UserRows
 from tests.helpers import OTHER_PASSWORD, STRONG_PASSWORD, TEST_REDIS_URL, CountingHasher
 
 CACHE_KEY = b"k" * 32
@@ -25,6 +27,11 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def b64(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode()
 
 
 def basic(login: str, password: str) -> str:
@@ -43,7 +50,7 @@ def cache(clock: FakeClock) -> MemoryBasicCache:
 
 @pytest.fixture
 def strategy(backend, hasher: CountingHasher, cache: MemoryBasicCache) -> BasicStrategy:
-    return BasicStrategy(PasswordStrategy(hasher), cache)
+    return BasicStrategy(PasswordStrategy(hasher, UserRows()), cache, UserRows())
 
 
 # -- BasicStrategy ------------------------------------------------------------------
@@ -91,7 +98,7 @@ async def test_a_burst_of_one_header_is_one_password_attempt(backend, hasher, ca
     import asyncio
 
     limiter = CountingLimiter()
-    strategy = BasicStrategy(PasswordStrategy(hasher), cache, limiter)  # type: ignore[arg-type]
+    strategy = BasicStrategy(PasswordStrategy(hasher, UserRows()), cache, UserRows(), limiter)  # type: ignore[arg-type]
     user = await make_user("alice")
     hasher.checks = 0
     found = await asyncio.gather(*(strategy.authenticate(basic("alice", STRONG_PASSWORD)) for _ in range(16)))
@@ -104,7 +111,7 @@ async def test_a_burst_with_a_wrong_password_is_one_attempt_too(backend, hasher,
     import asyncio
 
     limiter = CountingLimiter()
-    strategy = BasicStrategy(PasswordStrategy(hasher), cache, limiter)  # type: ignore[arg-type]
+    strategy = BasicStrategy(PasswordStrategy(hasher, UserRows()), cache, UserRows(), limiter)  # type: ignore[arg-type]
     await make_user("alice")
     found = await asyncio.gather(*(strategy.authenticate(basic("alice", OTHER_PASSWORD)) for _ in range(8)))
     assert found == [None] * 8
@@ -318,7 +325,9 @@ async def test_redis_forget_user_drops_only_that_user(redis_client):
 @needs_redis
 async def test_basic_strategy_with_redis_cache(backend, make_user, hasher, redis_client):
     user = await make_user("alice")
-    strategy = BasicStrategy(PasswordStrategy(hasher), RedisBasicCache(redis_client, CACHE_KEY, ttl=60))
+    strategy = BasicStrategy(
+        PasswordStrategy(hasher, UserRows()), RedisBasicCache(redis_client, CACHE_KEY, ttl=60), UserRows()
+    )
     header = basic("alice", STRONG_PASSWORD)
     hasher.checks = 0
     assert (await strategy.authenticate(header)).id == user.id
@@ -326,3 +335,66 @@ async def test_basic_strategy_with_redis_cache(backend, make_user, hasher, redis
     assert hasher.checks == 1
     await User.filter(id=user.id).update(password_hash=await backend.hasher.hash(OTHER_PASSWORD))
     assert await strategy.authenticate(header) is None
+
+
+# -- decode_basic -------------------------------------------------------------------
+
+
+def test_basic_decodes_login_and_password():
+    assert decode_basic(b64("alice:correct horse")) == BasicCredentials("alice", "correct horse")
+
+
+def test_basic_password_may_contain_colons():
+    credentials = decode_basic(b64("alice:pa:ss:word:"))
+    assert credentials.login == "alice"
+    assert credentials.password == "pa:ss:word:"
+
+
+def test_basic_is_utf8():
+    credentials = decode_basic(b64("zoë:pässwörd🔑"))
+    assert credentials == BasicCredentials("zoë", "pässwörd🔑")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not base64!",
+        "YWxpY2U6cGFzcw",  # missing padding
+        "YWxp Y2U6cGFzcw==",  # embedded space
+        b64(b"zo\xeb:latin-1 password"),  # not UTF-8
+        b64("alice"),  # no colon
+        b64(":password"),  # empty login
+        b64("alice:"),  # empty password
+        b64(":"),
+        "",
+    ],
+    ids=[
+        "bad-alphabet",
+        "bad-padding",
+        "space",
+        "not-utf8",
+        "no-colon",
+        "empty-login",
+        "empty-password",
+        "only-colon",
+        "empty",
+    ],
+)
+def test_malformed_basic_is_rejected_as_basic(value):
+    with pytest.raises(CredentialRejected) as caught:
+        decode_basic(value)
+    assert caught.value.scheme == "Basic"
+    assert caught.value.extensions["code"] == ErrorCode.UNAUTHENTICATED.value
+
+
+def test_basic_rejection_never_echoes_the_credentials():
+    with pytest.raises(CredentialRejected) as caught:
+        decode_basic(b64("alice:"))
+    assert "alice" not in str(caught.value)
+
+
+def test_basic_credentials_repr_hides_the_password():
+    credentials = decode_basic(b64("alice:hunter2-secret"))
+    for text in (repr(credentials), str(credentials), f"{credentials!r}", repr([credentials])):
+        assert "hunter2-secret" not in text
+        assert "alice" in text

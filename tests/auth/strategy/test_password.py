@@ -10,9 +10,9 @@ from auth.strategy.password import (
     LOGIN_INPUT_MAX,
     NO_ACCOUNT,
     PasswordStrategy,
-    find_user_by_login,
     login_key,
 )
+from services.user_rows import UserRows, find_user_by_login
 from tests.helpers import OTHER_PASSWORD, STRONG_PASSWORD, CountingHasher
 
 
@@ -155,7 +155,7 @@ def test_an_over_long_login_is_not_normalised():
 
 async def test_correct_password_returns_the_user(backend, make_user, hasher: CountingHasher):
     user = await make_user("alice")
-    passwords = PasswordStrategy(hasher)
+    passwords = PasswordStrategy(hasher, UserRows())
     hasher.checks = 0
     found = await passwords.authenticate("alice", STRONG_PASSWORD)
     assert found is not None and found.id == user.id
@@ -165,13 +165,13 @@ async def test_correct_password_returns_the_user(backend, make_user, hasher: Cou
 @pytest.mark.parametrize("login", ["ALICE", "alice@example.com", "Alice@EXAMPLE.com", " alice "])
 async def test_login_by_username_or_email_ignoring_case(backend, make_user, hasher, login):
     user = await make_user("alice")
-    found = await PasswordStrategy(hasher).authenticate(login, STRONG_PASSWORD)
+    found = await PasswordStrategy(hasher, UserRows()).authenticate(login, STRONG_PASSWORD)
     assert found is not None and found.id == user.id
 
 
 async def test_unknown_user_runs_exactly_one_hash_check(backend, make_user, hasher: CountingHasher):
     await make_user("alice")
-    passwords = PasswordStrategy(hasher)
+    passwords = PasswordStrategy(hasher, UserRows())
     hasher.checks = hasher.dummy_checks = 0
     assert await passwords.authenticate("nobody", STRONG_PASSWORD) is None
     assert hasher.checks == 1
@@ -180,7 +180,7 @@ async def test_unknown_user_runs_exactly_one_hash_check(backend, make_user, hash
 
 async def test_wrong_password_runs_exactly_one_hash_check(backend, make_user, hasher: CountingHasher):
     await make_user("alice")
-    passwords = PasswordStrategy(hasher)
+    passwords = PasswordStrategy(hasher, UserRows())
     hasher.checks = hasher.dummy_checks = 0
     assert await passwords.authenticate("alice", OTHER_PASSWORD) is None
     assert hasher.checks == 1
@@ -189,7 +189,7 @@ async def test_wrong_password_runs_exactly_one_hash_check(backend, make_user, ha
 
 async def test_inactive_user_is_refused_after_one_hash_check(backend, make_user, hasher: CountingHasher):
     await make_user("dormant", active=False)
-    passwords = PasswordStrategy(hasher)
+    passwords = PasswordStrategy(hasher, UserRows())
     hasher.checks = 0
     assert await passwords.authenticate("dormant", STRONG_PASSWORD) is None
     assert hasher.checks == 1
@@ -201,7 +201,7 @@ async def test_inactive_user_is_refused_after_one_hash_check(backend, make_user,
 @pytest.mark.parametrize("login", ["", "   ", "x" * 400 + "@example.com"])
 async def test_empty_or_absurd_login_still_costs_one_check(backend, hasher: CountingHasher, login):
     hasher.checks = 0
-    assert await PasswordStrategy(hasher).authenticate(login, STRONG_PASSWORD) is None
+    assert await PasswordStrategy(hasher, UserRows()).authenticate(login, STRONG_PASSWORD) is None
     assert hasher.checks == 1
 
 
@@ -209,7 +209,7 @@ async def test_an_over_long_password_is_refused_without_a_check(backend, make_us
     await make_user("alice")
     hasher.checks = 0
     for login in ("alice", "nobody"):
-        assert await PasswordStrategy(hasher).authenticate(login, "x" * 1025) is None
+        assert await PasswordStrategy(hasher, UserRows()).authenticate(login, "x" * 1025) is None
     assert hasher.checks == 0
 
 
@@ -218,7 +218,7 @@ async def test_logins_no_account_can_have_find_no_one(backend, make_user, hasher
     await make_user("alice")
     assert await find_user_by_login(login) is None
     hasher.checks = 0
-    assert await PasswordStrategy(hasher).authenticate(login, STRONG_PASSWORD) is None
+    assert await PasswordStrategy(hasher, UserRows()).authenticate(login, STRONG_PASSWORD) is None
     assert hasher.checks == hasher.dummy_checks == 1
 
 

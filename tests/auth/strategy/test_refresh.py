@@ -10,16 +10,20 @@ import time_machine
 
 from auth.secrets import REFRESH_TOKEN_PATTERN, digest
 from auth.strategy.refresh import RefreshRejected, RefreshStrategy
+from auth.strategy.rows import LiveCredentials
+from core.client import ClientInfo
 from core.clock import as_utc
 from models import Credential, CredentialKind, RefreshToken, User
 from tests.helpers import raw_row
+
+NO_CLIENT = ClientInfo(ip=None, is_https=False, user_agent=None)
 
 T0 = datetime(2030, 5, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def refresh(backend) -> RefreshStrategy:
-    return backend.refresh
+    return backend.bearer.refresh
 
 
 async def test_new_family_has_a_prefixed_token_stored_only_as_a_digest(refresh, make_user):
@@ -150,7 +154,7 @@ async def test_read_family_returns_the_live_family_with_its_user(refresh, make_u
 
 async def test_read_family_ignores_other_kinds(refresh, backend, make_user):
     user = await make_user("alice")
-    _, session = await backend.sessions.write(user, None, None)
+    _, session = await backend.sessions.write_token(user, NO_CLIENT)
     assert await refresh.read_family(str(session.id)) is None
 
 
@@ -187,7 +191,11 @@ async def test_a_family_ends_at_its_absolute_age_however_often_it_rotates(refres
 
 
 async def test_the_first_token_is_capped_by_a_short_family_age(backend, make_user, settings):
-    strategy = RefreshStrategy(settings.with_(refresh_family_max_age=3600))
+    live = backend.bearer.live
+    short = LiveCredentials(
+        live.store, settings.with_(refresh_family_max_age=3600), live.cache, live.identities
+    )
+    strategy = RefreshStrategy(short)
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
         _, family = await strategy.write_family(user, None, None)

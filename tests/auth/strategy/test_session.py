@@ -9,8 +9,11 @@ import time_machine
 
 from auth.secrets import SESSION_ID_PATTERN, digest
 from auth.strategy.session import SessionStrategy
+from core.client import ClientInfo
 from models import Credential, CredentialKind, User
 from tests.helpers import raw_row
+
+NO_CLIENT = ClientInfo(ip=None, is_https=False, user_agent=None)
 
 T0 = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -22,7 +25,9 @@ def sessions(backend) -> SessionStrategy:
 
 async def test_write_then_read(sessions, make_user):
     user = await make_user("alice")
-    session_id, row = await sessions.write(user, "pytest-agent", "203.0.113.7")
+    session_id, row = await sessions.write_token(
+        user, ClientInfo(ip="203.0.113.7", is_https=False, user_agent="pytest-agent")
+    )
     assert SESSION_ID_PATTERN.match(session_id)
     assert row.kind == CredentialKind.SESSION
     assert row.user_agent == "pytest-agent"
@@ -34,13 +39,13 @@ async def test_write_then_read(sessions, make_user):
 
 async def test_every_login_gets_a_new_random_id(sessions, make_user):
     user = await make_user("alice")
-    ids = {(await sessions.write(user, None, None))[0] for _ in range(5)}
+    ids = {(await sessions.write_token(user, NO_CLIENT))[0] for _ in range(5)}
     assert len(ids) == 5
 
 
 async def test_only_the_digest_is_stored(sessions, make_user):
     user = await make_user("alice")
-    session_id, row = await sessions.write(user, None, None)
+    session_id, row = await sessions.write_token(user, NO_CLIENT)
     assert row.secret_hash == digest(session_id)
     stored = await raw_row("credentials", row.id)
     assert all(session_id not in str(value) for value in stored.values())
@@ -61,14 +66,14 @@ async def test_unknown_id_is_none(sessions, make_user):
 
 async def test_revoked_session_is_none(sessions, make_user):
     user = await make_user("alice")
-    session_id, row = await sessions.write(user, None, None)
+    session_id, row = await sessions.write_token(user, NO_CLIENT)
     await Credential.filter(id=row.id).update(revoked_at=datetime.now(UTC))
     assert await sessions.read(session_id) is None
 
 
 async def test_deactivated_user_has_no_session(sessions, make_user):
     user = await make_user("alice")
-    session_id, _ = await sessions.write(user, None, None)
+    session_id, _ = await sessions.write_token(user, NO_CLIENT)
     await User.filter(id=user.id).update(is_active=False)
     assert await sessions.read(session_id) is None
 
@@ -77,7 +82,7 @@ async def test_idle_timeout_slides_with_use(sessions, make_user, settings):
     user = await make_user("alice")
     idle = timedelta(seconds=settings.session_idle_timeout)
     with time_machine.travel(T0, tick=False):
-        session_id, _ = await sessions.write(user, None, None)
+        session_id, _ = await sessions.write_token(user, NO_CLIENT)
     last_use = T0 + idle - timedelta(minutes=1)
     with time_machine.travel(last_use, tick=False):
         assert await sessions.read(session_id) is not None
@@ -91,7 +96,7 @@ async def test_idle_timeout_slides_with_use(sessions, make_user, settings):
 async def test_untouched_session_expires_after_the_idle_timeout(sessions, make_user, settings):
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
-        session_id, _ = await sessions.write(user, None, None)
+        session_id, _ = await sessions.write_token(user, NO_CLIENT)
     with time_machine.travel(T0 + timedelta(seconds=settings.session_idle_timeout + 1), tick=False):
         assert await sessions.read(session_id) is None
 
@@ -99,7 +104,7 @@ async def test_untouched_session_expires_after_the_idle_timeout(sessions, make_u
 async def test_use_keeps_a_session_alive_until_the_absolute_timeout(sessions, make_user, settings):
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
-        session_id, _ = await sessions.write(user, None, None)
+        session_id, _ = await sessions.write_token(user, NO_CLIENT)
     absolute_days = settings.session_absolute_timeout // 86400
     # Used every day: never idle, so only the absolute timeout ends it.
     for day in range(1, absolute_days):
@@ -112,7 +117,7 @@ async def test_use_keeps_a_session_alive_until_the_absolute_timeout(sessions, ma
 async def test_reads_within_the_write_interval_do_not_write(sessions, make_user, settings):
     user = await make_user("alice")
     with time_machine.travel(T0, tick=False):
-        session_id, row = await sessions.write(user, None, None)
+        session_id, row = await sessions.write_token(user, NO_CLIENT)
     with time_machine.travel(T0 + timedelta(seconds=settings.last_used_write_interval - 1), tick=False):
         assert await sessions.read(session_id) is not None
     stored = await Credential.get(id=row.id)
@@ -127,9 +132,8 @@ async def test_reads_within_the_write_interval_do_not_write(sessions, make_user,
 async def test_another_kind_with_the_same_digest_is_not_a_session(sessions, backend, make_user):
     """An API token row is never accepted as a session, even if its digest were presented."""
     user = await make_user("alice")
-    token, row = await backend.api_tokens.write(user, "ci", [], 30, None)
+    token, row = await backend.api_tokens.write_token(user, "ci", [], 30, None)
     assert await sessions.read(token) is None  # token format is refused outright
-    from auth.strategy.rows import load_live_by_hash
 
-    assert await load_live_by_hash(row.secret_hash, CredentialKind.SESSION, backend.settings) is None
-    assert await load_live_by_hash(row.secret_hash, CredentialKind.API_TOKEN, backend.settings) is not None
+    assert await sessions.live.find(CredentialKind.SESSION, secret_hash=row.secret_hash) is None
+    assert await sessions.live.find(CredentialKind.API_TOKEN, secret_hash=row.secret_hash) is not None

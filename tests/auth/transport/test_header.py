@@ -1,4 +1,4 @@
-"""The Authorization header: scheme parsing, Basic decoding, and secrets kept out of reprs."""
+"""The Authorization header: scheme parsing, and secrets kept out of reprs."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from auth.errors import CredentialRejected
 from auth.transport.header import (
     CHALLENGES,
     MAX_HEADER_BYTES,
-    BasicCredentials,
     HeaderCredential,
-    decode_basic,
     read_authorization,
 )
 from core.errors import ErrorCode
@@ -104,66 +102,3 @@ def test_header_credential_repr_hides_the_value():
     for text in (repr(credential), str(credential), f"{credential}", repr([credential])):
         assert "super-secret-token-value" not in text
         assert "Bearer" in text
-
-
-# -- decode_basic -------------------------------------------------------------------
-
-
-def test_basic_decodes_login_and_password():
-    assert decode_basic(b64("alice:correct horse")) == BasicCredentials("alice", "correct horse")
-
-
-def test_basic_password_may_contain_colons():
-    credentials = decode_basic(b64("alice:pa:ss:word:"))
-    assert credentials.login == "alice"
-    assert credentials.password == "pa:ss:word:"
-
-
-def test_basic_is_utf8():
-    credentials = decode_basic(b64("zoë:pässwörd🔑"))
-    assert credentials == BasicCredentials("zoë", "pässwörd🔑")
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "not base64!",
-        "YWxpY2U6cGFzcw",  # missing padding
-        "YWxp Y2U6cGFzcw==",  # embedded space
-        b64(b"zo\xeb:latin-1 password"),  # not UTF-8
-        b64("alice"),  # no colon
-        b64(":password"),  # empty login
-        b64("alice:"),  # empty password
-        b64(":"),
-        "",
-    ],
-    ids=[
-        "bad-alphabet",
-        "bad-padding",
-        "space",
-        "not-utf8",
-        "no-colon",
-        "empty-login",
-        "empty-password",
-        "only-colon",
-        "empty",
-    ],
-)
-def test_malformed_basic_is_rejected_as_basic(value):
-    with pytest.raises(CredentialRejected) as caught:
-        decode_basic(value)
-    assert caught.value.scheme == "Basic"
-    assert caught.value.extensions["code"] == ErrorCode.UNAUTHENTICATED.value
-
-
-def test_basic_rejection_never_echoes_the_credentials():
-    with pytest.raises(CredentialRejected) as caught:
-        decode_basic(b64("alice:"))
-    assert "alice" not in str(caught.value)
-
-
-def test_basic_credentials_repr_hides_the_password():
-    credentials = decode_basic(b64("alice:hunter2-secret"))
-    for text in (repr(credentials), str(credentials), f"{credentials!r}", repr([credentials])):
-        assert "hunter2-secret" not in text
-        assert "alice" in text

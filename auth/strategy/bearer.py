@@ -1,0 +1,82 @@
+"""Bearer token pairs: a short-lived JWT access token and a rotating refresh token.
+
+The `jwt` scheme's strategy: `JWTStrategy` signs and verifies the access tokens,
+`RefreshStrategy` keeps the families they belong to. An access token is live while its
+family is, so revoking the family ends both at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from auth.identity import Identity, Scheme
+from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
+from auth.strategy.refresh import RefreshStrategy
+from auth.strategy.rows import LiveCredentials
+
+if TYPE_CHECKING:
+    from core.client import ClientInfo
+    from models import User
+
+
+@dataclass(frozen=True)
+class BearerTokens:
+    """What a mobile client keeps: a short-lived access token and a refresh token."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    # The refresh-token family both belong to (the `current` credential of their requests).
+    family_id: str
+
+    def __repr__(self) -> str:
+        return f"BearerTokens(expires_in={self.expires_in})"
+
+
+class BearerStrategy:
+    """Issues, reads, rotates and ends token pairs (a `Strategy`, carried by `Bearer`)."""
+
+    scheme = Scheme.JWT
+    rejection = "Invalid or expired access token."
+
+    def __init__(self, jwt: JWTStrategy, refresh: RefreshStrategy, live: LiveCredentials) -> None:
+        self.jwt = jwt
+        self.refresh = refresh
+        self.live = live
+
+    async def write_token(self, user: User, client: ClientInfo) -> BearerTokens:
+        """A new refresh-token family and its first access token."""
+        refresh_token, family = await self.refresh.write_family(user, client.user_agent, client.ip)
+        access_token, expires_in = self.jwt.issue(
+            str(user.id), str(family.id), self.refresh.family_end(family)
+        )
+        return BearerTokens(access_token, refresh_token, expires_in, str(family.id))
+
+    async def rotate(self, refresh_token: str) -> tuple[User, BearerTokens]:
+        """Spend a refresh token for a new pair (`RefreshRejected` when it cannot be spent);
+        the new access token never outlives the family's absolute end."""
+        successor, family = await self.refresh.rotate(refresh_token)
+        end = self.refresh.family_end(family)
+        access_token, expires_in = self.jwt.issue(str(family.user_id), str(family.id), end)
+        return family.user, BearerTokens(access_token, successor, expires_in, str(family.id))
+
+    async def read_token(self, token: str, presented_as: str, client: ClientInfo) -> Identity | None:
+        """The identity of an access token: verified, and its family live (through the
+        identity cache, under the user the token names)."""
+        try:
+            claims = self.jwt.verify(token)
+        except InvalidAccessToken:
+            return None
+        family_id = claims.family_id
+        family = await self.live.cached(
+            "f:" + family_id, lambda: self.refresh.read_family(family_id), claims.user_id
+        )
+        if family is None or str(family.user_id) != claims.user_id:
+            return None
+        return self.live.identity(family, Scheme.JWT, presented_as)
+
+    async def destroy_token(self, identity: Identity) -> None:
+        """End the family the request's access token belongs to."""
+        if identity.credential_id is not None:
+            await self.refresh.revoke_family(identity.credential_id)

@@ -1,0 +1,128 @@
+"""Credential and refresh-token rows: the ORM side of the strategies' `CredentialStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from core.clock import utcnow
+from models import Credential, CredentialKind, RefreshToken, User
+
+
+class CredentialRows:
+    """Reads and writes credential rows for the strategies (`auth.strategy.stores.CredentialStore`)."""
+
+    async def find(
+        self, kind: CredentialKind, *, secret_hash: str | None = None, credential_id: str | None = None
+    ) -> Credential | None:
+        """The row of `kind` with this secret digest or id, its user loaded, in one query."""
+        if secret_hash is not None:
+            query = Credential.filter(secret_hash=secret_hash, kind=kind)
+        elif credential_id is not None:
+            query = Credential.filter(id=credential_id, kind=kind)
+        else:
+            raise TypeError("find needs a secret_hash or a credential_id")
+        return await query.select_related("user").first()
+
+    async def record_use(self, credential_id: str, at: datetime) -> None:
+        """Store `at` as the row's last use."""
+        await Credential.filter(id=credential_id).update(last_used_at=at)
+
+    async def create(
+        self,
+        user: User,
+        kind: CredentialKind,
+        *,
+        expires_at: datetime,
+        secret_hash: str | None = None,
+        name: str | None = None,
+        scopes: Sequence[str] = (),
+        last_used_at: datetime | None = None,
+        user_agent: str | None = None,
+        ip: str | None = None,
+    ) -> Credential:
+        """A new row."""
+        return await Credential.create(
+            user=user,
+            kind=kind,
+            secret_hash=secret_hash,
+            name=name,
+            scopes=list(scopes),
+            expires_at=expires_at,
+            last_used_at=last_used_at,
+            user_agent=user_agent,
+            ip=ip,
+        )
+
+    async def revoke(self, credential_id: str) -> None:
+        """End the row now, unless it already ended."""
+        await Credential.filter(id=credential_id, revoked_at__isnull=True).update(revoked_at=utcnow())
+
+    async def delete(self, credential_id: str) -> None:
+        """Remove the row."""
+        await Credential.filter(id=credential_id).delete()
+
+    async def create_family(
+        self,
+        user: User,
+        token_hash: str,
+        expires_at: datetime,
+        at: datetime,
+        user_agent: str | None,
+        ip: str | None,
+    ) -> Credential:
+        """A refresh family with its first token, both rows or neither."""
+        async with in_transaction():
+            family = await Credential.create(
+                user=user,
+                kind=CredentialKind.REFRESH,
+                expires_at=expires_at,
+                last_used_at=at,
+                user_agent=user_agent,
+                ip=ip,
+            )
+            await RefreshToken.create(family=family, token_hash=token_hash, expires_at=expires_at)
+        return family
+
+    async def find_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        """The refresh token with this digest, with its family and the family's user."""
+        return await RefreshToken.filter(token_hash=token_hash).select_related("family__user").first()
+
+    async def spend_refresh_token(
+        self, token_id: str, family_id: str, at: datetime, successor: tuple[str, datetime] | None
+    ) -> bool:
+        """Mark the token used with one conditional UPDATE, so of two concurrent spends
+        exactly one wins; the winner stores its `successor` (digest, expiry) and extends
+        the family in the same transaction, so a failure there leaves the token unspent."""
+        async with in_transaction():
+            won = await RefreshToken.filter(id=token_id, used_at__isnull=True).update(used_at=at)
+            if won and successor is not None:
+                token_hash, expires_at = successor
+                await RefreshToken.create(family_id=family_id, token_hash=token_hash, expires_at=expires_at)
+                await Credential.filter(id=family_id).update(expires_at=expires_at, last_used_at=at)
+        return bool(won)
+
+
+async def revoke_all_of(user_id: str, keep: str | None = None) -> int:
+    """End every live credential of a user but `keep`; how many ended."""
+    query = Credential.filter(user_id=user_id, revoked_at__isnull=True)
+    if keep is not None:
+        query = query.exclude(id=keep)
+    return int(await query.update(revoked_at=utcnow()))
+
+
+async def revoke_own(user_id: str, credential_id: str) -> bool:
+    """End one live credential if `user_id` holds it; False when there is none such."""
+    count = await Credential.filter(id=credential_id, user_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=utcnow()
+    )
+    return bool(count)
+
+
+async def live_of(user_id: str) -> list[Credential]:
+    """The user's credentials that are neither revoked nor expired, newest first."""
+    return await Credential.filter(
+        user_id=user_id, revoked_at__isnull=True, expires_at__gt=utcnow()
+    ).order_by("-created_at")
