@@ -33,7 +33,7 @@ from schema.engine import Engine, Phase
 from schema.graphiql import graphiql_response
 from schema.input_limits import TOO_DEEP, UNSAFE_TEXT, NestedTooDeep, check_body, check_variables, unsafe_text
 from web.errors import NO_STORE, code_error, error_response, retry_after, status_of
-from web.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, MediaType, negotiate
+from web.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, MediaType, negotiate, prefers_html
 from web.persisted import PersistedQueries
 
 PLAIN_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
@@ -74,6 +74,8 @@ def _read_json(body: bytes) -> Any:
     try:
         return json.loads(body.decode("utf-8"))
     except RecursionError:  # deeply nested arrays fit in a small body
+        if body.lstrip()[:1] != b"{":  # not an object at all: not a GraphQL request
+            raise BadRequest("The body must be a JSON object with a `query`.") from None
         raise NestedTooDeep({"body": TOO_DEEP}) from None
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The body is not readable JSON (UTF-8).") from None
@@ -105,6 +107,12 @@ def _params(payload: Any, exact: bytes | None = None) -> GraphQLParams:
         # argument, so a float can only be such an integer: read them exactly.
         variables = json.loads(exact.decode("utf-8")).get("variables")
     return GraphQLParams(query, variables, name or None, extensions)
+
+
+def _asks_query(scope: Scope) -> bool:
+    """Whether a GET carries GraphQL parameters (then a browser asked for a result)."""
+    names = {name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)}
+    return bool(names & {"query", "extensions"})
 
 
 def _json_parameter(value: str | None, name: str) -> Any:
@@ -152,9 +160,7 @@ class GraphQLView:
             # A preflight CORS did not answer (no allowed origin matched): no CORS
             # headers, so the browser refuses the request it announced.
             return Response(status_code=204, headers={"Allow": ALLOWED_METHODS, **NO_STORE})
-        if method == "GET" and self.ide and accept and "text/html" in accept and b"query=" not in scope[
-            "query_string"
-        ]:
+        if method == "GET" and self.ide and accept and prefers_html(accept) and not _asks_query(scope):
             return graphiql_response()
         media = negotiate(accept)
         presented_as = identity_of(scope).presented_as
@@ -167,8 +173,8 @@ class GraphQLView:
             )
         try:
             params = await self._read(method, scope, receive, headers)
-            query = await self.persisted.document(params.query, params.extensions)
-            return await self._execute(scope, receive, method, media, params, query)
+            query, digest = await self.persisted.document(params.query, params.extensions)
+            return await self._execute(scope, receive, method, media, params, query, digest)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read an answer
         except Exception as exc:  # noqa: BLE001 - the one error exit answers every kind
@@ -204,11 +210,15 @@ class GraphQLView:
         media: MediaType,
         params: GraphQLParams,
         query: str,
+        digest: str | None,
     ) -> Response:
         prepared = self.engine.prepare(query)
         if prepared.errors:
             assert prepared.phase is not None
             return self._answer(scope, media, None, list(prepared.errors), prepared.phase, None)
+        if digest is not None:
+            # Only a document that parses and validates is worth remembering.
+            await self.persisted.remember(digest, query)
         operation = prepared.operations.get(params.operation_name)
         if operation is None:
             if params.operation_name is None:

@@ -34,26 +34,65 @@ def _quality(parameters: list[str]) -> float:
     return 1.0
 
 
+def _ranges(accept: str) -> list[tuple[str, float]]:
+    """The media ranges of `accept`, lower-cased, with their quality, in order."""
+    ranges = []
+    for part in accept.split(","):
+        name, *parameters = part.split(";")
+        ranges.append((name.strip().lower(), _quality(parameters)))
+    return ranges
+
+
+def _qualities(ranges: list[tuple[str, float]], names: tuple[str, ...]) -> dict[str, tuple[float, int]]:
+    """Each of `names` with its quality and how specifically it was named (2 by name, 1 by
+    `type/*`, 0 by `*/*`, -1 not at all), the most specific range winning (RFC 9110 12.5.1)."""
+    found: dict[str, tuple[float, int]] = {}
+    for name in names:
+        major = name.split("/")[0] + "/*"
+        best = (0.0, -1)
+        for listed, quality in ranges:
+            specificity = 2 if listed == name else 1 if listed == major else 0 if listed == "*/*" else -1
+            if specificity > best[1]:
+                best = (quality, specificity)
+        found[name] = best
+    return found
+
+
 @functools.lru_cache(maxsize=256)  # distinct Accept values (clients send a handful)
 def _choose(accept: str) -> MediaType | None:
-    best: tuple[float, int, MediaType] | None = None
-    for order, part in enumerate(accept.split(",")):
-        name, *parameters = part.split(";")
-        name = name.strip().lower()
-        quality = _quality(parameters)
-        if quality <= 0:
-            continue
-        if name in _BY_NAME:
-            media = _BY_NAME[name]
-        elif name in ("*/*", "application/*"):
-            # A wildcard means the legacy type: clients that know the new one name it.
-            media = APPLICATION_JSON
-            order += 1000  # an explicit type of the same quality wins
-        else:
-            continue
-        if best is None or (quality, -order) > (best[0], -best[1]):
-            best = (quality, order, media)
-    return None if best is None else best[2]
+    ranges = _ranges(accept)
+    names = [name for name, _ in ranges]
+    qualities = _qualities(ranges, tuple(_BY_NAME))
+
+    def rank(name: str) -> tuple[float, int, int, bool]:
+        # The highest quality wins; then a type named outright beats one a wildcard
+        # admits; then the one named first; `application/json` (the legacy type) wins
+        # what is left, a bare wildcard among it.
+        quality, specificity = qualities[name]
+        position = names.index(name) if specificity == 2 else len(names)
+        return (quality, specificity, -position, name == APPLICATION_JSON.name)
+
+    best = max(_BY_NAME, key=rank)
+    return _BY_NAME[best] if qualities[best][0] > 0 else None
+
+
+@functools.lru_cache(maxsize=256)
+def prefers_html(accept: str) -> bool:
+    """Whether `accept` is a browser's: `text/html` acceptable and preferred to both
+    GraphQL media types (named first when the qualities are equal)."""
+    ranges = _ranges(accept)
+    html = _qualities(ranges, ("text/html",))["text/html"]
+    if html[0] <= 0 or html[1] < 2:
+        return False
+    names = [name for name, _ in ranges]
+    html_position = names.index("text/html")
+    for name in _BY_NAME:
+        quality, specificity = _qualities(ranges, (name,))[name]
+        if specificity == 2 and (
+            quality > html[0] or (quality == html[0] and names.index(name) < html_position)
+        ):
+            return False
+    return True
 
 
 def negotiate(accept: str | None) -> MediaType | None:

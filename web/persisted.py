@@ -93,27 +93,27 @@ class PersistedQueries:
         self.redis = redis
         self._local: LRUCache[str, str] = LRUCache(maxsize=LOCAL_DOCUMENTS)
 
-    async def document(self, query: str | None, extensions: Any) -> str:
-        """The document the request asks for; raises `PersistedQueryNotFound` or `BadRequest`."""
+    async def document(self, query: str | None, extensions: Any) -> tuple[str, str | None]:
+        """The document the request asks for, and the hash to `remember` it by once it
+        prepares (`None` when there is nothing new to remember); raises
+        `PersistedQueryNotFound` or `BadRequest`."""
         digest = _requested_hash(extensions)
         if digest is None:
             if query is None:
                 raise BadRequest("The request has no query (send `query`, or a persisted query's hash).")
             if self.mode == "only" and sha256_hex(query) not in self.manifest:
                 raise PersistedQueryNotFound("Only the documents of this server's manifest run here.")
-            return query
+            return query, None
         if query is not None:
             if sha256_hex(query) != digest:
                 raise BadRequest("extensions.persistedQuery.sha256Hash does not match the query.")
             if self.mode == "only" and digest not in self.manifest:
                 raise PersistedQueryNotFound("Only the documents of this server's manifest run here.")
-            if self.mode == "auto":
-                await self._remember(digest, query)
-            return query
+            return query, (digest if self.mode == "auto" else None)
         found = await self._find(digest)
         if found is None:
             raise PersistedQueryNotFound()
-        return found
+        return found, None
 
     async def _find(self, digest: str) -> str | None:
         listed = self.manifest.get(digest)
@@ -127,7 +127,8 @@ class PersistedQueries:
                 self._local[digest] = found
         return found
 
-    async def _remember(self, digest: str, query: str) -> None:
+    async def remember(self, digest: str, query: str) -> None:
+        """Keep `query` under its hash, here and (with Redis) for every instance."""
         if self._local.get(digest) == query:
             return
         self._local[digest] = query
