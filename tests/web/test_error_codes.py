@@ -180,12 +180,6 @@ async def test_a_batch_is_a_bad_request(http: httpx.AsyncClient, accept: str, bo
 
 
 @BOTH
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11: the deep array's RecursionError answers BAD_USER_INPUT {body: too deep}; a body "
-    "that is not a JSON object is a BAD_REQUEST (section 6), like any other array",
-)
 async def test_a_deeply_nested_array_body_is_a_bad_request(http: httpx.AsyncClient, accept: str):
     response = await post(http, b"[" * 200_000 + b"]" * 200_000, accept=accept)
 

@@ -69,16 +69,7 @@ BOTH = pytest.mark.parametrize(
         ("text/html, */*;q=0.8", JSON),
         ("application/*", JSON),
         # A type refused by name stays refused when a wildcard would match it.
-        pytest.param(
-            f"{JSON};q=0, */*",
-            GRAPHQL_RESPONSE_JSON,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="issue 11: web/media.py maps */* to application/json even when the client "
-                "refused it by name (q=0); RFC 9110 12.5.1: the specific range wins",
-            ),
-        ),
+        (f"{JSON};q=0, */*", GRAPHQL_RESPONSE_JSON),
         (f"text/html, {GRAPHQL_RESPONSE_JSON};q=0.9", GRAPHQL_RESPONSE_JSON),
     ],
 )

@@ -184,12 +184,6 @@ async def test_a_malformed_persisted_query_extension_is_a_bad_request(
     [("{ me { id ", "GRAPHQL_PARSE_FAILED"), ("{ nope }", "GRAPHQL_VALIDATION_FAILED")],
     ids=["parse", "validation"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 11: web/persisted.py remembers a hash+document before parsing and validating it, so a "
-    "document that can never run is stored (in Redis for 7 days) and its hash alone answers the error",
-)
 async def test_a_document_that_fails_is_not_registered(http: httpx.AsyncClient, document: str, code: str):
     failed = await post(http, with_document(document))
     assert codes_of(failed) == [code], shown(failed)
