@@ -1,7 +1,10 @@
 """Authentication and authorization.
 
 `transport/` says how a credential travels (Authorization header, cookie);
-`strategy/` says what it is and how it is verified (session row, JWT, API token,
-password); `authenticate.resolve_identity` joins them into one `Identity` per request;
-`permissions` holds the classes that gate fields and print as schema directives.
+`strategy/` says what it is and how it is verified (session row, JWT and refresh, API
+token, Basic over the password verifier), all sharing `strategy.base.Strategy`;
+`methods.AuthMethod` joins a transport to its strategy, and
+`authenticate.Authenticator.authenticate` runs the joined pairs into one `Identity` per
+request; `backend.AuthBackend` is the composition, built once; `permissions` holds the
+classes that gate fields and print as schema directives.
 """

@@ -29,6 +29,8 @@ class Context:
 
     request: Request
     identity: Identity
+    # The deployment's authentication objects, built once (auth/backend.py). Services never
+    # receive it: each resolver hands a service the few collaborators it uses.
     backend: AuthBackend
     client: ClientInfo
     cookie_change: CookieChange | None = None

@@ -59,13 +59,13 @@ async def cached_read(
     row, generation = await cache.get(key, owner_hint)
     if row is not None:
         if is_usable(row):
-            return row  # type: ignore[no-any-return]
+            return row
         cache.forget(key)
         _, generation = await cache.get(key, owner_hint)
     row = await load()
     if row is not None:
         cache.put(key, owner_of(row), generation, row)
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 class LiveCredentials:
