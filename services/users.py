@@ -71,3 +71,8 @@ async def users_page(first: int | None, after: str | None) -> UserPage:
         query = query.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=row_id))
     rows = await query.order_by("created_at", "id").limit(size + 1)
     return UserPage([(encode_cursor(r), r) for r in rows[:size]], len(rows) > size)
+
+
+async def count_users() -> int:
+    """How many accounts there are (`UserConnection.totalCount`)."""
+    return await User.all().count()
