@@ -163,6 +163,10 @@ TINY = strawberry.Schema(query=TinyQuery, mutation=TinyMutation)
 TINY_RULES = (*specified_rules, OneCredentialFieldPerOperation)
 
 
+# The two refusals of the rule (its errors carry no code: the pipeline codes them by phase).
+RULE_MESSAGES = ("An operation may hold at most one of", "hands out a credential and must be the only field")
+
+
 def validate_tiny(document: str) -> list[GraphQLError]:
     """The errors validating `document` against the tiny schema reports (empty: accepted)."""
     return validate(TINY._schema, parse(document), TINY_RULES)
@@ -207,7 +211,7 @@ def test_the_rule_on_a_tiny_schema(document, allowed):
     if allowed:
         assert errors == [], errors
     else:
-        assert errors and errors[0].extensions == {"code": "BAD_USER_INPUT"}, errors
+        assert len(errors) == 1 and any(m in errors[0].message for m in RULE_MESSAGES), errors
 
 
 def test_the_rule_survives_circular_fragments():
