@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from auth.backend import AuthBackend
-from auth.strategy.password import LOGIN_MAX, USERNAME_MAX, find_user_by_login
+from auth.strategy.password import LOGIN_MAX, USERNAME_MAX
 from core.errors import GENERIC_LOGIN_FAILURE, Unauthenticated
 from schema.input_limits import UNSAFE_TEXT
 from services import accounts
+from services.user_rows import find_user_by_login
 from tests.helpers import (
     GRAPHQL,
     LOGIN,
@@ -60,7 +61,7 @@ async def test_the_login_service_fails_like_an_unknown_user(served, login):
     backend = AuthBackend.build(make_settings(redis_url=None), hasher=hasher)
     before = dict(hasher.calls)
     with pytest.raises(Unauthenticated) as refused:
-        await accounts.login(backend, login, STRONG_PASSWORD)
+        await accounts.login(backend.limiter, backend.passwords, login, STRONG_PASSWORD)
     assert refused.value.message == GENERIC_LOGIN_FAILURE
     assert hasher.calls["verify_dummy"] - before["verify_dummy"] == 1
     assert hasher.calls["verify"] == before["verify"]
