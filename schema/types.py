@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import IsSelfOrHasRole, gated
+from services import users
 from models import Credential as CredentialRow
 from models import CredentialKind as KindEnum
 from models import User as UserRow
@@ -105,7 +106,7 @@ class UserConnection:
 
     @strawberry.field(description="How many users there are in all (counted only when asked for).")
     async def total_count(self, info: Info) -> int:
-        return await UserRow.all().count()
+        return await users.count_users()
 
     @strawberry.field(description="The users of this page, without cursors.")
     def nodes(self, info: Info) -> list[User]:
