@@ -116,8 +116,15 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             await Tortoise.close_connections()
         await Tortoise.init(config=tortoise_config(settings.database_url))
         try:
+            auth = AuthBackend.build(settings)
             user, created = await create_admin(
-                AuthBackend.build(settings), args.username, args.email, password, promote=args.promote
+                auth.hasher,
+                auth.identity_cache,
+                auth.basic_cache,
+                args.username,
+                args.email,
+                password,
+                promote=args.promote,
             )
         except BadUserInput as exc:
             for field, message in exc.fields.items():

@@ -94,7 +94,9 @@ def create_app(
 
     # The request's path to the view: body bound, then origin check, then identity.
     graphql = BodyLimit(
-        OriginCheck(AuthenticationMiddleware(view, backend, settings, refuse_credentials), settings),
+        OriginCheck(
+            AuthenticationMiddleware(view, backend.authenticator, settings, refuse_credentials), settings
+        ),
         settings.max_body_bytes,
     )
 

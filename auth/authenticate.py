@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from starlette.requests import HTTPConnection
 
@@ -90,14 +89,3 @@ class Authenticator:
         if identity is None:
             return Resolution(ANONYMOUS, clear_cookie=True)
         return Resolution(identity)
-
-
-class _Deployment(Protocol):
-    @property
-    def authenticator(self) -> Authenticator: ...
-
-
-async def resolve_identity(conn: HTTPConnection, backend: _Deployment, client: ClientInfo) -> Resolution:
-    """`backend.authenticator.authenticate(conn, client)`, for callers written against the
-    old entry point (one await more than calling the authenticator itself)."""
-    return await backend.authenticator.authenticate(conn, client)

@@ -15,8 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from auth.authenticate import Resolution, resolve_identity
-from auth.backend import AuthBackend
+from auth.authenticate import Authenticator, Resolution
 from auth.identity import Identity
 from auth.transport.cookie import clearing_cookie_header
 from core.scope import client_of, connection_of
@@ -37,9 +36,11 @@ def identity_of(scope: Scope) -> Identity:
 class AuthenticationMiddleware:
     """Resolves every HTTP and WebSocket connection to an identity in `scope["identity"]`."""
 
-    def __init__(self, app: ASGIApp, backend: AuthBackend, settings: Settings, on_error: OnError) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, settings: Settings, on_error: OnError
+    ) -> None:
         self.app = app
-        self.backend = backend
+        self.authenticator = authenticator
         self.settings = settings
         self.on_error = on_error
         self._clearing = clearing_cookie_header(settings)
@@ -51,8 +52,8 @@ class AuthenticationMiddleware:
         try:
             # No `asyncio.timeout` here (6 µs a request): the drivers bound every wait,
             # asyncpg and Redis with DB_TIMEOUT (core/db.py, core/redis_client.py).
-            resolution: Resolution = await resolve_identity(
-                connection_of(scope), self.backend, client_of(scope, self.settings)
+            resolution: Resolution = await self.authenticator.authenticate(
+                connection_of(scope), client_of(scope, self.settings)
             )
         except Exception as exc:  # noqa: BLE001 - the error exit answers every kind
             response = await self.on_error(exc, scope)

@@ -9,10 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from auth.permissions import IsSelfOrHasRole, gated
-from services import users
 from models import Credential as CredentialRow
 from models import CredentialKind as KindEnum
 from models import User as UserRow
+from services import users
 
 
 @strawberry.enum(description="How login and register hand back the credential.")

@@ -41,7 +41,9 @@ def _tiny_app(seen: list[Any]) -> Starlette:
             return refuse_websocket(exc)
         return error_response(exc, APPLICATION_JSON)
 
-    guarded = AuthenticationMiddleware(endpoint, AuthBackend.build(settings), settings, on_error)
+    guarded = AuthenticationMiddleware(
+        endpoint, AuthBackend.build(settings).authenticator, settings, on_error
+    )
     return Starlette(routes=[Route("/", guarded), WebSocketRoute("/", guarded)])
 
 

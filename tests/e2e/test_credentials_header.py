@@ -328,13 +328,15 @@ async def test_disabled_session_refuses_cookie_login_and_ignores_cookies(clean_b
 
 async def test_refresh_token_is_refused_when_the_jwt_scheme_is_disabled(clean_backends):
     """A refresh would mint an access token the server refuses: it fails and names the scheme."""
-    from auth.strategy.refresh import RefreshStrategy
+    from auth.backend import AuthBackend
     from tests.helpers import app_client, make_settings, register
 
     async with app_client(make_settings(auth_schemes=("session", "token", "basic"))) as client:
         await register(client, "rita", transport="COOKIE")
         user = await User.get(username_key="rita")
-        refresh_token, _ = await RefreshStrategy(make_settings()).write_family(user, None, None)
+        refresh_token, _ = await AuthBackend.build(make_settings()).bearer.refresh.write_family(
+            user, None, None
+        )
         refresh = "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }"
         refused = await gql(client, refresh, {"r": refresh_token}, cookies=False)
     assert refused.codes == ["UNAUTHENTICATED"]

@@ -70,9 +70,7 @@ async def test_unexpected_error_beside_data_keeps_status_200(http, alice: Person
     headers = jwt_headers(await bearer_login(http, "alice"))
     monkeypatch.setattr(credentials, "list_live", _raise_secret)
     # `user` is nullable, so `me` survives next to the failing field.
-    import resolvers.query
-
-    monkeypatch.setattr(resolvers.query, "UserRow", None)
+    monkeypatch.setattr("services.users.User", None)
     result = await gql(
         http, f'query {{ me {{ id }} user(id: "{alice.id}") {{ id }} }}', headers=headers, cookies=False
     )

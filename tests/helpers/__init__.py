@@ -6,7 +6,7 @@ imported by their own path: `tests.helpers.forgery` (hand-made JWTs) and
 """
 
 from tests.helpers.apps import PROXY_PEER, OpenApp, app_client
-from tests.helpers.backends import raw_row, reset_postgres, reset_redis, run
+from tests.helpers.backends import create_admin_with, raw_row, reset_postgres, reset_redis, run
 from tests.helpers.config import (
     OTHER_PASSWORD,
     STRONG_PASSWORD,
@@ -85,6 +85,7 @@ __all__ = [
     "cookie_attributes",
     "cookie_header",
     "cookie_login",
+    "create_admin_with",
     "create_token",
     "free_port",
     "from_ip",

@@ -51,3 +51,11 @@ async def raw_row(table: str, row_id: object) -> dict[str, Any]:
 def run(coro: Any) -> Any:
     """Run a coroutine from synchronous test code."""
     return asyncio.run(coro)
+
+
+async def create_admin_with(backend: Any, *args: Any, **kwargs: Any) -> Any:
+    """`services.accounts.create_admin` with the collaborators `backend` composed, as
+    `python main.py create-admin` calls it."""
+    from services.accounts import create_admin
+
+    return await create_admin(backend.hasher, backend.identity_cache, backend.basic_cache, *args, **kwargs)

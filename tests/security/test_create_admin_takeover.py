@@ -21,7 +21,6 @@ from app.factory import create_app
 from auth.backend import AuthBackend
 from core.errors import BadUserInput
 from models import User
-from services.accounts import create_admin
 from tests.helpers import (
     ME,
     OTHER_PASSWORD,
@@ -36,6 +35,7 @@ from tests.helpers import (
     make_settings,
     token,
 )
+from tests.helpers import create_admin_with as create_admin
 
 MAIN = Path(main.__file__).resolve()
 ADMIN_PASSWORD = "quiet lantern orchard 7 copper"

@@ -186,7 +186,7 @@ async def test_a_recursion_error_left_anywhere_is_a_json_500_and_one_log_line(
     if where == "execution":
         monkeypatch.setattr("schema.engine.base.Engine.execute", overflow)
     else:
-        monkeypatch.setattr("auth.middleware.resolve_identity", overflow)
+        monkeypatch.setattr("auth.authenticate.Authenticator.authenticate", overflow)
     with caplog.at_level(logging.INFO):
         response = await post(http, json.dumps({"query": "{ me { id } }"}))
     assert response.status_code == 500

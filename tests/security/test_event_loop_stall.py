@@ -23,7 +23,6 @@ import services.validation
 from auth.backend import AuthBackend
 from auth.passwords import BcryptHasher
 from core.errors import BadUserInput
-from services.accounts import create_admin
 from tests.helpers import (
     GRAPHQL,
     LOGIN,
@@ -38,6 +37,7 @@ from tests.helpers import (
     make_persona,
     make_settings,
 )
+from tests.helpers import create_admin_with as create_admin
 
 PASSWORD_INPUT_MAX = 1024  # characters as typed: 4 x the 256-character maximum
 GROWS = "\ufdfa"  # one character, 18 after NFKC

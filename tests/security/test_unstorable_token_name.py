@@ -164,7 +164,12 @@ async def test_the_service_refuses_them_before_the_database(app, alice: Persona,
     identity = Identity(user=user, roles=frozenset(user.roles), scheme=Scheme.JWT)
     with pytest.raises(BadUserInput) as raised:
         await create_api_token(
-            app.state.backend, identity, name, [], 30, ClientInfo(ip=None, is_https=False, user_agent=None)
+            app.state.backend.api_tokens,
+            identity,
+            name,
+            [],
+            30,
+            ClientInfo(ip=None, is_https=False, user_agent=None),
         )
     assert set(raised.value.fields) == {"name"}
     assert await Credential.filter(kind=CredentialKind.API_TOKEN).count() == 0

@@ -33,7 +33,9 @@ def _resolve(dotted: str) -> object:
     raise ImportError(dotted)
 
 
-@pytest.mark.parametrize("dotted", [d for d in RELIES_ON if "(" not in d and not d.startswith("strawberry.Schema.")])
+@pytest.mark.parametrize(
+    "dotted", [d for d in RELIES_ON if "(" not in d and not d.startswith("strawberry.Schema.")]
+)
 def test_each_foothold_is_still_there(dotted: str):
     try:
         _resolve(dotted)
