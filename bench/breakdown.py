@@ -56,7 +56,6 @@ async def main() -> None:
     from starlette.requests import Request
     from tortoise import Tortoise
 
-    from auth.authenticate import resolve_identity
     from auth.backend import AuthBackend
     from bench.seed import seed
     from core.client import client_info
@@ -64,7 +63,6 @@ async def main() -> None:
     from core.settings import Settings
     from models import User
     from schema.build import build_schema
-    from services import credentials as credential_service
 
     workdir = Path(tempfile.mkdtemp(prefix="gatehouse-breakdown-"))
     # Production settings refuse a bcrypt cost under 10; nothing timed here hashes.
@@ -76,10 +74,10 @@ async def main() -> None:
         backend = AuthBackend.build(settings)
         alice = await User.get(username_key="alice")
         client = client_info(Request(scope_with({})), settings)
-        tokens = await credential_service.issue_bearer(backend, alice, client)
-        session_id, _ = await credential_service.start_session(backend, alice, client)
-        api_token, _ = await backend.api_tokens.write(alice, "bench", [], 30, None)
-        claims = backend.jwt.verify(tokens.access_token)
+        tokens = await backend.bearer.write_token(alice, client)
+        session_id, _ = await backend.sessions.write_token(alice, client)
+        api_token, _ = await backend.api_tokens.write_token(alice, "bench", [], 30, None)
+        claims = backend.bearer.jwt.verify(tokens.access_token)
         ways = {
             "JWT": {"Authorization": f"Bearer {tokens.access_token}"},
             "session cookie": {"Cookie": f"{settings.session_cookie_name}={session_id}"},
@@ -93,12 +91,12 @@ async def main() -> None:
         results: list[tuple[str, float]] = []
 
         async def jwt_verify() -> None:
-            backend.jwt.verify(tokens.access_token)
+            backend.bearer.jwt.verify(tokens.access_token)
 
         results.append(("JWT signature and claims (PyJWT)", await best_of(jwt_verify)))
 
         async def read_family() -> None:
-            await backend.refresh.read_family(claims.family_id)
+            await backend.bearer.refresh.read_family(claims.family_id)
 
         results.append(
             ("refresh family + user row (Tortoise select_related, SQLite)", await best_of(read_family))
@@ -120,12 +118,13 @@ async def main() -> None:
         results.append(("session row + user (digest, Tortoise)", await best_of(session_read)))
         for name, headers in ways.items():
             request = Request(scope_with({**headers, "X-Forwarded-Proto": "https"}))
-            await resolve_identity(request, backend, client_info(request, settings))  # fills caches
+            authenticate = backend.authenticator.authenticate
+            await authenticate(request, client_info(request, settings))  # fills caches
 
             async def resolve(request: Request = request) -> None:
-                await resolve_identity(request, backend, client_info(request, settings))
+                await backend.authenticator.authenticate(request, client_info(request, settings))
 
-            results.append((f"resolve_identity, {name}", await best_of(resolve)))
+            results.append((f"Authenticator.authenticate, {name}", await best_of(resolve)))
 
         from auth.identity import Identity, Scheme
 
@@ -139,21 +138,16 @@ async def main() -> None:
             def __getitem__(self, key: str) -> Any:
                 return context[key]
 
-        from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
+        from schema.engine import build_engine
 
-        schema = build_schema(settings)
-        validate_cache = _get_validate_cache(DEFAULT_MAXSIZE)
-        before = validate_cache.cache_info()
+        engine = build_engine(build_schema(settings), settings)
+        prepared = engine.prepare(ME_QUERY)
 
         async def execute() -> None:
-            result = await schema.execute(ME_QUERY, context_value=Context())
-            assert not result.errors, result.errors
+            outcome = await engine.execute(prepared, None, None, Context())
+            assert not outcome.errors, outcome.errors
 
-        results.append(("schema.execute(me)", await best_of(execute)))
-        after = validate_cache.cache_info()
-        hits, misses = after.hits - before.hits, after.misses - before.misses
-        results.append((f"  (ValidationCache: {hits} hits, {misses} misses; misses mean validation", 0.0))
-        results.append(("   runs on every request: rule classes must be created once)", 0.0))
+        results.append((f"{engine.name} engine: execute(me), prepared once", await best_of(execute)))
 
         answer = {"data": {"me": {"id": str(alice.id), "username": "alice", "email": "alice@example.com"}}}
 

@@ -49,15 +49,13 @@ SITE = Path(sysconfig.get_paths()["purelib"])
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("uvicorn + httptools (whole request cycle)", ("uvicorn/protocols/http/httptools_impl.py",)),
     ("  Starlette app/router", ("starlette/routing.py", "starlette/applications.py")),
-    ("    view: GatehouseGraphQL.handle", ("handle (schema/view.py", "handle (/work/main/schema/view.py")),
-    ("      resolve_identity (authentication)", ("resolve_identity (",)),
+    ("    view: GraphQLView.handle", ("handle (web/graphql.py", "handle (/work/main/web/graphql.py")),
+    ("      Authenticator.authenticate (authentication)", ("authenticate (",)),
     ("        JWT verify (PyJWT)", ("verify (auth/strategy/jwt.py", "jwt/api_jwt.py", "jwt/api_jws.py")),
     ("        Tortoise / DB during authentication", ("@auth-db",)),
     ("        touch (last_used write)", ("touch (",)),
     ("        identity cache", ("identity_cache.py",)),
-    ("      strawberry: GraphQL.run (whole execution)", ("strawberry/http/async_base_view.py",)),
-    ("        get_context", ("get_context (",)),
-    ("        Schema.execute", ("strawberry/schema/schema.py",)),
+    ("      engine: Engine.execute (whole execution)", ("schema/engine/",)),
     ("          parse (graphql-core; ParserCache should skip it)", ("graphql/language/parser.py",)),
     (
         "          validate (graphql-core; ValidationCache should skip it)",
@@ -105,17 +103,17 @@ def summarise(raw: Path, top: int = 40) -> str:
     for frames, count in stacks:
         names = [re.sub(r":\d+\)$", ")", f) for f in frames]
         for index, name in enumerate(names):
-            if name.startswith("GatehouseGraphQL.handle ("):
+            if name.startswith("GraphQLView.handle ("):
                 for function in dict.fromkeys(names[index + 1 :]):
                     below_view[function] += count
                 break
         joined = ";".join(frames)
-        in_auth = "resolve_identity (" in joined
+        in_auth = "authenticate (" in joined
         for name, markers in STAGES:
             hit = False
             for marker in markers:
                 if marker == "@auth-db":
-                    auth_part = joined[joined.find("resolve_identity (") :] if in_auth else ""
+                    auth_part = joined[joined.find("authenticate (") :] if in_auth else ""
                     hit = "tortoise/" in auth_part or "aiosqlite/" in auth_part or "asyncpg/" in auth_part
                 elif marker == "@outside":
                     hit = "httptools_impl.py" not in joined

@@ -47,8 +47,9 @@ async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         backend = AuthBackend.build(settings)
-        alice = await register(backend, "alice", "alice@example.com", PASSWORD)
-        await create_admin(backend, "admin", "admin@example.com", PASSWORD)
+        alice = await register(backend.hasher, None, "alice", "alice@example.com", PASSWORD)
+        caches = (backend.identity_cache, backend.basic_cache)
+        await create_admin(backend.hasher, *caches, "admin", "admin@example.com", PASSWORD)
         now = utcnow()
         names = [bulk_username(i) for i in range(bulk_accounts)]
         await User.bulk_create(
