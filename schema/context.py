@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from auth.backend import AuthBackend
 from auth.identity import Identity
@@ -27,7 +27,8 @@ class Context:
     (`start_session`, `end_session`) and the HTTP transport writes the cookie.
     """
 
-    request: Request
+    # The request's headers, cookies and URL (its body has been read by then).
+    request: HTTPConnection
     identity: Identity
     # The deployment's authentication objects, built once (auth/backend.py). Services never
     # receive it: each resolver hands a service the few collaborators it uses.

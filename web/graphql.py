@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from graphql import OperationType
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
@@ -230,7 +230,7 @@ class GraphQLView:
             if operation.operation is OperationType.SUBSCRIPTION:
                 raise BadRequest("Subscriptions are not served over HTTP.")
         context = Context(
-            request=Request(scope, receive),
+            request=connection_of(scope),
             identity=identity_of(scope),
             backend=self.backend,
             client=client_of(scope, self.settings),

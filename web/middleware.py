@@ -71,8 +71,13 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = connection_of(scope).headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(self._refusal(), _media(scope))(scope, receive, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await error_response(self._refusal(), _media(scope))(scope, receive, send)
+                return
+            # The server reads exactly the declared length (HTTP/1.1 framing): nothing
+            # more can arrive, so there is nothing to count.
+            await self.app(scope, receive, send)
             return
         received = 0
         started = False

@@ -10,13 +10,13 @@ to tell a syntax error from a wrong value. Engines differ only in `run`.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from cachetools import LRUCache
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -97,15 +97,11 @@ class Engine(ABC):
         self.graphql_schema: GraphQLSchema = schema._schema
         self._rules = (*specified_rules, *rules, MaybeNullValidationRule, OneOfInputValidationRule)
         self._max_tokens = max_tokens
-        self._prepared: LRUCache[str, Prepared] = LRUCache(maxsize=PREPARED_CACHE_SIZE)
-
-    def prepare(self, query: str) -> Prepared:
-        """The parsed and validated `query`, from the cache when it was seen before."""
-        prepared = self._prepared.get(query)
-        if prepared is None:
-            prepared = self._prepare(query)
-            self._prepared[query] = prepared
-        return prepared
+        # The parsed and validated `query`, from the cache when it was seen before
+        # (functools' cache is in C: a hit costs a dict look-up, per request).
+        self.prepare: Callable[[str], Prepared] = functools.lru_cache(maxsize=PREPARED_CACHE_SIZE)(
+            self._prepare
+        )
 
     def _prepare(self, query: str) -> Prepared:
         try:
