@@ -30,6 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from app.factory import create_app
     from core.http_protocol import uvicorn_http_options
+    from core.log_filters import drop_query_strings_from_uvicorn
     from core.preflight import check_backends
 
     settings = _settings()
@@ -37,7 +38,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"gatehouse: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(settings, freeze_heap=True)
+    try:
+        app = create_app(settings, freeze_heap=True)
+    except SettingsError as exc:  # a setting that only building the app can check (a manifest)
+        print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
+        return 2
+    drop_query_strings_from_uvicorn()
     print(f"Gatehouse on http://{settings.host}:{settings.port}/graphql ({settings.app_env})", flush=True)
     uvicorn.run(
         app,

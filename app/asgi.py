@@ -7,6 +7,7 @@ import sys
 from starlette.applications import Starlette
 
 from app.factory import create_app
+from core.log_filters import drop_query_strings_from_uvicorn
 from core.settings import Settings, SettingsError
 
 
@@ -21,4 +22,9 @@ def create_from_env() -> Starlette:
     except SettingsError as exc:
         print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    return create_app(settings, freeze_heap=True)
+    drop_query_strings_from_uvicorn()
+    try:
+        return create_app(settings, freeze_heap=True)
+    except SettingsError as exc:  # a setting that only building the app can check (a manifest)
+        print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

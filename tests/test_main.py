@@ -244,3 +244,19 @@ def test_export_schema_writes_the_committed_file(tmp_path):
     finally:
         if schema_file.read_text() != before:
             schema_file.write_text(before)  # leave the failure visible to test_schema_file too
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ['{"' + "0" * 64 + '": "{ me { id } }"}', "not json"],
+    ids=["hash-of-another-document", "unreadable"],
+)
+def test_serve_refuses_a_bad_persisted_query_manifest_in_one_line(cli_env, tmp_path, manifest):
+    path = tmp_path / "manifest.json"
+    path.write_text(manifest)
+    env = {**cli_env, "PERSISTED_QUERIES": "only", "PERSISTED_QUERIES_FILE": str(path), "PORT": "1"}
+    result = run_cli("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gatehouse:")]
+    assert len(errors) == 1 and "PERSISTED_QUERIES_FILE" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -27,7 +27,7 @@ from core.errors import BadRequest, PersistedQueryNotFound
 from core.settings import SettingsError
 
 LOCAL_DOCUMENTS = 1000  # documents an instance remembers in memory
-SHARED_TTL = 7 * 24 * 3600  # seconds a document stays in Redis after it was last sent, 7 days
+SHARED_TTL = 7 * 24 * 3600  # seconds a document stays in Redis after it was registered, 7 days
 REDIS_PREFIX = "gatehouse:apq:"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
