@@ -27,15 +27,6 @@ class ErrorCode(str, Enum):
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
-# HTTP status when no data could be returned, by code; the first listed wins.
-STATUS_BY_CODE: dict[str, int] = {
-    ErrorCode.INTERNAL_SERVER_ERROR.value: 500,
-    ErrorCode.SERVICE_UNAVAILABLE.value: 503,
-    ErrorCode.RATE_LIMITED.value: 429,
-    ErrorCode.UNAUTHENTICATED.value: 401,
-    ErrorCode.FORBIDDEN.value: 403,
-    ErrorCode.PAYLOAD_TOO_LARGE.value: 413,
-}
 
 GENERIC_LOGIN_FAILURE = "Invalid login or password."
 INTERNAL_MESSAGE = "Internal server error."
@@ -131,5 +122,7 @@ class ServiceUnavailable(GatehouseError):
 
 
 def error_body(error: GatehouseError) -> dict[str, Any]:
-    """A GraphQL-shaped response body for an error raised before execution."""
-    return {"data": None, "errors": [{"message": error.message, "extensions": error.extensions}]}
+    """The body of an answer refused before execution: the error, and no `data` entry
+    (nothing executed). `web/errors.py` chooses its status; the layers below the app
+    (`core/hosts.py`, `core/header_limits.py`) use it for their own refusals."""
+    return {"errors": [{"message": error.message, "extensions": error.extensions}]}

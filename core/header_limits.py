@@ -23,7 +23,7 @@ from itertools import chain
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.errors import BadUserInput, error_body
+from core.errors import BadRequest, error_body
 
 MAX_HEADER_COUNT = 100
 MAX_HEADER_FIELD_BYTES = 16 * 1024  # one header, name and value
@@ -56,8 +56,9 @@ def header_problem(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 def refusal_body(problem: str) -> bytes:
-    """The JSON body of a 431 answer."""
-    return json.dumps(error_body(BadUserInput({"headers": problem}, problem))).encode()
+    """The JSON body of a 431 answer: `BAD_REQUEST`, no `data` entry. Always
+    `application/json`: headers over their bounds are not read, `Accept` included."""
+    return json.dumps(error_body(BadRequest(problem, status=STATUS))).encode()
 
 
 class HeaderLimits:

@@ -9,15 +9,17 @@ Refusing hosts the server does not serve closes that path before anything runs.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterable
 
 from cachetools import FIFOCache
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.errors import BadUserInput, error_body
+from core.errors import BadRequest, error_body
+from core.media import APPLICATION_JSON, negotiate
 
 HOST_REFUSED = "The Host header names a host this server does not serve."
 # Probes from orchestrators name the pod's address as the host; the answer says no more
@@ -73,7 +75,7 @@ def host_name(value: bytes) -> bytes:
 
 class HostCheck(TrustedHostMiddleware):
     """Starlette's `TrustedHostMiddleware`, with one set lookup per request and the refusal
-    in GraphQL JSON (400, `BAD_USER_INPUT`, like the view's other refusals before execution).
+    in GraphQL JSON (400, `BAD_REQUEST`, no `data` entry, in the media type `Accept` asks for).
 
     Hosts are matched without the port, as Starlette and Django do; `*.example.com`
     matches the sub-domains of `example.com`; `*` lets everything through. Only the
@@ -116,9 +118,12 @@ class HostCheck(TrustedHostMiddleware):
         if host in self.seen or self.allows(host) or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        refusal = JSONResponse(
-            error_body(BadUserInput({}, HOST_REFUSED)),
+        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"").decode("latin-1")
+        media = negotiate(accept) or APPLICATION_JSON
+        refusal = Response(
+            json.dumps(error_body(BadRequest(HOST_REFUSED))),
             status_code=400,
+            media_type=media.content_type,
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
         await refusal(scope, receive, send)

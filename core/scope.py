@@ -15,6 +15,12 @@ from starlette.types import Scope
 from core.client import ClientInfo, client_info
 from core.settings import Settings
 
+# Starlette internals this module relies on (starlette is pinned exactly in
+# pyproject.toml; tests/core/test_scope.py fails, naming the entry, when one moves).
+RELIES_ON = {
+    "starlette.datastructures.Headers._list": "the raw header pairs IndexedHeaders indexes",
+    "starlette.requests.HTTPConnection._headers": "where `.headers` is read from once set",
+}
 CONNECTION_KEY = "gatehouse.connection"
 CLIENT_KEY = "gatehouse.client"
 

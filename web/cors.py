@@ -10,8 +10,9 @@ from starlette.types import Receive, Scope, Send
 
 class PreflightAwareCORS(CORSMiddleware):
     """Starlette's CORS, except that a preflight from an origin it does not allow is not
-    answered in plain text with 400: it goes on to the endpoint, which answers 204
-    without CORS headers, so the browser refuses the request it announced."""
+    answered in plain text with 400: it goes on to the endpoint, where the origin check
+    answers 403 in GraphQL JSON, without CORS headers, so the browser refuses the request
+    it announced."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "OPTIONS":

@@ -35,10 +35,11 @@ from core.errors import (
     PayloadTooLarge,
     RateLimited,
     ServiceUnavailable,
+    error_body,
 )
+from core.media import GRAPHQL_RESPONSE_JSON, MediaType
 from schema.engine import Phase
 from schema.input_limits import NestedTooDeep
-from web.media import GRAPHQL_RESPONSE_JSON, MediaType
 
 logger = logging.getLogger("gatehouse.errors")
 
@@ -124,12 +125,25 @@ def _without_echoed_values(message: str) -> str:
     return f"{where}: {_ECHOED_VALUE.sub('', reason).rstrip('.')}."
 
 
+_QUOTED_LITERAL = re.compile(r"(?:,?\s*[Ff]ound|value): .*$", re.DOTALL)
+
+
+def _literal_cut(message: str) -> str:
+    cut = _QUOTED_LITERAL.sub("", message)
+    return cut if cut == message else cut.rstrip(" .,;") + "."
+
+
 def code_error(error: GraphQLError, phase: Phase, hide_suggestions: bool = False) -> GraphQLError:
     """`error` with its `extensions.code`: by phase before execution, by the raised type during."""
     if phase is not Phase.EXECUTION:
         if hide_suggestions and "Did you mean" in error.message:
             error.message = _SUGGESTION.sub("", error.message)
         error.message = _without_echoed_values(error.message)
+        if phase is Phase.VALIDATION:
+            # graphql-core quotes the literal it refused ("...found: {password: ...}",
+            # "String cannot represent a non string value: S3cret"): a password typed
+            # into a document must not come back in an error report.
+            error.message = _literal_cut(error.message)
         code = (error.extensions or {}).get("code") or _PHASE_CODE[phase].value
         extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
         if code == ErrorCode.BAD_USER_INPUT.value and "fields" not in extensions:
@@ -172,10 +186,17 @@ def status_of(errors: list[dict[str, Any]], data: Any, has_data: bool, media: Me
     codes = {(e.get("extensions") or {}).get("code") for e in errors}
     for code, status in STATUS_BY_CODE.items():
         if code in codes:
+            if has_data and media is GRAPHQL_RESPONSE_JSON:
+                return status if status in _EXECUTED_STATUSES_WITH_GRAPHQL_RESPONSE else 200
             return status
     if not has_data and media is GRAPHQL_RESPONSE_JSON:
         return 400
     return 200
+
+
+# Once execution has started, `application/graphql-response+json` answers 200 but for
+# these (contract section 6: the credential, permission and rate rules, and 503).
+_EXECUTED_STATUSES_WITH_GRAPHQL_RESPONSE = frozenset({401, 403, 429, 503})
 
 
 def retry_after(errors: list[dict[str, Any]]) -> str:
@@ -231,7 +252,7 @@ def error_response(
     error, status, headers = _refusal(exc, presented_as)
     if isinstance(error, BadUserInput) and not isinstance(error, NestedTooDeep):
         status = 400 if media is GRAPHQL_RESPONSE_JSON else 200
-    body = orjson.dumps({"errors": [{"message": error.message, "extensions": error.extensions}]})
+    body = orjson.dumps(error_body(error))
     return Response(
         body, status_code=status, media_type=media.content_type, headers={**NO_STORE, **headers}
     )

@@ -26,6 +26,7 @@ from auth.middleware import identity_of
 from auth.transport.cookie import session_cookie_headers
 from auth.transport.header import CHALLENGES, PLAIN_CHALLENGE
 from core.errors import BadRequest, BadUserInput
+from core.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, MediaType, negotiate, prefers_html
 from core.scope import client_of, connection_of
 from core.settings import Settings
 from schema.context import Context, CookieChange
@@ -33,7 +34,6 @@ from schema.engine import Engine, Phase
 from schema.graphiql import graphiql_response
 from schema.input_limits import TOO_DEEP, UNSAFE_TEXT, NestedTooDeep, check_body, check_variables, unsafe_text
 from web.errors import NO_STORE, code_error, error_response, retry_after, status_of
-from web.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, MediaType, negotiate, prefers_html
 from web.persisted import PersistedQueries
 
 PLAIN_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
@@ -157,8 +157,8 @@ class GraphQLView:
         method = scope["method"]
         accept = headers.get("accept")
         if method == "OPTIONS":
-            # A preflight CORS did not answer (no allowed origin matched): no CORS
-            # headers, so the browser refuses the request it announced.
+            # A preflight the origin check let through (same origin, or none) that CORS did
+            # not answer: no CORS headers, so a browser sends nothing cross-origin.
             return Response(status_code=204, headers={"Allow": ALLOWED_METHODS, **NO_STORE})
         if method == "GET" and self.ide and accept and prefers_html(accept) and not _asks_query(scope):
             return graphiql_response()

@@ -11,16 +11,25 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import Forbidden, PayloadTooLarge
+from core.media import APPLICATION_JSON, negotiate
 from core.scope import client_of, connection_of
 from core.settings import Settings
 from web.errors import error_response, refuse_websocket
-from web.media import APPLICATION_JSON, negotiate
 
 access_logger = logging.getLogger("gatehouse.access")
 
 
 def _media(scope: Scope) -> Any:
     return negotiate(connection_of(scope).headers.get("accept")) or APPLICATION_JSON
+
+
+def _logged_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded, so a decoded newline cannot
+    forge a second log line (never the query string)."""
+    raw = scope.get("raw_path")
+    if raw:
+        return str(raw.decode("latin-1").split("?", 1)[0])
+    return str(scope["path"]).encode("unicode_escape").decode("ascii")
 
 
 class AccessLog:
@@ -49,7 +58,7 @@ class AccessLog:
             access_logger.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                scope["path"],
+                _logged_path(scope),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
@@ -70,15 +79,18 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = connection_of(scope).headers.get("content-length")
+        headers = connection_of(scope).headers
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > self.max_bytes:
                 await error_response(self._refusal(), _media(scope))(scope, receive, send)
                 return
-            # The server reads exactly the declared length (HTTP/1.1 framing): nothing
-            # more can arrive, so there is nothing to count.
-            await self.app(scope, receive, send)
-            return
+            if "transfer-encoding" not in headers:
+                # The server reads exactly the declared length (HTTP/1.1 framing): nothing
+                # more can arrive, so there is nothing to count. With a Transfer-Encoding
+                # too, some servers (h11) read the chunks instead: those are counted.
+                await self.app(scope, receive, send)
+                return
         received = 0
         started = False
 

@@ -26,7 +26,10 @@ from cachetools import LRUCache
 from core.errors import BadRequest, PersistedQueryNotFound
 from core.settings import SettingsError
 
-LOCAL_DOCUMENTS = 1000  # documents an instance remembers in memory
+LOCAL_BYTES = 8 * 1024 * 1024  # what an instance remembers in memory, 8 MiB of documents
+# Documents longer than this are run but never remembered (and so never cost memory or
+# Redis space): a real operation within the token limit is a few KiB.
+MAX_REMEMBERED_BYTES = 32 * 1024
 SHARED_TTL = 7 * 24 * 3600  # seconds a document stays in Redis after it was registered, 7 days
 REDIS_PREFIX = "gatehouse:apq:"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -70,7 +73,8 @@ def _requested_hash(extensions: Any) -> str | None:
     if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
         return None
     persisted = extensions["persistedQuery"]
-    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+    version = persisted.get("version") if isinstance(persisted, dict) else None
+    if type(version) is not int or version != 1:  # `true == 1` in Python: not a version
         raise BadRequest("extensions.persistedQuery must be {version: 1, sha256Hash: <hex>}.")
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
@@ -91,7 +95,7 @@ class PersistedQueries:
         self.mode = mode
         self.manifest = manifest or {}
         self.redis = redis
-        self._local: LRUCache[str, str] = LRUCache(maxsize=LOCAL_DOCUMENTS)
+        self._local: LRUCache[str, str] = LRUCache(maxsize=LOCAL_BYTES, getsizeof=len)
 
     async def document(self, query: str | None, extensions: Any) -> tuple[str, str | None]:
         """The document the request asks for, and the hash to `remember` it by once it
@@ -128,8 +132,9 @@ class PersistedQueries:
         return found
 
     async def remember(self, digest: str, query: str) -> None:
-        """Keep `query` under its hash, here and (with Redis) for every instance."""
-        if self._local.get(digest) == query:
+        """Keep `query` under its hash, here and (with Redis) for every instance; a document
+        over `MAX_REMEMBERED_BYTES` is not kept (it ran; its hash alone will not)."""
+        if len(query) > MAX_REMEMBERED_BYTES or self._local.get(digest) == query:
             return
         self._local[digest] = query
         if self.redis is not None:

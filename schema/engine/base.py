@@ -108,7 +108,13 @@ class Engine(ABC):
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
             return Prepared(None, (error,), Phase.PARSE)
-        errors = validate(self.graphql_schema, document, self._rules)
+        try:
+            errors = validate(self.graphql_schema, document, self._rules)
+        except RecursionError:
+            # A long chain of fragment spreads sends a rule's walk (Strawberry's depth
+            # limiter) past Python's recursion limit: the document is refused, and the
+            # refusal is cached like any other.
+            errors = [GraphQLError("The document nests fragments too deeply to validate.")]
         if errors:
             return Prepared(document, tuple(errors), Phase.VALIDATION)
         operations: dict[str | None, OperationDefinitionNode] = {}

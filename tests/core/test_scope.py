@@ -1,4 +1,4 @@
-"""The view's own pieces: indexed request headers and the fast path's response."""
+"""What the request's layers share (core/scope.py): indexed headers, one connection per request."""
 
 from __future__ import annotations
 
@@ -24,3 +24,21 @@ def test_indexed_headers_answer_like_starlette_headers():
 def test_indexed_headers_decode_latin_1():
     headers = IndexedHeaders(_scope((b"user-agent", "caf\u00e9".encode("latin-1"))))
     assert headers["user-agent"] == "caf\u00e9"
+
+
+def test_starlette_still_reads_the_headers_this_module_puts_in_place():
+    """core/scope.py RELIES_ON: an upgrade that moves either internal fails here."""
+    from starlette.requests import HTTPConnection
+
+    from core.scope import RELIES_ON, connection_of
+
+    assert set(RELIES_ON) == {
+        "starlette.datastructures.Headers._list",
+        "starlette.requests.HTTPConnection._headers",
+    }
+    scope = _scope((b"accept", b"application/json"))
+    assert vars(IndexedHeaders(scope))["_list"] == scope["headers"], "Headers._list moved"
+    connection = connection_of(scope)
+    assert isinstance(connection, HTTPConnection)
+    assert isinstance(connection.headers, IndexedHeaders), "HTTPConnection no longer reads _headers"
+    assert connection.headers.get("accept") == "application/json"

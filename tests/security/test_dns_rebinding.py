@@ -2,7 +2,7 @@
 so the browser sends `Host: evil.example` with `Origin: http://evil.example`, which a
 same-origin test built from the Host header accepts. The server answers only the names
 it serves (`ALLOWED_HOSTS`, or what `HOST` and `ALLOWED_ORIGINS` imply), matched without
-the port; anything else gets 400 `BAD_USER_INPUT` in GraphQL JSON before any work.
+the port; anything else gets 400 `BAD_REQUEST` in GraphQL JSON before any work.
 `/healthz` answers whatever the Host, for probes that use the pod's address."""
 
 from __future__ import annotations
@@ -14,7 +14,17 @@ from app.factory import create_app
 from core.hosts import HostCheck
 from core.settings import Settings, SettingsError
 from models import User
-from tests.helpers import GRAPHQL, LOGIN, ME, REGISTER, STRONG_PASSWORD, gql, login_variables, make_settings
+from tests.helpers import (
+    GRAPHQL,
+    LOGIN,
+    ME,
+    REGISTER,
+    STRONG_PASSWORD,
+    app_client,
+    gql,
+    login_variables,
+    make_settings,
+)
 
 EVIL = {"Host": "evil.example", "Origin": "http://evil.example"}
 EVIL_WITH_PORT = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
@@ -35,8 +45,8 @@ def assert_refused(response: httpx.Response) -> None:
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert body["data"] is None
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+    assert "data" not in body  # refused before anything executed (section 6)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_REQUEST"]
     assert "host" in body["errors"][0]["message"].lower()
     assert "set-cookie" not in response.headers
     assert response.headers["cache-control"] == "no-store"
@@ -338,3 +348,19 @@ def test_only_allowed_hosts_are_remembered_and_never_more_than_the_cap():
     assert check.allows(b"localhost:99999")  # past the cap: still checked, the oldest forgotten
     assert b"localhost:99999" in check.seen and b"localhost:0" not in check.seen
     assert len(check.seen) == MAX_SEEN
+
+
+async def test_the_refusal_speaks_the_media_type_the_client_accepts(clean_backends):
+    async with app_client(make_settings()) as client:
+        response = await client.post(
+            GRAPHQL,
+            json={"query": "{ me { id } }"},
+            headers={"Host": "evil.example", "Accept": "application/graphql-response+json"},
+        )
+    assert_refused_as(response, "application/graphql-response+json")
+
+
+def assert_refused_as(response: httpx.Response, media_type: str) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert "data" not in response.json()

@@ -45,9 +45,9 @@ GROWTH_ALLOWED = 16 * 1024 * 1024  # bytes of resident memory a refused request 
 def assert_431(response: httpx.Response) -> None:
     assert response.status_code == 431, (response.status_code, response.text[:200])
     body = response.json()
-    assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "headers" in body["errors"][0]["extensions"]["fields"]
+    assert "data" not in body  # refused before anything executed (section 6)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "header" in body["errors"][0]["message"]
 
 
 def test_each_bound_admits_its_limit_and_refuses_one_more():
