@@ -24,6 +24,7 @@ from core.client import ForwardedHeaders
 from core.db import apply_migrations, is_sqlite, tortoise_config
 from core.header_limits import HeaderLimits
 from core.hosts import HostCheck
+from core.media import APPLICATION_JSON, negotiate
 from core.redis_client import connect_redis
 from core.scope import connection_of
 from core.settings import Settings
@@ -33,7 +34,6 @@ from schema.graphiql import graphiql_routes
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
 from web.graphql import GraphQLView
-from web.media import APPLICATION_JSON, negotiate
 from web.middleware import AccessLog, BodyLimit, OriginCheck
 from web.persisted import PersistedQueries
 

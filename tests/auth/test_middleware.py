@@ -16,9 +16,9 @@ from app.factory import create_app
 from auth.backend import AuthBackend
 from auth.identity import ANONYMOUS
 from auth.middleware import AuthenticationMiddleware, identity_of
+from core.media import APPLICATION_JSON
 from tests.helpers import make_settings
 from web.errors import error_response, refuse_websocket
-from web.media import APPLICATION_JSON
 
 BAD_BEARER = {"authorization": "Bearer not.a.token"}
 
