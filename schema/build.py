@@ -14,6 +14,7 @@ from core.settings import Settings
 from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
 from schema.limits import OneCredentialFieldPerOperation
+from schema.rules import describe_rules
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
 
 ADMIN = "admin"
@@ -95,6 +96,7 @@ def build_schema(settings: Settings) -> GatehouseSchema:
         mutation=Mutation,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )
+    describe_rules(schema._schema)
     schema.guard_rules = tuple(rules)
     schema.max_tokens = settings.max_tokens
     return schema
