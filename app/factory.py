@@ -36,6 +36,7 @@ from web.errors import error_response, refuse_websocket
 from web.graphql import GraphQLView
 from web.middleware import AccessLog, BodyLimit, OriginCheck
 from web.persisted import PersistedQueries
+from web.schema_file import SchemaFile
 
 logger = logging.getLogger("gatehouse.app")
 
@@ -100,6 +101,14 @@ def create_app(
         settings.max_body_bytes,
     )
 
+    # The SDL with its directives: authenticated like /graphql, so production can ask for an admin.
+    schema_file = OriginCheck(
+        AuthenticationMiddleware(
+            SchemaFile(schema.as_str(), settings), backend.authenticator, settings, refuse_credentials
+        ),
+        settings,
+    )
+
     async def healthz(request: Request) -> JSONResponse:
         if await _database_answers(settings.db_timeout):
             return JSONResponse({"status": "ok"})
@@ -127,6 +136,7 @@ def create_app(
         routes=[
             # Every method reaches the view, so even a PUT is answered in GraphQL JSON.
             Route("/graphql", graphql),
+            *([Route("/graphql/schema.graphql", schema_file)] if settings.schema_endpoint else []),
             # Live connections (contract section 13) will be served here; until then a
             # socket is authenticated and origin-checked like a request, then closed.
             WebSocketRoute("/graphql", graphql),

@@ -213,6 +213,8 @@ class Settings:
     persisted_queries_file: str | None = None
     # One line per request (method, path, status, time); `None`: on except in production.
     access_log: bool | None = None
+    # `GET /graphql/schema.graphql`: on (development: anyone; production: admins), or off.
+    schema_endpoint: bool = True
 
     @property
     def production(self) -> bool:
@@ -338,6 +340,7 @@ class Settings:
             persisted_queries=_text(config, "PERSISTED_QUERIES", "auto").strip().lower(),
             persisted_queries_file=_text(config, "PERSISTED_QUERIES_FILE", "") or None,
             access_log=_flag(config, "ACCESS_LOG"),
+            schema_endpoint=_flag(config, "SCHEMA_ENDPOINT") is not False,
         )
         _check_at_start_up(settings)
         return settings
