@@ -33,6 +33,13 @@ class Identity:
     JWT, Basic); API tokens carry the explicit set they were created with.
     `expires_at` is when the credential's row expires (aware UTC), `None` for Basic; for
     an API token it bounds the tokens it may create.
+
+    `auth_time` is when the user last proved who they are for this credential (aware
+    UTC; contract section 12): the sign-in that made a session or refresh family, renewed
+    by `reauthenticate`; for Basic, the request itself. `amr` names the methods of that
+    proof (RFC 8176: `("pwd",)` for a password). `credential_kind` is the row's kind
+    (`"SESSION"`, `"REFRESH"` for an access JWT's family, `"API_TOKEN"`), `None` for
+    Basic (no row) and anonymous.
     """
 
     user: User | None = None
@@ -43,6 +50,9 @@ class Identity:
     # How the credential arrived: "Bearer", "Token", "Basic" or "cookie".
     presented_as: str | None = None
     expires_at: datetime | None = None
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = ()
+    credential_kind: str | None = None
 
     @property
     def is_authenticated(self) -> bool:

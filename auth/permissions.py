@@ -1,23 +1,37 @@
 """Permission classes. Each prints in the SDL as a directive with its arguments.
 
 A permission raises the right error itself, so one check can answer
-`UNAUTHENTICATED` (nobody is signed in) or `FORBIDDEN` (signed in, not allowed).
+`UNAUTHENTICATED` (nobody is signed in), `FORBIDDEN` (signed in, not allowed) or
+`INSUFFICIENT_AUTH` (signed in too long ago). Attach them with `extensions=gated(...)`,
+the one way: it enforces them, prints their directives, and runs the object-level
+check of `IsOwnerOrHasRole` on what a root field returns.
+
+Every class answers `could_allow(identity)`: whether a caller with this identity could
+use the field at all, judged without any object (`?viewer=me` and `viewer.can`).
+Object-level classes say yes to any signed-in user (for their own objects).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+from typing import Any, Literal
 
 import strawberry
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
+from strawberry.types.base import StrawberryList, StrawberryOptional
+from strawberry.types.field import StrawberryField
 
-from auth.identity import Identity
-from core.errors import Forbidden, Unauthenticated
+from auth.identity import Identity, Scheme
+from core.clock import utcnow
+from core.errors import Forbidden, InsufficientAuth, Unauthenticated
 
 AUTHENTICATION_REQUIRED = "Authentication required."
+API_TOKEN = "API_TOKEN"
 
 
 @strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isAuthenticated")
@@ -46,6 +60,43 @@ class IsSelfOrHasRoleDirective:
     role: str
 
 
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isOwnerOrHasRole")
+class IsOwnerOrHasRoleDirective:
+    """Requires the object (what a root field returns, else the parent object) to belong
+    to the user, or the user to hold `role`. `onList: "refuse"` (printed only when set):
+    a list with any object not allowed is refused whole; by default such objects are
+    left out."""
+
+    role: str
+    on_list: str | None = strawberry.UNSET
+
+
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isVerified")
+class IsVerifiedDirective:
+    """Requires the user's email address to be verified."""
+
+
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="requiresFreshAuth")
+class RequiresFreshAuthDirective:
+    """Requires the credential's sign-in to be at most `maxAge` seconds old
+    (`reauthenticate` renews it); Basic is always fresh, API tokens are exempt."""
+
+    max_age: int
+
+
+# Every directive a permission class of this module prints, for checks that a field's
+# rule is shown (`schema/public.py`).
+PERMISSION_DIRECTIVES: tuple[type, ...] = (
+    IsAuthenticatedDirective,
+    HasRoleDirective,
+    HasScopeDirective,
+    IsSelfOrHasRoleDirective,
+    IsOwnerOrHasRoleDirective,
+    IsVerifiedDirective,
+    RequiresFreshAuthDirective,
+)
+
+
 def identity_of(info: Info) -> Identity:
     """The identity resolved for this request."""
     identity: Identity = info.context.identity
@@ -59,7 +110,16 @@ def _require_user(info: Info) -> Identity:
     return identity
 
 
-class IsAuthenticated(BasePermission):
+class GatehousePermission(BasePermission):
+    """A permission class of Gatehouse: it raises its own coded error and can say, from
+    the identity alone, whether the field could be used at all."""
+
+    def could_allow(self, identity: Identity) -> bool:
+        """Whether a caller with `identity` could use the field (no object at hand)."""
+        raise NotImplementedError
+
+
+class IsAuthenticated(GatehousePermission):
     """Any signed-in user."""
 
     message = AUTHENTICATION_REQUIRED
@@ -72,8 +132,12 @@ class IsAuthenticated(BasePermission):
         _require_user(info)
         return True
 
+    def could_allow(self, identity: Identity) -> bool:
+        """Any signed-in user."""
+        return identity.is_authenticated
 
-class HasRole(BasePermission):
+
+class HasRole(GatehousePermission):
     """A signed-in user holding `role`."""
 
     def __init__(self, role: str) -> None:
@@ -89,8 +153,12 @@ class HasRole(BasePermission):
             raise Forbidden(self.message or "Forbidden.")
         return True
 
+    def could_allow(self, identity: Identity) -> bool:
+        """A signed-in user holding the role."""
+        return identity.is_authenticated and identity.has_role(self.role)
 
-class HasScope(BasePermission):
+
+class HasScope(GatehousePermission):
     """A credential carrying `scope`; sessions, JWTs and Basic carry every scope."""
 
     def __init__(self, scope: str) -> None:
@@ -106,8 +174,12 @@ class HasScope(BasePermission):
             raise Forbidden(self.message or "Forbidden.")
         return True
 
+    def could_allow(self, identity: Identity) -> bool:
+        """A credential carrying the scope."""
+        return identity.has_scope(self.scope)
 
-class IsSelfOrHasRole(BasePermission):
+
+class IsSelfOrHasRole(GatehousePermission):
     """The user the field belongs to, or a user holding `role`."""
 
     def __init__(self, role: str) -> None:
@@ -125,7 +197,199 @@ class IsSelfOrHasRole(BasePermission):
             return True
         raise Forbidden(self.message or "Forbidden.")
 
+    def could_allow(self, identity: Identity) -> bool:
+        """Any signed-in user: their own user object at least."""
+        return identity.is_authenticated
+
+
+def _owner_of(obj: Any, owner_field: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(owner_field)
+    return getattr(obj, owner_field, None)
+
+
+OnList = Literal["filter", "refuse"]
+
+
+class IsOwnerOrHasRole(GatehousePermission):
+    """The object's owner, or a user holding `role` (the shape of DRF's
+    `has_object_permission`).
+
+    Which object: on a root field (of `Query`, `Mutation` or `Subscription`) the value
+    the resolver returned (sync or async resolvers, one object, `None`, or a list, and
+    each event of a subscription); on a field of an object type, the parent object
+    (the source) the field belongs to, checked before the resolver runs. The object
+    belongs to the user when its `owner_field` attribute (or key, for a mapping) equals
+    the user's id; an object without it belongs to nobody.
+
+    A list is judged item by item: with `on_list="filter"` (the default) the objects the
+    user may not see are left out, silently; with `on_list="refuse"` one such object
+    makes the whole field `FORBIDDEN`. A single object not allowed is `FORBIDDEN`, and
+    `None` stays `None`. The role, when held, allows every object. Anonymous callers get
+    `UNAUTHENTICATED` before the resolver runs. A paginated connection is not a list:
+    put the rule on the node type's fields, or filter in the resolver. On a mutation
+    the check comes after the resolver ran: it guards the answer, not the write, so a
+    mutation's service checks ownership before it writes.
+
+    Prints as `@isOwnerOrHasRole(role: "admin")`, with `onList: "refuse"` when refusing
+    (the default is not printed); `owner_field` is a Python detail and is not printed.
+    """
+
+    def __init__(self, role: str, owner_field: str = "owner_id", on_list: OnList = "filter") -> None:
+        if on_list not in ("filter", "refuse"):
+            raise ValueError(f'on_list must be "filter" or "refuse", not {on_list!r}')
+        self.role = role
+        self.owner_field = owner_field
+        self.on_list = on_list
+        self.message = f"Only the owner or the {role} role may see this."
+        self._directive = IsOwnerOrHasRoleDirective(
+            role=role, on_list=on_list if on_list != "filter" else strawberry.UNSET
+        )
+
+    @property
+    def schema_directive(self) -> object:
+        return self._directive
+
+    def owns(self, identity: Identity, obj: Any) -> bool:
+        """Whether `obj` belongs to the signed-in `identity`."""
+        owner = _owner_of(obj, self.owner_field)
+        return owner is not None and str(owner) == identity.user_id
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        identity = _require_user(info)
+        if info.path.prev is None or identity.has_role(self.role):
+            return True  # a root field's object is judged once resolved (`gated`)
+        if self.owns(identity, source):
+            return True
+        raise Forbidden(self.message or "Forbidden.")
+
+    def judge(self, identity: Identity, value: Any, is_list: bool) -> Any:
+        """What a root field answers once its resolver returned `value`."""
+        if value is None or identity.has_role(self.role):
+            return value
+        if not is_list:
+            if self.owns(identity, value):
+                return value
+            raise Forbidden(self.message or "Forbidden.")
+        items = list(value)
+        allowed = [item for item in items if item is not None and self.owns(identity, item)]
+        if self.on_list == "refuse" and len(allowed) != sum(1 for item in items if item is not None):
+            raise Forbidden(self.message or "Forbidden.")
+        return allowed if self.on_list == "filter" else items
+
+    def could_allow(self, identity: Identity) -> bool:
+        """Any signed-in user: their own objects at least."""
+        return identity.is_authenticated
+
+
+class IsVerified(GatehousePermission):
+    """A signed-in user whose email address is verified (`User.email_verified_at`)."""
+
+    message = "Requires a verified email address."
+
+    @property
+    def schema_directive(self) -> object:
+        return IsVerifiedDirective()
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if not self.could_allow(_require_user(info)):
+            raise Forbidden(self.message)
+        return True
+
+    def could_allow(self, identity: Identity) -> bool:
+        """A signed-in user with a verified email address."""
+        return identity.user is not None and getattr(identity.user, "email_verified_at", None) is not None
+
+
+class RequiresFreshAuth(GatehousePermission):
+    """A credential whose sign-in (`auth_time`) is at most `max_age` seconds old.
+
+    An older one gets `INSUFFICIENT_AUTH` with `extensions.maxAge`; `reauthenticate`
+    renews it. Basic proves the password on every request, so it is always fresh; API
+    tokens are exempt, their scopes being their limit (contract section 12). A session
+    or refresh family without an `auth_time` counts as stale.
+    """
+
+    def __init__(self, max_age: int) -> None:
+        if max_age < 0:
+            raise ValueError("max_age is a number of seconds, at least 0")
+        self.max_age = max_age
+        self._max_age = timedelta(seconds=max_age)
+        self._directive = RequiresFreshAuthDirective(max_age=max_age)
+
+    @property
+    def schema_directive(self) -> object:
+        return self._directive
+
+    def is_fresh(self, identity: Identity) -> bool:
+        """Whether `identity`'s sign-in is recent enough (or needs no freshness)."""
+        if identity.scheme is Scheme.BASIC or identity.credential_kind == API_TOKEN:
+            return True
+        return identity.auth_time is not None and utcnow() - identity.auth_time <= self._max_age
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if not self.is_fresh(_require_user(info)):
+            raise InsufficientAuth(self.max_age)
+        return True
+
+    def could_allow(self, identity: Identity) -> bool:
+        """Any signed-in user: a stale sign-in can be renewed with `reauthenticate`."""
+        return identity.is_authenticated
+
+
+def _returns_list(field: StrawberryField) -> bool:
+    field_type = field.type
+    if isinstance(field_type, StrawberryOptional):
+        field_type = field_type.of_type
+    return isinstance(field_type, StrawberryList)
+
+
+class GatedExtension(PermissionExtension):
+    """Strawberry's `PermissionExtension` (checks before the resolver, directives in the
+    SDL), plus the object-level check of `IsOwnerOrHasRole` on what a root field
+    returned. Fields of object types are judged by their source, before resolving."""
+
+    def apply(self, field: StrawberryField) -> None:
+        super().apply(field)
+        self.object_permissions = tuple(p for p in self.permissions if isinstance(p, IsOwnerOrHasRole))
+        self.returns_list = _returns_list(field)
+
+    def _judge(self, value: Any, info: Info) -> Any:
+        identity = identity_of(info)
+        for permission in self.object_permissions:
+            value = permission.judge(identity, value, self.returns_list)
+        return value
+
+    async def _judge_later(self, awaitable: Any, info: Info) -> Any:
+        return self._judge(await awaitable, info)
+
+    async def _judge_each(self, events: AsyncIterator[Any], info: Info) -> AsyncIterator[Any]:
+        async for event in events:
+            yield self._judge(event, info)
+
+    def _judged(self, value: Any, info: Info) -> Any:
+        if inspect.isasyncgen(value):
+            return self._judge_each(value, info)
+        if inspect.isawaitable(value):  # a sync resolver may hand back a query to await
+            return self._judge_later(value, info)
+        return self._judge(value, info)
+
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        value = super().resolve(next_, source, info, **kwargs)
+        if self.object_permissions and info.path.prev is None:
+            return self._judged(value, info)
+        return value
+
+    async def resolve_async(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        value = await super().resolve_async(next_, source, info, **kwargs)
+        if self.object_permissions and info.path.prev is None:
+            value = self._judged(value, info)
+            if inspect.isawaitable(value):
+                value = await value
+        return value
+
 
 def gated(*permissions: BasePermission) -> list[FieldExtension]:
-    """Field extensions that run `permissions` in order and print them as directives."""
-    return [PermissionExtension(permissions=list(permissions))]
+    """Field extensions that run `permissions` in order and print them as directives
+    (and, for `IsOwnerOrHasRole` on a root field, judge the object it returns)."""
+    return [GatedExtension(permissions=list(permissions))]

@@ -25,7 +25,8 @@ class ErrorCode(str, Enum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     BAD_REQUEST = "BAD_REQUEST"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-
+    # Section 12: signed in, but the sign-in is older than the field allows.
+    INSUFFICIENT_AUTH = "INSUFFICIENT_AUTH"
 
 
 GENERIC_LOGIN_FAILURE = "Invalid login or password."
@@ -54,6 +55,20 @@ class Forbidden(GatehouseError):
     """Authenticated, but not allowed; also a failed CSRF check."""
 
     code = ErrorCode.FORBIDDEN
+
+
+class InsufficientAuth(GatehouseError):
+    """Signed in, but longer ago than `max_age` seconds allows (step-up, section 12);
+    `reauthenticate` renews the sign-in. `extensions.maxAge` tells the client the bound."""
+
+    code = ErrorCode.INSUFFICIENT_AUTH
+
+    def __init__(self, max_age: int, message: str | None = None) -> None:
+        self.max_age = max_age
+        super().__init__(
+            message or f"This needs a sign-in within the last {max_age} seconds; reauthenticate first.",
+            maxAge=max_age,
+        )
 
 
 class BadUserInput(GatehouseError):

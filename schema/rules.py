@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
+from strawberry import UNSET
 from strawberry.permission import PermissionExtension
 from strawberry.utils.str_converters import to_camel_case
 
@@ -18,8 +19,9 @@ def directive_text(directive: Any) -> str:
     """`@hasRole(role: "admin")`: a permission's directive as the SDL prints it."""
     name = type(directive).__strawberry_directive__.graphql_name
     arguments = [
-        f"{to_camel_case(field.name)}: {json.dumps(getattr(directive, field.name))}"
+        f"{to_camel_case(field.name)}: {json.dumps(value)}"
         for field in dataclasses.fields(directive)
+        if (value := getattr(directive, field.name)) is not UNSET  # unset arguments are not printed
     ]
     return f"@{name}({', '.join(arguments)})" if arguments else f"@{name}"
 

@@ -53,6 +53,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.RATE_LIMITED.value: 429,
     ErrorCode.UNAUTHENTICATED.value: 401,
     ErrorCode.FORBIDDEN.value: 403,
+    ErrorCode.INSUFFICIENT_AUTH.value: 403,
     ErrorCode.PAYLOAD_TOO_LARGE.value: 413,
 }
 
