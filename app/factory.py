@@ -104,7 +104,7 @@ def create_app(
     # The SDL with its directives: authenticated like /graphql, so production can ask for an admin.
     schema_file = OriginCheck(
         AuthenticationMiddleware(
-            SchemaFile(schema.as_str(), settings), backend.authenticator, settings, refuse_credentials
+            SchemaFile(schema, settings), backend.authenticator, settings, refuse_credentials
         ),
         settings,
     )

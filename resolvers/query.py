@@ -6,9 +6,14 @@ import strawberry
 from strawberry.types import Info
 
 from schema.context import Context
-from schema.types import Credential, PageInfo, User, UserConnection, UserEdge
+from schema.types import Credential, PageInfo, User, UserConnection, UserEdge, Viewer
 from services import credentials
 from services import users as user_service
+
+
+def viewer(info: Info[Context, None]) -> Viewer:
+    """What the caller could use; anonymous callers get an answer too."""
+    return Viewer()
 
 
 def me(info: Info[Context, None]) -> User | None:

@@ -15,7 +15,7 @@ from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
 from schema.limits import OneCredentialFieldPerOperation
 from schema.rules import describe_rules
-from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection
+from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection, Viewer
 
 ADMIN = "admin"
 
@@ -23,6 +23,11 @@ ADMIN = "admin"
 @strawberry.type
 class Query:
     me: User | None = strawberry.field(resolver=query.me, description="The caller; null when anonymous.")
+    viewer: Viewer = strawberry.field(
+        resolver=query.viewer,
+        description="What the caller's credential could use; anonymous callers get an answer too.",
+        metadata={"public": True},
+    )
     user: User | None = strawberry.field(
         resolver=query.user, extensions=gated(IsAuthenticated(), HasScope("users:read"))
     )

@@ -12,6 +12,7 @@ from auth.permissions import IsSelfOrHasRole, gated
 from models import Credential as CredentialRow
 from models import CredentialKind as KindEnum
 from models import User as UserRow
+from schema.viewer import viewer_schemas
 from services import users
 
 
@@ -111,3 +112,17 @@ class UserConnection:
     @strawberry.field(description="The users of this page, without cursors.")
     def nodes(self, info: Info) -> list[User]:
         return [edge.node for edge in self.edges]
+
+
+@strawberry.type(description="What the caller's credential could use (contract section 7).")
+class Viewer:
+    @strawberry.field(
+        description=(
+            "Whether the caller's credential could use `field`, named as `Type.field` "
+            "(`Mutation.grantRole`, `Query.users`, `User.email`): true exactly when "
+            "`/graphql/schema.graphql?viewer=me` lists it. For UIs that hide what the caller "
+            "cannot do; the field's own permissions still decide when it runs."
+        )
+    )
+    def can(self, info: Info, field: str) -> bool:
+        return viewer_schemas(info.schema).can(info.context.identity, field)
