@@ -44,6 +44,11 @@ RELIES_ON = {
     ),
     "strawberry.schema.validation_rules.maybe_null.MaybeNullValidationRule": "Strawberry's own rule",
     "strawberry.schema.validation_rules.one_of.OneOfInputValidationRule": "Strawberry's own rule",
+    "strawberry.schema.schema_converter.GraphQLCoreConverter.from_resolver(field_exception_handlers)": (
+        "the closure variable that says a resolver has no exception handlers (plans.Guard; "
+        "tests/schema/engine/test_module_shapes.py fails when it moves)"
+    ),
+    "strawberry.types.info.Info(_raw_info=, _field=)": "how Strawberry builds `info` (plans.Guard)",
     "graphql.execute(executor_class=)": "graphql-core 3.3's name for the execution context class",
     "graphql.type.definition.GraphQLResolveInfoHelpers": "graphql-core 3.3's async helpers in `info`",
 }

@@ -1,7 +1,7 @@
 """The faster engine: compiled plans for the common queries, graphql-core for the rest.
 
 Plans (schema/engine/plans.py) are worked out once per prepared document; an operation
-without one (mutations, abstract types, directives...) runs on graphql-core exactly as
+without one (mutations, directives, introspection...) runs on graphql-core exactly as
 the reference engine runs it. `tests/e2e/test_engine_differential.py` holds the two
 engines to the same HTTP answers.
 """

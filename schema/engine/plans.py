@@ -9,11 +9,16 @@ object, completes values with the same leaf serialisers, and locates and propaga
 errors as the specification says: a null in a non-null position nulls the nearest
 nullable parent, and the error carries the path and locations of its field.
 
-Only the common shape is compiled: queries whose selections are fields (`__typename`
-included) and fragments on the parent's own type, without directives, on object types.
-Anything else (mutations, unions and interfaces, `@skip`/`@include`, introspection,
-fragment type conditions on abstract types) makes `compile_query` return `None`, and
-the operation runs on graphql-core. `tests/schema/test_engine_plans.py` holds the two to
+Queries are compiled whose selections are fields (`__typename` included) and
+fragments, without directives, on object types and on interfaces and unions: an
+abstract type gets one sub-plan per possible object type, and its value goes through
+the type's `resolve_type` (or graphql-core's default type resolver) and the same
+runtime-type checks and errors as graphql-core's `complete_abstract_value`. Anything
+else (mutations, `@skip`/`@include`, introspection, fragment variables, a plan past
+`PLAN_BUDGET` field plans) makes `compile_query` return `None`, and the operation runs
+on graphql-core. A plain attribute whose only extension is a permission check skips
+Strawberry's resolver chain (`Guard`) and runs the same checks directly.
+`tests/schema/engine/test_plans.py` and `test_module_shapes.py` hold the two engines to
 the same answers.
 
 One deliberate difference: sibling fields that return awaitables are awaited one after
@@ -24,6 +29,7 @@ must not depend on each other.
 from __future__ import annotations
 
 import asyncio
+import inspect as inspect_module
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -33,6 +39,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLAbstractType,
     GraphQLError,
     GraphQLList,
     GraphQLNonNull,
@@ -40,10 +47,13 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    default_type_resolver,
     get_named_type,
+    is_abstract_type,
     is_leaf_type,
     is_object_type,
     located_error,
@@ -51,8 +61,15 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
+from strawberry.exceptions import (
+    PermissionReturnedAwaitableInSyncContextError,
+    PermissionReturnedNonBooleanError,
+)
 from strawberry.execution import optimized_is_awaitable as is_awaitable
+from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from auth.permissions import GatedExtension
 
 logger = logging.getLogger("gatehouse.compiled")
 
@@ -61,6 +78,9 @@ TYPENAME = "__typename"
 # Strawberry's resolver for a field without resolver or extensions ignores `info`.
 _BASIC_RESOLVER_NAME = "_get_basic_result"
 _build_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+# Field plans one operation may hold: an abstract type multiplies its selection by its
+# possible types, and a nest of them could otherwise make a plan huge.
+PLAN_BUDGET = 2000
 
 
 class NotCompilable(Exception):
@@ -70,6 +90,89 @@ class NotCompilable(Exception):
 Complete = Callable[["Execution", "FieldPlan", Any, Any], Any]  # (execution, field, path, result)
 
 
+class Guard:
+    """A field read off its parent whose only extension is Strawberry's `PermissionExtension`
+    with synchronous permissions (every `gated(...)` attribute, such as `User.email`).
+
+    Strawberry reaches such a field through its resolver wrapper, the argument converter,
+    a chain of partials and the extension; `resolve` does what that chain does, in the same
+    order and with the same `info`, errors and fail-silently answers: each permission's
+    `has_permission(source, info)` must return a real bool (an awaitable or anything else
+    raises Strawberry's own errors), the first `False` answers with the permission's
+    `on_unauthorized()` (or `None`/`[]` when failing silently), and only then is the
+    attribute read. Anything else about the field (a resolver, arguments, async
+    permissions, other extensions, exception handlers) keeps Strawberry's chain.
+    """
+
+    __slots__ = ("field", "info_class", "permissions", "python_name", "read", "silent", "silent_list")
+
+    def __init__(self, field: Any, extension: PermissionExtension, info_class: type) -> None:
+        self.field = field
+        self.info_class = info_class
+        self.permissions = tuple(extension.permissions)
+        self.silent = extension.fail_silently
+        self.silent_list = extension.return_empty_list
+        self.read = field.default_resolver
+        self.python_name = field.python_name
+
+    @classmethod
+    def of(
+        cls, schema: GraphQLSchema, parent_type: GraphQLObjectType, definition: GraphQLField
+    ) -> Guard | None:
+        """The guard of `definition`, or `None` when Strawberry's own chain must run it."""
+        field = (definition.extensions or {}).get("strawberry-definition")
+        strawberry_schema = getattr(schema, "_strawberry_schema", None)
+        if field is None or strawberry_schema is None or definition.args:
+            return None
+        extensions = list(getattr(field, "extensions", None) or ())
+        if len(extensions) != 1 or not _plain_permission_check(schema, parent_type, extensions[0]):
+            return None
+        extension = extensions[0]
+        if field.base_resolver is not None or field.is_async or not extension.supports_sync:
+            return None
+        if getattr(field, "default_resolver", None) is None or _exception_handlers(definition.resolve) != ():
+            return None
+        return cls(field, extension, strawberry_schema.config.info_class)
+
+    def resolve(self, source: Any, raw_info: Any) -> Any:
+        """What Strawberry's resolver of the field returns (or raises)."""
+        info = self.info_class(_raw_info=raw_info, _field=self.field)
+        for permission in self.permissions:
+            allowed = permission.has_permission(source, info)
+            if allowed is True:
+                continue
+            if inspect_module.isawaitable(allowed):
+                if inspect_module.iscoroutine(allowed):
+                    allowed.close()
+                raise PermissionReturnedAwaitableInSyncContextError(permission)
+            if not isinstance(allowed, bool):
+                raise PermissionReturnedNonBooleanError(permission, allowed)
+            if self.silent:
+                return [] if self.silent_list else None
+            return permission.on_unauthorized()
+        return self.read(source, self.python_name)
+
+
+def _plain_permission_check(schema: GraphQLSchema, parent_type: GraphQLObjectType, extension: Any) -> bool:
+    """Whether `extension` resolves exactly as Strawberry's `PermissionExtension` does:
+    that class itself, or Gatehouse's `GatedExtension` on a field of an object type (it
+    adds its object-level judgement only to root fields, whose value it judges)."""
+    if type(extension) is PermissionExtension:
+        return True
+    roots = (schema.query_type, schema.mutation_type, schema.subscription_type)
+    return type(extension) is GatedExtension and parent_type not in roots
+
+
+def _exception_handlers(resolve: Any) -> Any:
+    """The exception handlers Strawberry bound to a field's resolver (`()` when none can
+    apply), or `None` when the resolver does not say."""
+    code = getattr(resolve, "__code__", None)
+    closure = getattr(resolve, "__closure__", None) or ()
+    if code is None or "field_exception_handlers" not in code.co_freevars:
+        return None
+    return closure[code.co_freevars.index("field_exception_handlers")].cell_contents
+
+
 class FieldPlan:
     """One response key of a selection set: what to call and how to complete it."""
 
@@ -77,8 +180,10 @@ class FieldPlan:
         "basic",
         "complete",
         "definition",
+        "guard",
         "has_args",
         "key",
+        "name",
         "node",
         "nodes",
         "non_null",
@@ -90,17 +195,14 @@ class FieldPlan:
     )
 
     def __init__(
-        self,
-        parent_type: GraphQLObjectType,
-        key: str,
-        nodes: list[FieldNode],
-        fragments: Mapping[str, FragmentDefinitionNode],
+        self, planner: Planner, parent_type: GraphQLObjectType, key: str, nodes: list[FieldNode]
     ) -> None:
+        planner.spend()
         self.parent_type = parent_type
         self.key = key
         self.nodes = nodes
         self.node = nodes[0]
-        name = self.node.name.value
+        self.name = name = self.node.name.value
         self.typename = name == TYPENAME
         self.plain_leaf = False
         self.null_message = f"Cannot return null for non-nullable field {parent_type.name}.{name}."
@@ -116,15 +218,18 @@ class FieldPlan:
             raise NotCompilable(f"{parent_type.name}.{name} has no resolver")
         self.basic = getattr(self.resolve, "__name__", "") == _BASIC_RESOLVER_NAME
         self.has_args = bool(definition.args or self.node.arguments)
+        self.guard = Guard.of(planner.schema, parent_type, definition) if not self.has_args else None
         self.non_null = isinstance(definition.type, GraphQLNonNull)
         named = get_named_type(definition.type)
-        sub_plan = None
-        if is_object_type(named):
+        sub_plans: dict[str, SelectionPlan] = {}
+        if not is_leaf_type(named):
             selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
-            sub_plan = compile_selection(named, selection_sets, fragments)
-        elif not is_leaf_type(named):
-            raise NotCompilable(f"{named} is abstract")
-        self.complete: Complete = _completer(definition.type, sub_plan)
+            # An abstract type gets one plan per possible object type, as graphql-core
+            # collects the sub-fields again for each runtime type.
+            possible = planner.schema.get_possible_types(named) if is_abstract_type(named) else [named]
+            for object_type in possible:
+                sub_plans[object_type.name] = compile_selection(planner, object_type, selection_sets)
+        self.complete: Complete = _completer(definition.type, named, sub_plans)
         # A scalar or enum read off its parent: no `info`, and a path only for an error.
         nullable_type = definition.type.of_type if self.non_null else definition.type  # type: ignore[attr-defined]
         self.plain_leaf = self.basic and is_leaf_type(nullable_type)
@@ -134,6 +239,8 @@ class FieldPlan:
         if self.basic:
             return self.resolve(source, None)
         info = execution.info(self, path)
+        if self.guard is not None:
+            return self.guard.resolve(source, info)
         args = (
             get_argument_values(self.definition, self.node, execution.variable_values)
             if self.has_args
@@ -149,10 +256,44 @@ class SelectionPlan(NamedTuple):
     fields: tuple[FieldPlan, ...]
 
 
+class Planner:
+    """What planning one operation needs: the schema, the document's fragments, and a
+    budget of field plans (an abstract type multiplies its sub-plans by its possible
+    types; past the budget, graphql-core runs the operation)."""
+
+    __slots__ = ("budget", "fragments", "schema")
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        budget: int | None = None,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.budget = PLAN_BUDGET if budget is None else budget
+
+    def spend(self) -> None:
+        """Count one field plan; refuse the operation past the budget."""
+        self.budget -= 1
+        if self.budget < 0:
+            raise NotCompilable("too many field plans")
+
+    def applies(self, condition: NamedTypeNode | None, object_type: GraphQLObjectType) -> bool:
+        """graphql-core's `does_fragment_condition_match`: whether a fragment with this
+        type condition applies to an object of `object_type`."""
+        if condition is None:
+            return True
+        conditional = self.schema.get_type(condition.name.value)
+        if conditional is object_type:
+            return True
+        return is_abstract_type(conditional) and self.schema.is_sub_type(conditional, object_type)  # type: ignore[arg-type]
+
+
 def _collect(
+    planner: Planner,
     parent_type: GraphQLObjectType,
     selection_set: SelectionSetNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
     grouped: dict[str, list[FieldNode]],
     visited: set[str],
 ) -> None:
@@ -164,52 +305,107 @@ def _collect(
             grouped.setdefault(key, []).append(selection)
             continue
         if isinstance(selection, InlineFragmentNode):
-            condition = selection.type_condition
-            if condition is not None and condition.name.value != parent_type.name:
-                raise NotCompilable("fragment on another type")
-            _collect(parent_type, selection.selection_set, fragments, grouped, visited)
+            if planner.applies(selection.type_condition, parent_type):
+                _collect(planner, parent_type, selection.selection_set, grouped, visited)
             continue
         if isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
-            if name in visited:
-                continue
-            visited.add(name)
-            fragment = fragments.get(name)
+            fragment = planner.fragments.get(name)
             if fragment is None or fragment.variable_definitions or getattr(selection, "arguments", None):
                 raise NotCompilable("fragment arguments or unknown fragment")
-            if fragment.type_condition.name.value != parent_type.name:
-                raise NotCompilable("fragment on another type")
-            _collect(parent_type, fragment.selection_set, fragments, grouped, visited)
+            if name in visited or not planner.applies(fragment.type_condition, parent_type):
+                continue
+            visited.add(name)
+            _collect(planner, parent_type, fragment.selection_set, grouped, visited)
             continue
         raise NotCompilable(type(selection).__name__)  # pragma: no cover
 
 
 def compile_selection(
-    parent_type: GraphQLObjectType,
-    selection_sets: Sequence[SelectionSetNode],
-    fragments: Mapping[str, FragmentDefinitionNode],
+    planner: Planner, parent_type: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
 ) -> SelectionPlan:
     """The plan of `selection_sets` (merged, as for one field asked twice) on `parent_type`."""
     grouped: dict[str, list[FieldNode]] = {}
     visited: set[str] = set()
     for selection_set in selection_sets:
-        _collect(parent_type, selection_set, fragments, grouped, visited)
-    return SelectionPlan(
-        parent_type, tuple(FieldPlan(parent_type, key, nodes, fragments) for key, nodes in grouped.items())
-    )
+        _collect(planner, parent_type, selection_set, grouped, visited)
+    fields = tuple(FieldPlan(planner, parent_type, key, nodes) for key, nodes in grouped.items())
+    return SelectionPlan(parent_type, fields)
 
 
-def _completer(return_type: GraphQLOutputType, sub_plan: SelectionPlan | None) -> Complete:
+def _completer(
+    return_type: GraphQLOutputType, named: Any, sub_plans: Mapping[str, SelectionPlan]
+) -> Complete:
     """How a resolved value of `return_type` becomes response data (graphql-core's
-    `complete_value`, decided once instead of per value)."""
+    `complete_value`, decided once instead of per value); `sub_plans` holds the plan of
+    each object type the value may be."""
     if isinstance(return_type, GraphQLNonNull):
-        return _non_null_completer(_completer(return_type.of_type, sub_plan))
+        return _non_null_completer(_completer(return_type.of_type, named, sub_plans))
     if isinstance(return_type, GraphQLList):
-        return _list_completer(return_type.of_type, _completer(return_type.of_type, sub_plan))
+        return _list_completer(return_type.of_type, _completer(return_type.of_type, named, sub_plans))
     if is_leaf_type(return_type):
         return _leaf_completer(return_type)
-    assert sub_plan is not None and isinstance(return_type, GraphQLObjectType)
-    return _object_completer(return_type, sub_plan)
+    if isinstance(return_type, GraphQLObjectType):
+        return _object_completer(return_type, sub_plans[return_type.name])
+    objects = {name: _object_completer(plan.parent_type, plan) for name, plan in sub_plans.items()}
+    return _abstract_completer(return_type, objects)  # type: ignore[arg-type]
+
+
+def _abstract_completer(abstract_type: GraphQLAbstractType, objects: Mapping[str, Complete]) -> Complete:
+    """graphql-core's `complete_abstract_value`: the type resolver names the runtime
+    object type (the default one reads `__typename`, then asks each possible type's
+    `is_type_of`), which must be one of the abstract type's; then that type's plan."""
+    resolve_type = abstract_type.resolve_type or default_type_resolver
+
+    def runtime(execution: Execution, field: FieldPlan, result: Any, name: Any) -> Complete:
+        if name is None:
+            raise GraphQLError(
+                f"Abstract type '{abstract_type}' must resolve to an Object type at runtime"
+                f" for field '{field.parent_type}.{field.name}'. Either the '{abstract_type}'"
+                " type should provide a 'resolve_type' function or each possible type should"
+                " provide an 'is_type_of' function.",
+                field.nodes,
+            )
+        if not isinstance(name, str):
+            raise GraphQLError(
+                f"Abstract type '{abstract_type}' must resolve to an Object type at runtime"
+                f" for field '{field.parent_type}.{field.name}' with value {inspect(result)},"
+                f" received '{inspect(name)}', which is not a valid Object type name.",
+                field.nodes,
+            )
+        complete = objects.get(name)
+        if complete is not None:
+            return complete
+        found = execution.schema.get_type(name)
+        if found is None:
+            message = (
+                f"Abstract type '{abstract_type}' was resolved to a type '{name}'"
+                " that does not exist inside the schema."
+            )
+        elif not is_object_type(found):
+            message = f"Abstract type '{abstract_type}' was resolved to a non-object type '{name}'."
+        else:
+            message = f"Runtime Object type '{found}' is not a possible type for '{abstract_type}'."
+        raise GraphQLError(message, field.nodes)
+
+    async def resolved_later(
+        execution: Execution, field: FieldPlan, path: Path, result: Any, name: Any
+    ) -> Any:
+        complete = runtime(execution, field, result, await name)
+        value = complete(execution, field, path, result)
+        return await value if is_awaitable(value) else value
+
+    def complete_abstract(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            return None
+        name = resolve_type(result, execution.info(field, path), abstract_type)
+        if is_awaitable(name):
+            return resolved_later(execution, field, path, result, name)
+        return runtime(execution, field, result, name)(execution, field, path, result)
+
+    return complete_abstract
 
 
 def _non_null_completer(inner: Complete) -> Complete:
@@ -323,9 +519,32 @@ def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Co
         except BaseException:
             _close_unsettled(completed, pending)
             raise
-        return settle(execution, field, completed, pending) if pending else completed
+        if not pending:
+            return completed
+        return _Settling(settle(execution, field, completed, pending), completed, pending)
 
     return complete_list
+
+
+class _Settling:
+    """A list whose items are still being completed: awaited, it settles them; closed
+    unawaited (an error elsewhere made it pointless), it closes them too, which closing
+    the bare coroutine would not (it never started, so it holds them unclosed)."""
+
+    __slots__ = ("completed", "coroutine", "pending")
+
+    def __init__(self, coroutine: Any, completed: list[Any], pending: list[tuple[int, Path]]) -> None:
+        self.coroutine = coroutine
+        self.completed = completed
+        self.pending = pending
+
+    def __await__(self) -> Any:
+        return self.coroutine.__await__()
+
+    def close(self) -> None:
+        """Close the settling and every item it has not settled."""
+        self.coroutine.close()
+        _close_unsettled(self.completed, self.pending)
 
 
 def _close_unsettled(completed: list[Any], pending: Iterable[tuple[int, Path]]) -> None:
@@ -476,7 +695,7 @@ def compile_query(
     if root_type is None:
         return None
     try:
-        root = compile_selection(root_type, [operation.selection_set], fragments)
+        root = compile_selection(Planner(schema, fragments), root_type, [operation.selection_set])
     except (NotCompilable, RecursionError):
         return None
     except Exception:  # a shape this module mishandles must still get graphql-core's answer
