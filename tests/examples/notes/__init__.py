@@ -1,0 +1,1 @@
+"""Tests of examples/notes, served with SCHEMA_MODULES=examples.notes."""
