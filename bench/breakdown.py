@@ -1,4 +1,5 @@
-"""Microseconds per step of an authenticated `me`, timed in-process (no HTTP, no load).
+"""Microseconds per step of an authenticated `me`, and what one permission check costs on
+each engine, timed in-process (no HTTP, no load).
 
     .venv/bin/python bench/breakdown.py
 
@@ -68,7 +69,7 @@ async def main() -> None:
     # Production settings refuse a bcrypt cost under 10; nothing timed here hashes.
     env = {**base_env(10, None), "DATABASE_URL": f"sqlite://{workdir / 'bench.db'}"}
     settings = Settings.from_env(env)
-    seeded = await seed(settings, 20)
+    seeded = await seed(settings, 120)  # `users(first: 100)` for the gated rows
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         backend = AuthBackend.build(settings)
@@ -148,6 +149,48 @@ async def main() -> None:
             assert not outcome.errors, outcome.errors
 
         results.append((f"{engine.name} engine: execute(me), prepared once", await best_of(execute)))
+
+        # 100 permission checks: a page of 100 users read once (the database read varies
+        # far more than the checks cost), served by a one-field schema through each engine:
+        # `email` (@isSelfOrHasRole, as in `User`) against `username` (ungated), as the
+        # admin. The difference per field is what one check costs.
+        import strawberry
+
+        from schema.engine import ENGINES
+        from schema.types import User as UserType
+
+        page = [UserType.from_row(row) for row in await User.all().limit(100)]
+        admin_row = await User.get(username_key="admin")
+        admin = Identity(user=admin_row, roles=frozenset(admin_row.roles), scheme=Scheme.JWT)
+
+        class AdminContext:
+            identity = admin
+
+        @strawberry.type
+        class PageQuery:
+            users: list[Any] = strawberry.field(resolver=lambda: page, graphql_type=list[UserType])
+
+        page_schema = strawberry.Schema(query=PageQuery)
+        for engine_name, engine_class in ENGINES.items():
+            each = engine_class(page_schema, (), settings.max_tokens)
+            runs = {}
+            for label, text in (("gated", "{ users { email } }"), ("ungated", "{ users { username } }")):
+                prepared_page = each.prepare(text)
+
+                async def run_page(prepared_page: Any = prepared_page, each: Any = each) -> None:
+                    outcome = await each.execute(prepared_page, None, None, AdminContext())
+                    assert not outcome.errors, outcome.errors
+
+                runs[label] = run_page
+            # Alternating batches, the best of each: a neighbour slows both sides alike.
+            timings = {"gated": float("inf"), "ungated": float("inf")}
+            for _ in range(10):
+                for label, run_page in runs.items():
+                    timings[label] = min(timings[label], await best_of(run_page, calls=20, batches=1))
+            for label, micros in timings.items():
+                results.append((f"{engine_name} engine: 100 users, {label} field", micros))
+            per_check = (timings["gated"] - timings["ungated"]) / 100
+            results.append((f"{engine_name} engine: one permission check (gated - ungated) / 100", per_check))
 
         answer = {"data": {"me": {"id": str(alice.id), "username": "alice", "email": "alice@example.com"}}}
 
