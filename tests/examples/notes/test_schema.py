@@ -309,3 +309,23 @@ async def test_without_the_module_the_fields_do_not_exist(clean_backends) -> Non
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as plain:
             result = await call(plain, NOTES, None)
     assert only_code(result) == "GRAPHQL_VALIDATION_FAILED"
+
+
+# ---- what a UI may show
+
+
+CAN = """{ viewer { list: can(field: "Query.notes") write: can(field: "Mutation.createNote")
+  all: can(field: "Query.allNotes") } }"""
+
+
+async def test_viewer_can_answers_for_the_modules_fields(http, alice_jwt, admin_jwt) -> None:
+    reader = token((await create_token(http, alice_jwt, ["notes:read"]))["token"])
+    answers = {
+        "anonymous": (None, {"list": False, "write": False, "all": False}),
+        "owner": (alice_jwt, {"list": True, "write": True, "all": False}),
+        "read token": (reader, {"list": True, "write": False, "all": False}),
+        "admin": (admin_jwt, {"list": True, "write": True, "all": True}),
+    }
+    for who, (headers, expected) in answers.items():
+        result = await call(http, CAN, headers)
+        assert result.data == {"viewer": expected}, (who, result.body)
