@@ -30,6 +30,3 @@ class Note(Model):
         table = "notes"
         # Listing reads one owner's notes in (created_at, id) order.
         indexes = (("owner_id", "created_at", "id"),)
-
-    def __repr__(self) -> str:
-        return f"<Note {self.id}>"

@@ -20,9 +20,10 @@ DEFAULT_PAGE = 20
 NO_SUCH_NOTE = "No such note."
 NO_SUCH_USER = "No such user."
 # Control characters (tab, newline and carriage return aside, which a body may hold) and
-# lone surrogates: no note needs them, and the database drivers fail on some (a 500).
+# lone surrogates: no note needs them, and the database drivers fail on some (a 500). A
+# title is one line: no line or paragraph separator either.
 _UNSAFE_IN_BODY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_UNSAFE_IN_TITLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSAFE_IN_TITLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def title_problem(title: str) -> str | None:

@@ -33,8 +33,18 @@ def test_titles_that_are_kept(title: str) -> None:
 
 @pytest.mark.parametrize(
     "title",
-    ["", "   ", "x" * (TITLE_MAX + 1), "two\nlines", "tab\there", "nul\x00", "bell\x07", "lone \ud800"],
-    ids=["empty", "blank", "too-long", "newline", "tab", "nul", "control", "surrogate"],
+    [
+        "",
+        "   ",
+        "x" * (TITLE_MAX + 1),
+        "two\nlines",
+        "line\u2028separator",
+        "tab\there",
+        "nul\x00",
+        "bell\x07",
+        "lone \ud800",
+    ],
+    ids=["empty", "blank", "too-long", "newline", "separator", "tab", "nul", "control", "surrogate"],
 )
 def test_titles_that_are_refused(title: str) -> None:
     assert services.title_problem(title) is not None
