@@ -13,6 +13,14 @@ The page's set-up script is a file of ours (`gatehouse-graphiql.js`) rather than
 so the page's Content-Security-Policy allows same-origin scripts only: a stray
 reference to any other host fails in the browser instead of quietly fetching it.
 
+The docs show each gated field's rule (its description ends with it), and a toolbar
+button switches the docs, the explorer and the editor's checks to the caller's own
+schema (contract section 7): the script loads `/graphql/schema.graphql?viewer=me` with
+the page's cookie and the Headers tab's headers, builds it with the graphql-js that
+GraphiQL's bundle carries, and passes it as GraphiQL's `schema`; it reloads after a
+mutation (a login changes who is calling) and when the headers change.
+`tests/schema/test_graphiql_browser.py` drives it in Chromium.
+
 Production serves neither the page nor the assets: `create_app` adds `graphiql_routes()`
 only in development, and the view renders the page only when its IDE is on.
 """

@@ -209,3 +209,52 @@ async def test_production_serves_no_assets(production_http: httpx.AsyncClient, n
 
     assert response.status_code == 404
     assert len(response.content) < 100  # a short "Not Found", not the file
+
+
+# --- The docs can switch to the caller's own schema (contract section 7) ---------------
+
+SETUP_SCRIPT = f"{ASSETS_PATH}/gatehouse-graphiql.js"
+
+
+async def test_the_page_can_switch_to_the_callers_own_schema(http: httpx.AsyncClient):
+    script = (await http.get(SETUP_SCRIPT)).text
+
+    # Relative to the page's own /graphql: same origin, within the page's CSP.
+    assert 'fetchURL + "/schema.graphql?viewer=me"' in script
+    assert "GraphiQL.GraphQL.buildSchema(body)" in script
+    assert "schema: mine ? schema || null : undefined" in script, "undefined: GraphiQL introspects"
+    assert "toolbar: { additionalContent: button }" in script
+    assert "onEditHeaders: onEditHeaders" in script, "a bearer token typed in Headers is used"
+    assert "sameOriginFetch(VIEWER_SCHEMA_URL" in script, "with the page's cookie"
+
+
+async def test_the_bundle_offers_what_the_switch_relies_on(http: httpx.AsyncClient):
+    """A refreshed GraphiQL that dropped one of these would leave the button dead."""
+    bundle = (await http.get(f"{ASSETS_PATH}/graphiql.min.js")).text
+
+    assert "_GraphiQL.GraphiQL.GraphQL = GraphQL;" in bundle
+    assert "_GraphiQL.GraphiQL.React = GraphiQLReact;" in bundle
+    for export in ("ToolbarButton", "DocsIcon", "DocsFilledIcon"):
+        assert f"exports.{export} = {export};" in bundle, export
+    assert 'Object.defineProperty(exports, "buildSchema"' in bundle
+    assert "props.toolbar.additionalComponent" in bundle and "_props$toolbar.additionalContent" in bundle
+    assert "onEdit: props.onEditHeaders" in bundle
+    # The schema prop: a GraphQLSchema is used as is, undefined makes GraphiQL introspect.
+    assert "graphql.isSchema(props.schema) || props.schema == null ? props.schema : void 0" in bundle
+
+
+async def test_the_page_reaches_the_callers_schema_as_the_browser_sends_it(http: httpx.AsyncClient):
+    """What the button's fetch sends: same-origin, the session cookie (after a login in the page)."""
+    await register(http, "ivan")
+    browser = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    anonymous = await http.get("/graphql/schema.graphql?viewer=me", headers={"Sec-Fetch-Site": "same-origin"})
+    await gql(
+        http,
+        LOGIN,
+        {"input": {"login": "ivan", "password": STRONG_PASSWORD, "transport": "COOKIE"}},
+        headers=browser,
+    )
+    signed_in = await http.get("/graphql/schema.graphql?viewer=me", headers={"Sec-Fetch-Site": "same-origin"})
+
+    assert anonymous.status_code == 200 and "myCredentials" not in anonymous.text
+    assert signed_in.status_code == 200 and "myCredentials" in signed_in.text

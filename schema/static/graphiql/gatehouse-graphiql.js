@@ -9,7 +9,13 @@
 // - no js-cookie and no `x-csrftoken` header (that is Django's CSRF scheme, not ours);
 // - no WebSocket subscription URL: Gatehouse serves no subscriptions;
 // - no incremental delivery (`multipart/mixed`): Gatehouse answers plain JSON;
-// - the query is not mirrored into the address bar, and headers are not persisted.
+// - the query is not mirrored into the address bar, and headers are not persisted;
+// - a toolbar button switches the docs, the explorer and the editor's checks between the
+//   full schema (introspection) and the caller's own (contract section 7): it loads
+//   `/graphql/schema.graphql?viewer=me` with the page's cookie and the Headers tab's
+//   headers, builds it with graphql-js's `buildSchema` (the copy GraphiQL's bundle
+//   carries, `GraphiQL.GraphQL`) and hands it to GraphiQL's `schema` prop. It reloads
+//   when the headers change and after each mutation (a login or logout changes who you are).
 "use strict";
 
 const EXAMPLE_QUERY = `# Welcome to Gatehouse's GraphiQL (development only).
@@ -27,6 +33,10 @@ const EXAMPLE_QUERY = `# Welcome to Gatehouse's GraphiQL (development only).
 # The cookie is HttpOnly: GraphiQL never sees it, the browser sends it.
 # For a bearer token, pass transport: BEARER and put
 # {"Authorization": "Bearer <accessToken>"} in the Headers tab.
+#
+# Each gated field's docs end with its rule ("Requires: @hasRole(...)"). The docs
+# button in the toolbar (under Copy) switches the docs, the explorer and the editor's
+# checks to your own schema: only what your credential may use.
 #
 # Keyboard shortcuts:
 #
@@ -64,19 +74,157 @@ const fetcher = GraphiQL.createFetcher({
 
 const explorerPlugin = GraphiQLPluginExplorer.explorerPlugin();
 
-const root = ReactDOM.createRoot(document.getElementById("graphiql"));
-root.render(
-  React.createElement(GraphiQL, {
-    fetcher: fetcher,
+// The caller's own schema: the SDL reduced to what this credential could use.
+const VIEWER_SCHEMA_URL = fetchURL + "/schema.graphql?viewer=me";
+const HEADERS_SETTLE_MS = 400;
+const FULL_LABEL = "Show only what your credential may use (your own schema)";
+const MINE_LABEL = "Showing your own schema: click for the full schema";
+
+// The Headers tab's JSON object; anything else sends no extra header, as GraphiQL does.
+function headersFrom(text) {
+  if (!text || !text.trim()) {
+    return {};
+  }
+  try {
+    const parsed = JSON.parse(text);
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  } catch (error) {
+    return {};
+  }
+}
+
+async function fetchViewerSchema(headersText) {
+  const response = await sameOriginFetch(VIEWER_SCHEMA_URL, { headers: headersFrom(headersText) });
+  const body = await response.text();
+  if (!response.ok) {
+    let reason = "HTTP " + response.status;
+    try {
+      reason = JSON.parse(body).errors[0].message;
+    } catch (error) {
+      // Not our JSON error body: the status says enough.
+    }
+    throw new Error("Your schema could not be loaded: " + reason);
+  }
+  return GraphiQL.GraphQL.buildSchema(body);
+}
+
+function isMutation(params) {
+  try {
+    const document = GraphiQL.GraphQL.parse(params.query || "");
+    return document.definitions.some(
+      (node) => node.kind === "OperationDefinition" && node.operation === "mutation",
+    );
+  } catch (error) {
+    return false;
+  }
+}
+
+function GatehouseGraphiQL() {
+  const [mine, setMine] = React.useState(false);
+  // undefined: GraphiQL introspects the full schema itself.
+  const [schema, setSchema] = React.useState(undefined);
+  const [problem, setProblem] = React.useState(null);
+  const mineRef = React.useRef(false);
+  const headersRef = React.useRef(parameters.headers || "");
+  const loadsRef = React.useRef(0);
+  const settleRef = React.useRef(null);
+
+  const showFull = React.useCallback(() => {
+    loadsRef.current += 1;
+    mineRef.current = false;
+    setMine(false);
+    setSchema(undefined);
+  }, []);
+
+  const loadMine = React.useCallback(() => {
+    const load = (loadsRef.current += 1);
+    fetchViewerSchema(headersRef.current).then(
+      (built) => {
+        if (load === loadsRef.current && mineRef.current) {
+          setSchema(built);
+          setProblem(null);
+        }
+      },
+      (error) => {
+        if (load === loadsRef.current) {
+          setProblem(error.message);
+          showFull();
+        }
+      },
+    );
+  }, [showFull]);
+
+  const toggle = React.useCallback(() => {
+    if (mineRef.current) {
+      showFull();
+      return;
+    }
+    mineRef.current = true;
+    setMine(true);
+    setProblem(null);
+    loadMine();
+  }, [loadMine, showFull]);
+
+  const onEditHeaders = React.useCallback(
+    (text) => {
+      headersRef.current = text;
+      if (mineRef.current) {
+        window.clearTimeout(settleRef.current);
+        settleRef.current = window.setTimeout(loadMine, HEADERS_SETTLE_MS);
+      }
+    },
+    [loadMine],
+  );
+
+  // Stable, so GraphiQL does not introspect again on every render.
+  const reloadingFetcher = React.useCallback(
+    (params, options) => {
+      const result = fetcher(params, options);
+      if (mineRef.current && isMutation(params)) {
+        Promise.resolve(result).then(
+          () => mineRef.current && loadMine(),
+          () => undefined,
+        );
+      }
+      return result;
+    },
+    [loadMine],
+  );
+
+  const label = problem || (mine ? MINE_LABEL : FULL_LABEL);
+  const button = React.createElement(
+    GraphiQL.React.ToolbarButton,
+    {
+      onClick: toggle,
+      label: label,
+      className: "gatehouse-viewer-schema",
+      "aria-pressed": mine ? "true" : "false",
+      "aria-invalid": problem ? "true" : undefined,
+      "data-schema": mine ? (schema ? "mine" : "loading") : "full",
+    },
+    React.createElement(mine ? GraphiQL.React.DocsFilledIcon : GraphiQL.React.DocsIcon, {
+      className: "graphiql-toolbar-icon",
+      "aria-hidden": "true",
+    }),
+  );
+
+  return React.createElement(GraphiQL, {
+    fetcher: reloadingFetcher,
+    schema: mine ? schema || null : undefined,
+    toolbar: { additionalContent: button },
     defaultEditorToolsVisibility: true,
     plugins: [explorerPlugin],
     defaultQuery: EXAMPLE_QUERY,
     query: parameters.q,
     variables: parameters.variables,
     headers: parameters.headers,
+    onEditHeaders: onEditHeaders,
     inputValueDeprecation: true,
     isHeadersEditorEnabled: true,
     // Headers (a bearer token, say) stay in memory, never in localStorage.
     shouldPersistHeaders: false,
-  }),
-);
+  });
+}
+
+const root = ReactDOM.createRoot(document.getElementById("graphiql"));
+root.render(React.createElement(GatehouseGraphiQL));
