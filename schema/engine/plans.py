@@ -400,7 +400,7 @@ def _abstract_completer(abstract_type: GraphQLAbstractType, objects: Mapping[str
             raise result
         if result is None or result is Undefined:
             return None
-        name = resolve_type(result, execution.info(field, path), abstract_type)
+        name = resolve_type(result, execution.info(field, _field_path(path)), abstract_type)
         if is_awaitable(name):
             return resolved_later(execution, field, path, result, name)
         return runtime(execution, field, result, name)(execution, field, path, result)
@@ -445,7 +445,7 @@ def _object_completer(object_type: GraphQLObjectType, plan: SelectionPlan) -> Co
 
     async def checked(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
         assert is_type_of is not None
-        verdict: Any = is_type_of(result, execution.info(field, path))
+        verdict: Any = is_type_of(result, execution.info(field, _field_path(path)))
         if is_awaitable(verdict):
             verdict = await verdict
         if not verdict:
@@ -464,6 +464,14 @@ def _object_completer(object_type: GraphQLObjectType, plan: SelectionPlan) -> Co
         return execution.execute_selection(plan, result, path)
 
     return complete_object
+
+
+def _field_path(path: Path) -> Path:
+    """The path of the field a (list item's) value belongs to: graphql-core hands type
+    resolvers and `is_type_of` the field's own `info`, whose path has no list index."""
+    while isinstance(path.key, int) and path.prev is not None:
+        path = path.prev
+    return path
 
 
 def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Complete:

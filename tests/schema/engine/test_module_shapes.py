@@ -269,11 +269,15 @@ def _strange_resolver(value: Any, info: Any, abstract_type: Any) -> Any:
             return "Nowhere"
 
         return later_unknown()
-    return {"none": None, "number": 5}.get(kind, kind)
+    if kind == "path":  # graphql-core passes the field's info: its path has no list index
+        return "Odd" if info.path.as_list() == ["strange"] else f"Path{info.path.as_list()}"
+    return {"none": None, "number": 5, "other": "Other"}.get(kind, kind)
 
 
 SCHEMA = _schema()
 SCHEMA._schema.type_map["Strange"].resolve_type = _strange_resolver  # type: ignore[attr-defined]
+# `Other` accepts what is resolved to it by the path of the field's own info (no index).
+SCHEMA._schema.type_map["Other"].is_type_of = lambda value, info: info.path.as_list() == ["strange"]  # type: ignore[attr-defined]
 
 
 class _Context:
@@ -368,6 +372,13 @@ CASES: list[tuple[str, str, dict[str, Any] | None, bool]] = [
     ),
     ("a type resolver answering None", '{ strange(kind: "none") { __typename } }', None, True),
     ("a type resolver answering a number", '{ strange(kind: "number") { __typename } }', None, True),
+    ("a type resolver reading the path", '{ strange(kind: "path") { ... on Odd { value } } }', None, True),
+    (
+        "is_type_of reading the path",
+        '{ strange(kind: "other") { __typename ... on Other { value } } }',
+        None,
+        True,
+    ),
     ("an async type resolver", '{ strange(kind: "async") { ... on Odd { value } } }', None, True),
     (
         "an async type resolver naming an unknown type",
