@@ -1,4 +1,9 @@
-"""Gatehouse command line: `serve` (the default), `migrate`, `create-admin`, `export-schema`."""
+"""Gatehouse command line: `serve` (the default), `migrate`, `create-admin`, `export-schema`.
+
+`main.TORTOISE_ORM` is the Tortoise config for Tortoise's own command line, with the
+models of every module in `SCHEMA_MODULES`:
+`SCHEMA_MODULES=examples.notes .venv/bin/tortoise -c main.TORTOISE_ORM makemigrations`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import logging
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.settings import Settings, SettingsError
 
@@ -22,6 +28,41 @@ def _settings() -> Settings:
     except SettingsError as exc:
         print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _configuration_error(exc: SettingsError) -> SystemExit:
+    print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _model_apps(settings: Settings) -> tuple[Any, ...]:
+    """The Tortoise apps of `SCHEMA_MODULES` (core/db.py `ModelApp`); a bad module exits 2."""
+    from schema.modules import load_modules, model_apps
+
+    try:
+        return model_apps(load_modules(settings.schema_modules))
+    except SettingsError as exc:
+        raise _configuration_error(exc) from None
+
+
+def tortoise_cli_config() -> dict[str, Any]:
+    """The config Tortoise's command line reads as `main.TORTOISE_ORM`: Gatehouse's models
+    and those of every module in `SCHEMA_MODULES` (read alone: no key or database needed)."""
+    from core.db import tortoise_config
+    from schema.modules import load_modules, model_apps
+
+    try:
+        modules = load_modules(Settings.schema_modules_from_env())
+    except SettingsError as exc:
+        raise _configuration_error(exc) from None
+    return tortoise_config("sqlite://gatehouse.db", apps=model_apps(modules))
+
+
+def __getattr__(name: str) -> Any:
+    # Computed on access only, so importing main reads no environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_cli_config()
+    raise AttributeError(f"module 'main' has no attribute {name!r}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -65,16 +106,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Apply the committed migrations to `DATABASE_URL`."""
+    """Apply the committed migrations to `DATABASE_URL`: Gatehouse's and every schema module's."""
     from tortoise import Tortoise
 
     from core.db import apply_migrations
 
     settings = _settings()
+    apps = _model_apps(settings)
 
     async def run() -> None:
         try:
-            await apply_migrations(settings.database_url)
+            await apply_migrations(settings.database_url, apps)
         finally:
             await Tortoise.close_connections()
 
@@ -114,13 +156,14 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     from services.accounts import create_admin
 
     settings = _settings()
+    apps = _model_apps(settings)
     password = _read_new_password()
 
     async def run() -> int:
         if is_sqlite(settings.database_url):
-            await apply_migrations(settings.database_url)
+            await apply_migrations(settings.database_url, apps)
             await Tortoise.close_connections()
-        await Tortoise.init(config=tortoise_config(settings.database_url))
+        await Tortoise.init(config=tortoise_config(settings.database_url, apps=apps))
         try:
             auth = AuthBackend.build(settings)
             user, created = await create_admin(

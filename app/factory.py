@@ -31,6 +31,7 @@ from core.settings import Settings
 from schema.build import build_schema
 from schema.engine import build_engine
 from schema.graphiql import graphiql_routes
+from schema.modules import load_modules, model_apps
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
 from web.graphql import GraphQLView
@@ -84,6 +85,8 @@ def create_app(
     redis: Any = connect_redis(settings) if settings.redis_url else None
     backend = AuthBackend.build(settings, redis=redis, hasher=hasher)
     schema = build_schema(settings)
+    # The modules' models join Gatehouse's (imported once already by build_schema).
+    apps = model_apps(load_modules(settings.schema_modules))
     persisted = PersistedQueries.from_settings(settings, redis)
     view = GraphQLView(settings, backend, build_engine(schema, settings), persisted)
 
@@ -118,11 +121,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         in_memory = ":memory:" in settings.database_url
         if settings.auto_migrate and is_sqlite(settings.database_url) and not in_memory:
-            await apply_migrations(settings.database_url)
+            await apply_migrations(settings.database_url, apps)
             await Tortoise.close_connections()
         async with RegisterTortoise(
             app,
-            config=tortoise_config(settings.database_url, settings.db_timeout),
+            config=tortoise_config(settings.database_url, settings.db_timeout, apps),
             generate_schemas=in_memory,
         ):
             if freeze_heap:

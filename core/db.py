@@ -1,16 +1,40 @@
-"""Tortoise configuration and database start-up."""
+"""Tortoise configuration and database start-up.
+
+Gatehouse's own models are the Tortoise app `models`; each schema module with models is
+one more app (`ModelApp`, built by schema/modules.py from `SCHEMA_MODULES`), with its own
+migrations package. The apps are passed in: nothing here reads the environment.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from models import MODELS_MODULES
 
 MIGRATIONS_MODULE = "models.migrations"
+# Tortoise's record of applied migrations (tortoise/migrations/recorder.py), for every app.
+MIGRATIONS_TABLE = "tortoise_migrations"
 
 
-def tortoise_config(database_url: str, timeout: float | None = None) -> dict[str, Any]:
-    """The Tortoise config for `database_url` with the Gatehouse models and migrations."""
+@dataclass(frozen=True)
+class ModelApp:
+    """One Tortoise app: its label (`"models"` for Gatehouse's own), its model modules and
+    the package its migrations live in."""
+
+    label: str
+    models: tuple[str, ...]
+    migrations: str
+
+
+GATEHOUSE_APP = ModelApp("models", tuple(MODELS_MODULES), MIGRATIONS_MODULE)
+
+
+def tortoise_config(
+    database_url: str, timeout: float | None = None, apps: Sequence[ModelApp] = ()
+) -> dict[str, Any]:
+    """The Tortoise config for `database_url`: Gatehouse's models and migrations, then `apps`."""
     connection: Any = database_url
     if timeout is not None and database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
         from tortoise.backends.base.config_generator import expand_db_url
@@ -21,11 +45,12 @@ def tortoise_config(database_url: str, timeout: float | None = None) -> dict[str
     return {
         "connections": {"default": connection},
         "apps": {
-            "models": {
-                "models": MODELS_MODULES,
+            app.label: {
+                "models": list(app.models),
                 "default_connection": "default",
-                "migrations": MIGRATIONS_MODULE,
+                "migrations": app.migrations,
             }
+            for app in (GATEHOUSE_APP, *apps)
         },
         "use_tz": True,
         "timezone": "UTC",
@@ -37,12 +62,13 @@ def is_sqlite(database_url: str) -> bool:
     return database_url.startswith("sqlite://")
 
 
-async def apply_migrations(database_url: str) -> None:
-    """Apply every committed migration that the database lacks."""
+async def apply_migrations(database_url: str, apps: Sequence[ModelApp] = ()) -> None:
+    """Apply every committed migration that the database lacks: Gatehouse's and `apps`'."""
     from tortoise.migrations.api import migrate
 
-    await migrate(config=tortoise_config(database_url))
+    await migrate(config=tortoise_config(database_url, apps=apps))
 
 
-# For Tortoise's own CLI (`tortoise --config core.db.TORTOISE_ORM makemigrations`).
+# For Tortoise's own CLI with Gatehouse's models alone
+# (`tortoise -c core.db.TORTOISE_ORM makemigrations`); with SCHEMA_MODULES, `main.TORTOISE_ORM`.
 TORTOISE_ORM = tortoise_config("sqlite://gatehouse.db")

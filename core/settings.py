@@ -215,6 +215,9 @@ class Settings:
     access_log: bool | None = None
     # `GET /graphql/schema.graphql`: on (development: anyone; production: admins), or off.
     schema_endpoint: bool = True
+    # A team's importable modules (`SCHEMA_MODULES`), merged into the schema and the
+    # database by schema/modules.py: here only their spelling is checked.
+    schema_modules: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -284,6 +287,7 @@ class Settings:
             raise SettingsError(f"PERSISTED_QUERIES must be one of {', '.join(PERSISTED_QUERY_MODES)}")
         if self.persisted_queries == "only" and not self.persisted_queries_file:
             raise SettingsError("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE (a JSON manifest)")
+        _check_schema_modules(self.schema_modules)
 
     @property
     def access_log_on(self) -> bool:
@@ -341,9 +345,18 @@ class Settings:
             persisted_queries_file=_text(config, "PERSISTED_QUERIES_FILE", "") or None,
             access_log=_flag(config, "ACCESS_LOG"),
             schema_endpoint=_flag(config, "SCHEMA_ENDPOINT") is not False,
+            schema_modules=_list(config, "SCHEMA_MODULES"),
         )
         _check_at_start_up(settings)
         return settings
+
+    @staticmethod
+    def schema_modules_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+        """`SCHEMA_MODULES` alone, read as `from_env` reads it: for Tortoise's own command
+        line (`main.TORTOISE_ORM`), which needs the models but no key or database."""
+        modules = _list(_config(env), "SCHEMA_MODULES")
+        _check_schema_modules(modules)
+        return modules
 
 
 GENERATE_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -552,6 +565,22 @@ def _check_limits(settings: Settings) -> None:
             raise SettingsError(
                 f"{name} must be in `limits` notation such as '5/minute;20/15 minutes', got {value!r}"
             ) from None
+
+
+# A dotted path of Python identifiers, as `importlib.import_module` takes it.
+_MODULE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _check_schema_modules(modules: tuple[str, ...]) -> None:
+    """Each entry must be spelled as an importable module path, and listed once."""
+    for module in modules:
+        if not _MODULE_PATH.fullmatch(module):
+            raise SettingsError(
+                f"SCHEMA_MODULES has {module!r}, which is not a module path such as examples.notes"
+            )
+    repeated = sorted({m for m in modules if modules.count(m) > 1})
+    if repeated:
+        raise SettingsError(f"SCHEMA_MODULES lists {', '.join(repeated)} more than once")
 
 
 def _check_database_url(url: str) -> None:

@@ -119,7 +119,8 @@ async def create_api_token(
     scopes: list[str] | None = [],  # noqa: B006 - never mutated
     expires_in_days: int | None = 90,
 ) -> ApiTokenPayload:
-    """A new API token, shown once."""
+    """A new API token, shown once, with scopes the served schema names (its `known_scopes`,
+    computed once when schema/build.py builds it)."""
     ctx = info.context
     token, row = await credentials.create_api_token(
         ctx.backend.api_tokens,
@@ -128,6 +129,7 @@ async def create_api_token(
         list(scopes or []),
         90 if expires_in_days is None else expires_in_days,
         ctx.client,
+        known_scopes=info.schema.known_scopes,  # type: ignore[attr-defined]  # GatehouseSchema
     )
     return ApiTokenPayload(token=token, credential=Credential.from_row(row, ctx.identity.credential_id))
 

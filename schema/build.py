@@ -1,4 +1,8 @@
-"""The schema: root types, their permissions, and the execution extensions."""
+"""The schema: root types, their permissions, and the execution extensions.
+
+Gatehouse's root types below are joined with the schema modules' (`SCHEMA_MODULES`,
+schema/modules.py); the whole schema is then held to deny by default (schema/public.py).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
 from schema.limits import OneCredentialFieldPerOperation
+from schema.modules import load_modules, merge_root
+from schema.public import permissions_of, public, ungated_root_fields
 from schema.rules import describe_rules
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection, Viewer
 
@@ -22,11 +28,13 @@ ADMIN = "admin"
 
 @strawberry.type
 class Query:
-    me: User | None = strawberry.field(resolver=query.me, description="The caller; null when anonymous.")
+    me: User | None = strawberry.field(
+        resolver=query.me, description="The caller; null when anonymous.", metadata=public()
+    )
     viewer: Viewer = strawberry.field(
         resolver=query.viewer,
         description="What the caller's credential could use; anonymous callers get an answer too.",
-        metadata={"public": True},
+        metadata=public(),
     )
     user: User | None = strawberry.field(
         resolver=query.user, extensions=gated(IsAuthenticated(), HasScope("users:read"))
@@ -41,10 +49,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    register: AuthPayload = strawberry.mutation(resolver=mutation.register)
-    login: AuthPayload = strawberry.mutation(resolver=mutation.login)
+    register: AuthPayload = strawberry.mutation(resolver=mutation.register, metadata=public())
+    login: AuthPayload = strawberry.mutation(resolver=mutation.login, metadata=public())
     logout: bool = strawberry.mutation(resolver=mutation.logout, extensions=gated(IsAuthenticated()))
-    refresh_token: AuthPayload = strawberry.mutation(resolver=mutation.refresh_token)
+    refresh_token: AuthPayload = strawberry.mutation(resolver=mutation.refresh_token, metadata=public())
     change_password: bool = strawberry.mutation(
         resolver=mutation.change_password, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
     )
@@ -79,6 +87,9 @@ class GatehouseSchema(strawberry.Schema):
 
     guard_rules: tuple[type[ASTValidationRule], ...] = ()
     max_tokens: int = 0
+    # Every scope a `HasScope` in this schema names (modules' fields included): what
+    # `createApiToken` accepts (services/credentials.py check_token_request).
+    known_scopes: frozenset[str] = frozenset()
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -96,12 +107,35 @@ def build_schema(settings: Settings) -> GatehouseSchema:
     ]
     if settings.production:
         rules.append(NoSchemaIntrospectionCustomRule)
+    modules = load_modules(settings.schema_modules)
+    query_type = merge_root("Query", Query, modules)
+    assert query_type is not None
     schema = GatehouseSchema(
-        query=Query,
-        mutation=Mutation,
+        query=query_type,
+        mutation=merge_root("Mutation", Mutation, modules),
+        # Gatehouse serves no subscription of its own yet: the root exists once a module adds one.
+        subscription=merge_root("Subscription", None, modules),
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )
+    if ungated := ungated_root_fields(schema):
+        raise SettingsError(
+            f"the schema has root fields without a permission: {', '.join(ungated)}; gate each with "
+            'extensions=gated(...) (auth/permissions.py), or declare it public with metadata={"public": True}'
+        )
     describe_rules(schema._schema)
+    schema.known_scopes = named_scopes(schema)
     schema.guard_rules = tuple(rules)
     schema.max_tokens = settings.max_tokens
     return schema
+
+
+def named_scopes(schema: strawberry.Schema) -> frozenset[str]:
+    """Every scope a `HasScope` names on any field of any type in `schema`."""
+    scopes: set[str] = set()
+    for graphql_type in schema._schema.type_map.values():
+        for graphql_field in (getattr(graphql_type, "fields", None) or {}).values():
+            field = (graphql_field.extensions or {}).get("strawberry-definition")
+            if field is None:
+                continue
+            scopes.update(p.scope for p in permissions_of(field) if isinstance(p, HasScope))
+    return frozenset(scopes)

@@ -23,7 +23,6 @@ from models import Credential, User
 from services import credential_rows
 from services.audit import audit
 
-KNOWN_SCOPES = ("users:read", "users:write", "credentials:read", "credentials:write")
 # The scope an API token needs to act on the user's other credentials.
 MANAGE_SCOPE = "credentials:write"
 TOKEN_NAME_MAX = 100
@@ -176,26 +175,30 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _unknown_scopes_message(unknown: list[str]) -> str:
+def _unknown_scopes_message(unknown: list[str], known_scopes: Collection[str]) -> str:
     # Only short printable values are echoed: a lone surrogate in an error message would
     # make the answer itself unencodable.
     shown = [s for s in sorted(set(unknown)) if len(s) <= SCOPE_ECHO_MAX and s.isprintable()][:5]
     named = f" {', '.join(shown)}" if shown else ""
-    return f"Unknown scope(s){named}; known: {', '.join(KNOWN_SCOPES)}."
+    return f"Unknown scope(s){named}; known: {', '.join(sorted(known_scopes))}."
 
 
-def check_token_request(name: str, scopes: list[str], expires_in_days: int, max_days: int) -> list[str]:
+def check_token_request(
+    name: str, scopes: list[str], expires_in_days: int, max_days: int, *, known_scopes: Collection[str]
+) -> list[str]:
     """Validate a token request; returns the de-duplicated scopes.
 
-    `name`: 1 to 100 printable characters once stripped; `scopes`: known ones;
-    `expires_in_days`: 1 to `max_days`. Each problem is `BadUserInput` on its field.
+    `name`: 1 to 100 printable characters once stripped; `scopes`: among `known_scopes`,
+    the scopes the served schema's `HasScope` permissions name (schema/build.py
+    `named_scopes`, modules' fields included); `expires_in_days`: 1 to `max_days`. Each
+    problem is `BadUserInput` on its field.
     """
     problems: dict[str, str] = {}
     if message := _name_problem(name):
         problems["name"] = message
-    unknown = [s for s in scopes if s not in KNOWN_SCOPES]
+    unknown = [s for s in scopes if s not in known_scopes]
     if unknown:
-        problems["scopes"] = _unknown_scopes_message(unknown)
+        problems["scopes"] = _unknown_scopes_message(unknown, known_scopes)
     if not 1 <= expires_in_days <= max_days:
         problems["expiresInDays"] = f"Use 1 to {max_days} days."
     if problems:
@@ -232,10 +235,15 @@ async def create_api_token(
     scopes: list[str],
     expires_in_days: int,
     client: ClientInfo,
+    *,
+    known_scopes: Collection[str],
 ) -> tuple[str, Credential]:
-    """A new API token, returned once. A token can never get scopes its creator lacks,
-    nor, when an API token creates it, outlive its creator."""
-    scopes = check_token_request(name, scopes, expires_in_days, api_tokens.max_days)
+    """A new API token, returned once, carrying some of `known_scopes` (see
+    `check_token_request`). A token can never get scopes its creator lacks, nor, when an
+    API token creates it, outlive its creator."""
+    scopes = check_token_request(
+        name, scopes, expires_in_days, api_tokens.max_days, known_scopes=known_scopes
+    )
     now = utcnow()
     check_token_bounds(identity, scopes, now + timedelta(days=expires_in_days), now)
     assert identity.user is not None

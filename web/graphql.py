@@ -35,6 +35,7 @@ from schema.graphiql import graphiql_response
 from schema.input_limits import TOO_DEEP, UNSAFE_TEXT, NestedTooDeep, check_body, check_variables, unsafe_text
 from web.errors import NO_STORE, code_error, error_response, retry_after, status_of
 from web.persisted import PersistedQueries
+from web.subscriptions import serve_socket
 
 PLAIN_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
 ALLOWED_METHODS = "GET, POST"
@@ -142,11 +143,17 @@ class GraphQLView:
         self.persisted = persisted
         self.ide = not settings.production
         self.hide_suggestions = settings.production
+        # graphql-transport-ws on the same path once the schema has a Subscription root.
+        self.serves_subscriptions = engine.graphql_schema.subscription_type is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            # No live connections yet (contract section 13): close once authenticated.
-            await WebSocketClose(code=1000, reason="No subscriptions are served yet.")(scope, receive, send)
+            if self.serves_subscriptions:
+                await serve_socket(self.settings, self.backend, self.engine, scope, receive, send)
+            else:
+                # No subscription in the schema (no module brings one): close once authenticated.
+                close = WebSocketClose(code=1000, reason="No subscriptions are served yet.")
+                await close(scope, receive, send)
             return
         response = await self.handle(scope, receive)
         await response(scope, receive, send)

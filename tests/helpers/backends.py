@@ -9,20 +9,32 @@ from tortoise import Tortoise
 
 from tests.helpers.config import uses_postgres
 
+# The schema modules whose migrations this process has applied to the test database.
+_migrated: set[tuple[str, ...]] = set()
 
-async def reset_postgres(url: str) -> None:
-    """Apply migrations (once per process) and empty every table."""
-    from core.db import apply_migrations, tortoise_config
 
-    if not getattr(reset_postgres, "migrated", False):
-        await apply_migrations(url)
+async def reset_postgres(url: str, modules: tuple[str, ...] = ()) -> None:
+    """Apply Gatehouse's migrations and those of the schema `modules` (once per process and
+    module list), then empty every table but Tortoise's migration record: Gatehouse's and
+    every module's that this database holds."""
+    from core.db import MIGRATIONS_TABLE, apply_migrations, tortoise_config
+    from schema.modules import load_modules, model_apps
+
+    apps = model_apps(load_modules(modules))
+    if modules not in _migrated:
+        await apply_migrations(url, apps)
         await Tortoise.close_connections()
-        reset_postgres.migrated = True  # type: ignore[attr-defined]
-    await Tortoise.init(config=tortoise_config(url))
+        _migrated.add(modules)
+    await Tortoise.init(config=tortoise_config(url, apps=apps))
     try:
-        await Tortoise.get_connection("default").execute_script(
-            "TRUNCATE refresh_tokens, credentials, users CASCADE"
+        connection = Tortoise.get_connection("default")
+        rows = await connection.execute_query_dict(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> $1",
+            [MIGRATIONS_TABLE],
         )
+        tables = ", ".join(f'"{row["tablename"]}"' for row in rows)
+        if tables:
+            await connection.execute_script(f"TRUNCATE {tables} CASCADE")
     finally:
         await Tortoise.close_connections()
 
