@@ -74,6 +74,7 @@ class Exchange:
     status: int
     headers: dict[str, list[str]]
     body: Any
+    planned: int = 0  # operations a compiled plan ran for this request
 
 
 @dataclass
@@ -83,6 +84,8 @@ class Conversation:
     client: httpx.AsyncClient
     exchanges: list[Exchange] = field(default_factory=list)
     saved: dict[str, Any] = field(default_factory=dict)
+    # How many operations compiled plans have run so far (the `compiled_runs` fixture).
+    plan_counter: list[int] = field(default_factory=lambda: [0])
 
     async def send(
         self,
@@ -111,6 +114,7 @@ class Conversation:
         request = self.client.build_request(method, GRAPHQL, content=content, params=params, headers=sent)
         if accept is None:
             del request.headers["accept"]
+        plans_before = self.plan_counter[0]
         response = await self.client.send(request)
         try:
             parsed: Any = response.json()
@@ -119,7 +123,8 @@ class Conversation:
         relevant = {
             name: response.headers.get_list(name) for name in COMPARED_HEADERS if name in response.headers
         }
-        self.exchanges.append(Exchange(step, response.status_code, relevant, parsed))
+        planned = self.plan_counter[0] - plans_before
+        self.exchanges.append(Exchange(step, response.status_code, relevant, parsed, planned))
         cookie_value = response.cookies.get("session")
         if cookie_value:
             self.saved[f"{step}:cookie"] = cookie_value
@@ -184,6 +189,32 @@ DIRECTIVES = (
     "{ me { id username @skip(if: $skip) email @include(if: $include) roles } }"
 )
 TWO_OPERATIONS = "query A { me { id } } query B { __typename }"
+# The module tests/schema/engine/library_module.py: an interface, a union, nested and
+# optional objects, async resolvers and list items, lists of lists, gated by role, scope
+# and the object-level IsOwnerOrHasRole (root lists filtered, parents judged).
+LIBRARY_MODULE = "tests.schema.engine.library_module"
+LIBRARY_QUERIES: list[tuple[str, str, dict[str, Any] | None]] = [
+    (
+        "interface list",
+        "{ libraryItems { __typename id title note ... on LibraryBook { pages isbn shelfMark "
+        "author { name born } } ... on LibraryFilm { minutes director { name } } } }",
+        None,
+    ),
+    ("async items", "{ libraryItemsLater { __typename title ... on LibraryBook { isbn } } }", None),
+    (
+        "union list",
+        "query S($t: String) { librarySearch(text: $t) { __typename ... on LibraryAuthor { name born } "
+        "...Bits } } fragment Bits on LibraryItem { id title note }",
+        {"t": "Austen"},
+    ),
+    ("optional interface", "{ libraryFavourite { title ... on LibraryFilm { director { name } } } }", None),
+    ("own list filtered", "{ myLibraryBooks { id title summary note shelfMark } }", None),
+    ("own object", "query B($id: ID!) { libraryBook(id: $id) { title summary } }", {"id": "b1"}),
+    ("another's object", "query B($id: ID!) { libraryBook(id: $id) { title summary } }", {"id": "b2"}),
+    ("lists of lists", "{ libraryShelf { label rows { title isbn } sparseRows { title } } }", None),
+]
+# Not planned (a directive): graphql-core runs it on the compiled engine too.
+LIBRARY_UNPLANNED = "query D($x: Boolean!) { libraryItems { title note @include(if: $x) } }"
 
 
 async def converse(c: Conversation, promote: Callable[[str], Any]) -> None:
@@ -338,6 +369,35 @@ async def converse(c: Conversation, promote: Callable[[str], Any]) -> None:
         headers=bearer(alice_token),
     )
     await c.gql("me after role change", ME, cookie=bob_cookie)
+
+    # -- a module's types, each caller: anonymous, owner, librarian, admin, API tokens
+    await c.gql(
+        "grant librarian",
+        'mutation($u: ID!) { grantRole(userId: $u, role: "librarian") { roles } }',
+        {"u": bob_id},
+        headers=bearer(root_token),
+    )
+    library_tokens = {}
+    for label, scopes in (("with library:read", ["library:read"]), ("without it", ["users:read"])):
+        made = await c.gql(
+            f"library token {label}",
+            CREATE_TOKEN,
+            {"name": f"library {label}", "scopes": scopes, "days": 30},
+            headers=bearer(alice_token),
+        )
+        library_tokens[label] = {"Authorization": f"Token {dig(made, 'data', 'createApiToken', 'token')}"}
+    library_callers: dict[str, dict[str, Any]] = {
+        "anonymous": {},
+        "owner": {"headers": bearer(alice_token)},
+        "librarian": {"cookie": bob_cookie},
+        "admin": {"headers": bearer(root_token)},
+        "token with library:read": {"headers": library_tokens["with library:read"]},
+        "token without it": {"headers": library_tokens["without it"]},
+    }
+    for caller, options in library_callers.items():
+        for name, query, variables in LIBRARY_QUERIES:
+            await c.gql(f"module {name} as {caller}", query, variables, **options)
+        await c.gql(f"module unplanned as {caller}", LIBRARY_UNPLANNED, {"x": True}, **options)
     await c.gql(
         "change password wrong",
         'mutation { changePassword(currentPassword: "nope nope nope", '
@@ -529,17 +589,18 @@ async def fresh_backends() -> None:
         await reset_redis(TEST_REDIS_URL)
 
 
-async def run_conversation(engine: str) -> list[Exchange]:
+async def run_conversation(engine: str, plan_counter: list[int]) -> list[Exchange]:
     """The whole conversation with an app built for `engine`, over fresh backends."""
     from models import User
 
     await fresh_backends()
-    async with app_client(make_settings(graphql_executor=engine, **SETTINGS)) as client:
+    settings = make_settings(graphql_executor=engine, schema_modules=(LIBRARY_MODULE,), **SETTINGS)
+    async with app_client(settings) as client:
 
         async def promote(user_id: Any) -> None:
             await User.filter(id=user_id).update(roles=["admin"])
 
-        conversation = Conversation(client)
+        conversation = Conversation(client, plan_counter=plan_counter)
         await converse(conversation, promote)
     return conversation.exchanges
 
@@ -561,9 +622,11 @@ def compiled_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_both_engines_give_the_same_answers(compiled_runs: list[int]):
     runs: dict[str, list[dict[str, Any]]] = {}
     plans_used: dict[str, int] = {}
+    exchanges: dict[str, list[Exchange]] = {}
     for engine in ENGINES:
         before = compiled_runs[0]
-        runs[engine] = normalised(await run_conversation(engine))
+        exchanges[engine] = await run_conversation(engine, compiled_runs)
+        runs[engine] = normalised(exchanges[engine])
         plans_used[engine] = compiled_runs[0] - before
 
     compiled, reference = runs["compiled"], runs["graphql-core"]
@@ -580,6 +643,13 @@ async def test_both_engines_give_the_same_answers(compiled_runs: list[int]):
     # The comparison means something: plans served part of it, and only in the compiled run.
     assert plans_used["graphql-core"] == 0, plans_used
     assert plans_used["compiled"] >= 15, plans_used
+    # The module's types were planned, each request of them, and what cannot be planned
+    # ran on graphql-core (no plan ran for it) with the same answer.
+    module_steps = {e.step: e.planned for e in exchanges["compiled"] if e.step.startswith("module ")}
+    unplanned = {step: n for step, n in module_steps.items() if step.startswith("module unplanned")}
+    planned = {step: n for step, n in module_steps.items() if step not in unplanned}
+    assert len(planned) == len(LIBRARY_QUERIES) * 6 and set(planned.values()) == {1}, planned
+    assert len(unplanned) == 6 and set(unplanned.values()) == {0}, unplanned
     # ... and the corpus covers what it claims.
     statuses = {e["status"] for e in compiled}
     assert {200, 400, 401, 403, 405, 406, 413, 415, 429} <= statuses, sorted(statuses)
