@@ -65,6 +65,12 @@ USERS_QUERY = (
 GATED_QUERY = "query Gated { users(first: 100) { edges { node { email } } } }"
 # The same query on an ungated field: the gap between the two is 100 permission checks.
 UNGATED_QUERY = "query Ungated { users(first: 100) { edges { node { username } } } }"
+# A schema module's list (bench/shelf, served with SCHEMA_MODULES=bench.shelf): alice's 100
+# shelf items, each judged by `IsOwnerOrHasRole` (the object-level check) as the field
+# returns them; then the same list from a field without that check.
+SHELF_QUERY = "query Shelf { shelf { id title position } }"
+SHELF_UNJUDGED_QUERY = "query ShelfUnjudged { shelfUnjudged { id title position } }"
+SHELF_MODULE = "bench.shelf"
 LOGIN_MUTATION = "mutation Login($input: LoginInput!) { login(input: $input) { user { username } } }"
 BEARER_LOGIN = (
     "mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { username } } }"
@@ -546,7 +552,14 @@ def obtain_credentials(server: Server, seeded: Any, cookie_name: str) -> Credent
         "users": _answer(server, USERS_QUERY, creds.admin_jwt, "users as admin"),
         "gated": _answer(server, GATED_QUERY, creds.admin_jwt, "100 gated fields"),
         "ungated": _answer(server, UNGATED_QUERY, creds.admin_jwt, "100 ungated fields"),
+        "shelf": _answer(server, SHELF_QUERY, creds.jwt, "the module's shelf"),
+        "shelf_unjudged": _answer(server, SHELF_UNJUDGED_QUERY, creds.jwt, "the shelf without the check"),
     }
+    for key in ("shelf", "shelf_unjudged"):
+        if creds.answers[key].count(b'"position"') != seeded.shelf_items or seeded.shelf_items != 100:
+            raise RuntimeError(f"the module's {key} did not list alice's 100 items")
+    if creds.answers["shelf"] != creds.answers["shelf_unjudged"].replace(b"shelfUnjudged", b"shelf"):
+        raise RuntimeError("the shelf with and without its object-level check differ")
     if creds.answers["gated"].count(b'"email"') != min(100, seeded.user_count):
         raise RuntimeError("the gated query did not return 100 emails")
     return creds
@@ -666,9 +679,21 @@ def render_table(rows: list[Row], with_db: bool) -> str:
 
 # Rows of the throughput part, by the key `--rows` names them with; a row's ratio may need
 # another row (`of floor`, `basic / jwt`, `gated / ungated`), which then runs too.
-THROUGHPUT_ROWS = ("floor", "jwt", "cookie", "token", "basic", "users", "gated", "ungated")
+THROUGHPUT_ROWS = (
+    "floor",
+    "jwt",
+    "cookie",
+    "token",
+    "basic",
+    "users",
+    "gated",
+    "ungated",
+    "shelf",
+    "shelf_unjudged",
+)
 ROW_NEEDS = {"jwt": ("floor",), "cookie": ("floor",), "token": ("floor",), "basic": ("jwt", "floor")}
 ROW_NEEDS |= {"gated": ("ungated",), "ungated": ("gated",)}
+ROW_NEEDS |= {"shelf": ("shelf_unjudged",), "shelf_unjudged": ("shelf",)}
 GATED_TARGET = 0.9  # issue 12: 100 permission checks cost at most a tenth of the request
 
 
@@ -792,6 +817,10 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
         "users": single("users20", USERS_QUERY, creds.admin_jwt, creds.answers["users"].decode()),
         "gated": single("gated100", GATED_QUERY, creds.admin_jwt, creds.answers["gated"].decode()),
         "ungated": single("ungated100", UNGATED_QUERY, creds.admin_jwt, creds.answers["ungated"].decode()),
+        "shelf": single("shelf100", SHELF_QUERY, creds.jwt, creds.answers["shelf"].decode()),
+        "shelf_unjudged": single(
+            "shelf100-unjudged", SHELF_UNJUDGED_QUERY, creds.jwt, creds.answers["shelf_unjudged"].decode()
+        ),
     }
     log(
         f"{db}: throughput rows ({', '.join(ctx.rows_wanted)}): {ctx.plan.warm} s warm-up, then "
@@ -854,6 +883,19 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
                 "the same query ungated",
                 (">=", GATED_TARGET),
                 bad_note(*got["gated"].results[1::2]),
+            ),
+        ]
+    if "shelf" in got:
+        rows += [
+            row("shelf", "module (bench/shelf): alice's 100 shelf items, `@isOwnerOrHasRole` per item"),
+            Row(
+                db,
+                "the same module list without the object-level check",
+                f"{got['shelf_unjudged'].rps:,.0f} req/s ({got['shelf_unjudged'].ratio:.3f} of ceiling)",
+                got["shelf"].ratio / got["shelf_unjudged"].ratio,
+                "checked / unchecked",
+                None,
+                bad_note(*got["shelf_unjudged"].results[1::2]),
             ),
         ]
     ctx.rows += rows
@@ -1060,6 +1102,7 @@ def base_env(bcrypt_rounds: int, redis_url: str | None) -> dict[str, str]:
             "BCRYPT_ROUNDS": str(bcrypt_rounds),
             "ACCESS_TOKEN_TTL": "3600",  # outlives the run
             "PYTHONPATH": str(ROOT),
+            "SCHEMA_MODULES": SHELF_MODULE,
         }
     )
     if redis_url:
@@ -1112,6 +1155,10 @@ def write_results(
 - 100 gated fields: the alias limit (30, not configurable) rules out 100 aliases, so the rows ask
   `users(first: 100)` for `username` (no permission), then for `email` (`@isSelfOrHasRole`);
   the second row's ratio to the first isolates the 100 checks (target: at least {GATED_TARGET:g}).
+- Module: the server serves the schema module `bench/shelf` (`SCHEMA_MODULES={SHELF_MODULE}`, its
+  migration applied with Gatehouse's); alice's 100 items, seeded through its service, listed by
+  `shelf` (`@hasScope(scope: "shelf:read")`, `@isOwnerOrHasRole(role: "admin")`: every item
+  judged) and by `shelfUnjudged` (the scope alone); both answer the same 100 items.
 - Login: {plan.login_connections} connections for {plan.login_measure} s, each request another account and
   `X-Forwarded-For`; rate = connections / mean latency (Little's law for a closed loop). The
   limit is the server's cores over one bcrypt check (median of checks timed by the harness on

@@ -1,4 +1,5 @@
-"""Seed a benchmark database through the services: alice, an admin, and many plain users.
+"""Seed a benchmark database through the services: alice, an admin, many plain users, and,
+when the bench module is served (`SCHEMA_MODULES=bench.shelf`), 100 shelf items of alice.
 
 Alice and the admin go through `accounts.register` and `accounts.create_admin` (password
 rules, bcrypt at the configured cost). The other accounts (for `users(first: 100)` and
@@ -18,7 +19,11 @@ from core.clock import utcnow
 from core.db import apply_migrations, is_sqlite, tortoise_config
 from core.settings import Settings
 from models import User
+from schema.modules import load_modules, model_apps
 from services.accounts import create_admin, register
+
+SHELF_MODULE = "bench.shelf"  # the bench's schema module (SCHEMA_MODULES), see bench/shelf/
+SHELF_ITEMS = 100  # on alice's shelf, for the module row
 
 PASSWORD = "violet-Harbor-93-sprocket"  # passes the password rules; only ever on 127.0.0.1
 
@@ -32,6 +37,7 @@ class Seeded:
     bulk_logins: list[str]
     password: str
     user_count: int
+    shelf_items: int = 0
 
 
 def bulk_username(index: int) -> str:
@@ -40,11 +46,13 @@ def bulk_username(index: int) -> str:
 
 
 async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
-    """Create the accounts in the (empty, migrated) database of `settings`."""
+    """Create the accounts in the (empty, migrated) database of `settings`, and the shelf
+    items of alice when the bench module is served (`SCHEMA_MODULES=bench.shelf`)."""
+    apps = model_apps(load_modules(settings.schema_modules))
     if is_sqlite(settings.database_url):
-        await apply_migrations(settings.database_url)
+        await apply_migrations(settings.database_url, apps)
         await Tortoise.close_connections()
-    await Tortoise.init(config=tortoise_config(settings.database_url))
+    await Tortoise.init(config=tortoise_config(settings.database_url, apps=apps))
     try:
         backend = AuthBackend.build(settings)
         alice = await register(backend.hasher, None, "alice", "alice@example.com", PASSWORD)
@@ -68,9 +76,15 @@ async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
             batch_size=500,
         )
         user_count = await User.all().count()
+        shelf_items = 0
+        if SHELF_MODULE in settings.schema_modules:
+            from bench.shelf.services import fill_shelf
+
+            await fill_shelf(str(alice.id), SHELF_ITEMS)
+            shelf_items = SHELF_ITEMS
     finally:
         await Tortoise.close_connections()
-    return Seeded("alice", "admin", names, PASSWORD, user_count)
+    return Seeded("alice", "admin", names, PASSWORD, user_count, shelf_items)
 
 
 def main() -> None:
