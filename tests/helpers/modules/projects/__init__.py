@@ -130,3 +130,10 @@ class Subscription:
         for number in range(count):
             yield f"{number}:{info.context.identity.user.username}"
             await asyncio.sleep(0)
+
+    @strawberry.subscription(extensions=gated(IsAuthenticated(), HasScope(READ)))
+    async def project_watch(self, info: Info) -> AsyncGenerator[str, None]:
+        """One event, then open until the client completes it (or the socket goes)."""
+        yield "watching"
+        await asyncio.Event().wait()
+        yield "never"  # pragma: no cover - nothing sets the event
