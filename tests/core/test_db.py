@@ -172,3 +172,24 @@ def test_main_migrate_applies_the_modules_migrations_on_postgres(fresh_postgres:
     tables, applied = asyncio.run(read())
     assert {"users", "credentials", "test_projects"} <= tables
     assert ("tests_helpers_modules_projects", "0001_initial") in applied
+
+
+def test_main_tortoise_orm_is_the_config_for_tortoises_own_command_line(monkeypatch: pytest.MonkeyPatch):
+    """`tortoise -c main.TORTOISE_ORM makemigrations` sees Gatehouse's app and every module's."""
+    import main
+
+    monkeypatch.setenv("SCHEMA_MODULES", PROJECTS)
+    assert list(main.TORTOISE_ORM["apps"]) == ["models", "tests_helpers_modules_projects"]
+    monkeypatch.setenv("SCHEMA_MODULES", "")
+    assert list(main.TORTOISE_ORM["apps"]) == ["models"]
+
+
+def test_main_tortoise_orm_refuses_a_bad_module_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys):
+    import main
+
+    monkeypatch.setenv("SCHEMA_MODULES", "tests.helpers.modules.unmigrated")
+    with pytest.raises(SystemExit) as exited:
+        main.TORTOISE_ORM  # noqa: B018 - computed on access
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("gatehouse: configuration error: SCHEMA_MODULES: ")
