@@ -76,6 +76,10 @@ class Identity:
 
 ANONYMOUS = Identity()
 
+# RFC 8176's name for a password, the method of every sign-in Gatehouse has today.
+PASSWORD = "pwd"
+PASSWORD_AMR: tuple[str, ...] = (PASSWORD,)
+
 
 def credential_identity(credential: Credential, scheme: Scheme, presented_as: str) -> Identity:
     """The identity a live credential row (with its user loaded) stands for."""
@@ -88,6 +92,9 @@ def credential_identity(credential: Credential, scheme: Scheme, presented_as: st
         credential_id=str(credential.id),
         presented_as=presented_as,
         expires_at=as_utc(credential.expires_at),
+        auth_time=as_utc(credential.auth_time) if credential.auth_time is not None else None,
+        amr=tuple(credential.amr or ()),
+        credential_kind=getattr(credential.kind, "value", credential.kind),
     )
 
 

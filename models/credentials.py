@@ -43,6 +43,14 @@ class Credential(Model):
     user_agent = fields.CharField(max_length=256, null=True)
     ip = fields.CharField(max_length=64, null=True)
     revoked_at = fields.DatetimeField(null=True, index=True)
+    # When the user last proved who they are for this credential (step-up, contract
+    # section 12): the sign-in that made it, renewed by `reauthenticate`. Null on rows
+    # made before it was recorded, which count as stale.
+    auth_time = fields.DatetimeField(null=True)
+    # RFC 8176 method names of that proof, e.g. ["pwd"]. Nullable like `auth_time`, so
+    # that the column can be added to a table that already holds rows (SQLite refuses a
+    # NOT NULL column without a database default).
+    amr: list[str] | None = fields.JSONField(null=True)  # type: ignore[assignment]
 
     user_id: str
 

@@ -21,6 +21,8 @@ class User(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     password_changed_at = fields.DatetimeField(null=True)
+    # When the owner proved the address is theirs (contract section 11), null until then.
+    email_verified_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "users"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from auth.identity import Scheme
@@ -11,6 +14,8 @@ from schema.context import Context
 from schema.inputs import LoginInput, RegisterInput
 from schema.types import ApiTokenPayload, AuthPayload, Credential, Transport, User
 from services import accounts, credentials
+
+T = TypeVar("T")
 
 # The scheme (as named in AUTH_SCHEMES) that each sign-in transport hands out.
 _TRANSPORT_SCHEME = {Transport.COOKIE: "session", Transport.BEARER: "jwt"}
@@ -21,6 +26,11 @@ def _require_transport(ctx: Context, transport: Transport | None) -> None:
     scheme = _TRANSPORT_SCHEME[transport or Transport.COOKIE]
     if scheme not in ctx.backend.settings.auth_schemes:
         raise BadUserInput({"transport": f"The {scheme} authentication scheme is disabled on this server."})
+
+
+def _given(value: T | None) -> T | None:
+    """An optional argument's value, `None` when the client left it out."""
+    return None if value is strawberry.UNSET else value
 
 
 def _signed_in(ctx: Context, signed: credentials.SignIn) -> AuthPayload:
@@ -108,6 +118,30 @@ async def change_password(info: Info[Context, None], current_password: str, new_
         ctx.identity,
         current_password,
         new_password,
+        ctx.client,
+    )
+    return True
+
+
+async def reauthenticate(
+    info: Info[Context, None],
+    # UNSET, not None: the SDL shows the contract's `password: String` without `= null`.
+    password: str | None = strawberry.UNSET,
+    code: str | None = strawberry.UNSET,
+    passkey: JSON | None = strawberry.UNSET,
+) -> bool:
+    """Renew the current credential's sign-in (`auth_time`) by password, for fields that
+    need a fresh one (`@requiresFreshAuth`); the rest of the operation runs renewed."""
+    ctx = info.context
+    auth = ctx.backend
+    ctx.identity = await accounts.reauthenticate(
+        auth.hasher,
+        auth.limiter,
+        auth.identity_cache,
+        ctx.identity,
+        _given(password),
+        _given(code),
+        _given(passkey),
         ctx.client,
     )
     return True

@@ -56,6 +56,12 @@ class Mutation:
     change_password: bool = strawberry.mutation(
         resolver=mutation.change_password, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
     )
+    reauthenticate: bool = strawberry.mutation(
+        resolver=mutation.reauthenticate,
+        extensions=gated(IsAuthenticated()),
+        description="Prove who you are again (password only today): renews the current "
+        "credential's sign-in for fields that need a fresh one (@requiresFreshAuth).",
+    )
     create_api_token: ApiTokenPayload = strawberry.mutation(
         resolver=mutation.create_api_token, extensions=gated(IsAuthenticated(), HasScope("credentials:write"))
     )

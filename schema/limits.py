@@ -1,7 +1,7 @@
 """Validation rules that bound what one GraphQL operation may do.
 
 `OneCredentialFieldPerOperation`: an operation holds at most one of `login`, `register`,
-`changePassword` and `refreshToken`, counted over the root selection set with aliases,
+`changePassword`, `refreshToken` and `reauthenticate`, counted over the root selection set with aliases,
 inline fragments and fragment spreads followed. Otherwise one HTTP request could carry
 many password guesses (aliases) past per-request defences. The document is refused
 during validation, before anything executes, with `BAD_USER_INPUT` (the client sent a
@@ -30,7 +30,8 @@ from graphql import (
     ValidationRule,
 )
 
-CREDENTIAL_FIELDS = frozenset({"login", "register", "changePassword", "refreshToken"})
+# `reauthenticate` checks a password like `login`: aliases must not multiply the guesses.
+CREDENTIAL_FIELDS = frozenset({"login", "register", "changePassword", "refreshToken", "reauthenticate"})
 MAX_CREDENTIAL_FIELDS = 1
 # Fields whose answer carries a secret just committed; each must be alone in its operation.
 ISSUING_FIELDS = frozenset({"login", "register", "refreshToken", "createApiToken"})
@@ -104,7 +105,7 @@ class OneCredentialFieldPerOperation(ValidationRule):
             self.report_error(
                 GraphQLError(
                     "An operation may hold at most one of login, register, changePassword "
-                    f"and refreshToken; this one holds {found}.",
+                    f"and refreshToken (reauthenticate counts as one); this one holds {found}.",
                     node,
                 )
             )

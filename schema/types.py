@@ -30,6 +30,7 @@ class User:
     id: strawberry.ID
     username: str
     email: str = strawberry.field(extensions=gated(IsSelfOrHasRole("admin")))
+    email_verified: bool = strawberry.field(description="False until the owner proves the address is theirs.")
     roles: list[str]
     created_at: datetime
 
@@ -40,6 +41,7 @@ class User:
             id=strawberry.ID(str(row.id)),
             username=row.username,
             email=row.email,
+            email_verified=row.email_verified_at is not None,
             roles=list(row.roles),
             created_at=row.created_at,
         )

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from auth.basic_cache import BasicCache
-from auth.identity import Identity
+from auth.identity import PASSWORD_AMR, Identity
 from auth.identity_cache import IdentityCache
 from auth.passwords import PasswordHasher, password_too_long
 from auth.ratelimit import LoginLimiter
 from auth.strategy.password import PasswordStrategy
 from core.client import ClientInfo
 from core.clock import utcnow
-from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, RateLimited, Unauthenticated
-from models import User
-from services import credentials
+from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, Forbidden, RateLimited, Unauthenticated
+from models import CredentialKind, User
+from services import credential_rows, credentials
 from services.audit import audit
 from services.validation import check_password, check_username, normalise_email
 
@@ -140,6 +142,63 @@ async def change_password(
     await User.filter(id=user.id).update(password_hash=user.password_hash, password_changed_at=utcnow())
     await credentials.revoke_all(identity_cache, basic_cache, str(user.id), keep=identity.credential_id)
     audit("password_change", client, user_id=user.id)
+
+
+NOT_AVAILABLE_YET = "Not available yet: reauthenticate with your password."
+REAUTHENTICATION_FAILED = "Invalid password."
+TOKENS_ARE_EXEMPT = (
+    "API tokens are exempt from step-up (their scopes are their limit); "
+    "reauthenticate renews a session or a bearer sign-in."
+)
+
+
+async def reauthenticate(
+    hasher: PasswordHasher,
+    limiter: LoginLimiter,
+    identity_cache: IdentityCache,
+    identity: Identity,
+    password: str | None,
+    code: str | None = None,
+    passkey: object | None = None,
+    client: ClientInfo | None = None,
+) -> Identity:
+    """Prove the password again and renew `auth_time` of the current credential (step-up,
+    contract section 12); the identity, renewed, that the rest of the operation runs as.
+
+    Only a password works today: `code` and `passkey` are `BadUserInput` saying so. The
+    password is a guess like any login: it counts against the login limits first
+    (`RateLimited` when over), and a wrong one is `Unauthenticated`, as a failed `login`.
+    Basic proves the password on every request and has no row: the password is checked,
+    nothing is stored. An API token is `Forbidden`, before any password is read: tokens
+    are exempt from step-up, and a token must not become a password oracle. A credential
+    revoked meanwhile is `Unauthenticated`. Every later request sees the new `auth_time`
+    (the identity cache is invalidated after the write).
+    """
+    user = identity.user
+    assert user is not None
+    if code is not None or passkey is not None:
+        raise BadUserInput({"code" if code is not None else "passkey": NOT_AVAILABLE_YET})
+    if identity.credential_kind == CredentialKind.API_TOKEN.value:
+        raise Forbidden(TOKENS_ARE_EXEMPT)
+    if not password:
+        raise BadUserInput({"password": "Give your password."})
+    try:
+        await limiter.login_attempt(user.username, client.ip if client else None)
+    except RateLimited:
+        audit("reauthenticate_rate_limited", client, user_id=user.id)
+        raise
+    # An over-long password cannot be right: refused unread, like a wrong one.
+    if password_too_long(password) or not await hasher.verify(password, user.password_hash):
+        audit("reauthenticate_failure", client, user_id=user.id)
+        raise Unauthenticated(REAUTHENTICATION_FAILED)
+    await limiter.login_succeeded(user.username)
+    now = utcnow()
+    if identity.credential_id is not None:  # Basic has no row: it is fresh on every request
+        if not await credential_rows.renew_auth_time(str(user.id), identity.credential_id, now, PASSWORD_AMR):
+            raise Unauthenticated("This credential has ended; sign in again.")
+        await identity_cache.invalidate_user(str(user.id))
+    audit("reauthenticate", client, user_id=user.id, credential_id=identity.credential_id)
+    return dataclasses.replace(identity, auth_time=now, amr=PASSWORD_AMR)
 
 
 async def _target(user_id: str) -> User:

@@ -42,8 +42,10 @@ class CredentialRows:
         last_used_at: datetime | None = None,
         user_agent: str | None = None,
         ip: str | None = None,
+        auth_time: datetime | None = None,
+        amr: Sequence[str] = (),
     ) -> Credential:
-        """A new row."""
+        """A new row; `auth_time` and `amr` record the sign-in behind it."""
         return await Credential.create(
             user=user,
             kind=kind,
@@ -54,6 +56,8 @@ class CredentialRows:
             last_used_at=last_used_at,
             user_agent=user_agent,
             ip=ip,
+            auth_time=auth_time,
+            amr=list(amr),
         )
 
     async def revoke(self, credential_id: str) -> None:
@@ -72,8 +76,10 @@ class CredentialRows:
         at: datetime,
         user_agent: str | None,
         ip: str | None,
+        amr: Sequence[str] = (),
     ) -> Credential:
-        """A refresh family with its first token, both rows or neither."""
+        """A refresh family with its first token, both rows or neither; signed in at `at`
+        with the methods `amr`."""
         async with in_transaction():
             family = await Credential.create(
                 user=user,
@@ -82,6 +88,8 @@ class CredentialRows:
                 last_used_at=at,
                 user_agent=user_agent,
                 ip=ip,
+                auth_time=at,
+                amr=list(amr),
             )
             await RefreshToken.create(family=family, token_hash=token_hash, expires_at=expires_at)
         return family
@@ -126,3 +134,12 @@ async def live_of(user_id: str) -> list[Credential]:
     return await Credential.filter(
         user_id=user_id, revoked_at__isnull=True, expires_at__gt=utcnow()
     ).order_by("-created_at")
+
+
+async def renew_auth_time(user_id: str, credential_id: str, at: datetime, amr: Sequence[str]) -> bool:
+    """Record a new proof of identity (`reauthenticate`) on the user's live row; False
+    when there is none such (revoked meanwhile)."""
+    count = await Credential.filter(id=credential_id, user_id=user_id, revoked_at__isnull=True).update(
+        auth_time=at, amr=list(amr)
+    )
+    return bool(count)

@@ -19,7 +19,7 @@ from auth.strategy.session import SessionStrategy
 from core.client import ClientInfo
 from core.clock import utcnow
 from core.errors import BadUserInput, Forbidden, Unauthenticated
-from models import Credential, User
+from models import Credential, CredentialKind, User
 from services import credential_rows
 from services.audit import audit
 
@@ -63,14 +63,26 @@ async def sign_in_with_session(
             await identity_cache.invalidate_user(current.user_id)
     session_id, row = await sessions.write_token(user, client)
     identity = Identity(
-        user=user, roles=frozenset(user.roles), scheme=Scheme.SESSION, credential_id=str(row.id)
+        user=user,
+        roles=frozenset(user.roles),
+        scheme=Scheme.SESSION,
+        credential_id=str(row.id),
+        auth_time=row.auth_time,
+        amr=tuple(row.amr or ()),
+        credential_kind=CredentialKind.SESSION.value,
     )
     return SignIn(identity, session_id=session_id)
 
 
 def _bearer_sign_in(user: User, tokens: BearerTokens) -> SignIn:
     identity = Identity(
-        user=user, roles=frozenset(user.roles), scheme=Scheme.JWT, credential_id=tokens.family_id
+        user=user,
+        roles=frozenset(user.roles),
+        scheme=Scheme.JWT,
+        credential_id=tokens.family_id,
+        auth_time=tokens.auth_time,
+        amr=tokens.amr,
+        credential_kind=CredentialKind.REFRESH.value,
     )
     return SignIn(identity, tokens=tokens)
 
@@ -247,8 +259,16 @@ async def create_api_token(
     now = utcnow()
     check_token_bounds(identity, scopes, now + timedelta(days=expires_in_days), now)
     assert identity.user is not None
+    # The token records its creator's sign-in (Basic's is this request).
     token, row = await api_tokens.write_token(
-        identity.user, name.strip(), scopes, expires_in_days, client.user_agent, now=now
+        identity.user,
+        name.strip(),
+        scopes,
+        expires_in_days,
+        client.user_agent,
+        now=now,
+        auth_time=identity.auth_time,
+        amr=identity.amr,
     )
     audit("create_api_token", client, user_id=identity.user_id, credential_id=row.id)
     return token, row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -40,10 +41,15 @@ class ApiTokenStrategy:
         expires_in_days: int,
         user_agent: str | None,
         now: datetime | None = None,
+        *,
+        auth_time: datetime | None = None,
+        amr: Sequence[str] = (),
     ) -> tuple[str, Credential]:
         """A new token: the plain value (shown once) and its row, expiring `expires_in_days`
         after `now` (the moment the caller checked the request against, by default the
-        current time)."""
+        current time). `auth_time` and `amr` are the sign-in of the credential that creates
+        it (a token is never signed in by itself); step-up exempts tokens, so they only
+        tell where a token came from."""
         token = new_secret(API_TOKEN_PREFIX)
         row = await self.live.store.create(
             user,
@@ -53,6 +59,8 @@ class ApiTokenStrategy:
             scopes=scopes,
             expires_at=(now or utcnow()) + timedelta(days=expires_in_days),
             user_agent=user_agent,
+            auth_time=auth_time,
+            amr=amr,
         )
         return token, row
 

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 from auth.basic_cache import BasicCache, BasicCacheEntry, hash_fingerprint
 from auth.errors import CredentialRejected
-from auth.identity import Identity, Scheme
+from auth.identity import PASSWORD_AMR, Identity, Scheme
 from auth.identity_cache import IdentityCache
 from auth.secrets import keyed_digest
 from auth.strategy.password import PasswordStrategy
 from auth.strategy.rows import cached_read
 from auth.strategy.stores import UserStore
+from core.clock import utcnow
 
 if TYPE_CHECKING:
     from auth.ratelimit import LoginLimiter
@@ -88,8 +89,14 @@ class BasicStrategy:
             )
         if user is None:
             return None
+        # Basic proves the password on every request: its sign-in is now, by password.
         return Identity(
-            user=user, roles=frozenset(user.roles), scheme=Scheme.BASIC, presented_as=presented_as
+            user=user,
+            roles=frozenset(user.roles),
+            scheme=Scheme.BASIC,
+            presented_as=presented_as,
+            auth_time=utcnow(),
+            amr=PASSWORD_AMR,
         )
 
     async def destroy_token(self, identity: Identity) -> None:

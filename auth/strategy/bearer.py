@@ -7,17 +7,20 @@ family is, so revoking the family ends both at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from auth.identity import Identity, Scheme
+from auth.identity import PASSWORD_AMR, Identity, Scheme
 from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.rows import LiveCredentials
+from core.clock import as_utc
 
 if TYPE_CHECKING:
     from core.client import ClientInfo
-    from models import User
+    from models import Credential, User
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,17 @@ class BearerTokens:
     expires_in: int
     # The refresh-token family both belong to (the `current` credential of their requests).
     family_id: str
+    # The family's sign-in: when, and by which methods (RFC 8176).
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"BearerTokens(expires_in={self.expires_in})"
+
+
+def _sign_in_of(family: Credential) -> tuple[datetime | None, tuple[str, ...]]:
+    auth_time = as_utc(family.auth_time) if family.auth_time is not None else None
+    return auth_time, tuple(family.amr or ())
 
 
 class BearerStrategy:
@@ -45,13 +56,16 @@ class BearerStrategy:
         self.refresh = refresh
         self.live = live
 
-    async def write_token(self, user: User, client: ClientInfo) -> BearerTokens:
-        """A new refresh-token family and its first access token."""
-        refresh_token, family = await self.refresh.write_family(user, client.user_agent, client.ip)
+    async def write_token(
+        self, user: User, client: ClientInfo, amr: Sequence[str] = PASSWORD_AMR
+    ) -> BearerTokens:
+        """A new refresh-token family, signed in now with the methods `amr`, and its first
+        access token."""
+        refresh_token, family = await self.refresh.write_family(user, client.user_agent, client.ip, amr)
         access_token, expires_in = self.jwt.issue(
             str(user.id), str(family.id), self.refresh.family_end(family)
         )
-        return BearerTokens(access_token, refresh_token, expires_in, str(family.id))
+        return BearerTokens(access_token, refresh_token, expires_in, str(family.id), *_sign_in_of(family))
 
     async def rotate(self, refresh_token: str) -> tuple[User, BearerTokens]:
         """Spend a refresh token for a new pair (`RefreshRejected` when it cannot be spent);
@@ -59,7 +73,8 @@ class BearerStrategy:
         successor, family = await self.refresh.rotate(refresh_token)
         end = self.refresh.family_end(family)
         access_token, expires_in = self.jwt.issue(str(family.user_id), str(family.id), end)
-        return family.user, BearerTokens(access_token, successor, expires_in, str(family.id))
+        tokens = BearerTokens(access_token, successor, expires_in, str(family.id), *_sign_in_of(family))
+        return family.user, tokens
 
     async def read_token(self, token: str, presented_as: str, client: ClientInfo) -> Identity | None:
         """The identity of an access token: verified, and its family live (through the

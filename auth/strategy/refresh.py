@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from auth.identity import PASSWORD_AMR
 from auth.identity_cache import IdentityCache
 from auth.secrets import REFRESH_TOKEN_PATTERN, REFRESH_TOKEN_PREFIX, digest, new_secret
 from auth.strategy.rows import LiveCredentials, is_live
@@ -39,15 +41,17 @@ class RefreshStrategy:
         return min(now + timedelta(seconds=self.settings.refresh_token_ttl), family_end)
 
     async def write_family(
-        self, user: User, user_agent: str | None, ip: str | None
+        self, user: User, user_agent: str | None, ip: str | None, amr: Sequence[str] = PASSWORD_AMR
     ) -> tuple[str, Credential]:
-        """A new family with its first refresh token (both rows or neither)."""
+        """A new family with its first refresh token (both rows or neither), signed in now
+        with the methods `amr`: its access tokens carry that `auth_time` however often it
+        rotates."""
         now = utcnow()
         # `created_at` is stamped at insert, a moment after `now`: the end computed from it
         # later is never earlier than this one.
         expires_at = self._expiry(now, now + timedelta(seconds=self.settings.refresh_family_max_age))
         token = new_secret(REFRESH_TOKEN_PREFIX)
-        family = await self.store.create_family(user, digest(token), expires_at, now, user_agent, ip)
+        family = await self.store.create_family(user, digest(token), expires_at, now, user_agent, ip, amr)
         return token, family
 
     async def rotate(self, token: str) -> tuple[str, Credential]:

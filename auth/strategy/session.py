@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from auth.identity import Identity, Scheme
+from auth.identity import PASSWORD_AMR, Identity, Scheme
 from auth.secrets import SESSION_ID_PATTERN, digest, new_secret
 from auth.strategy.rows import LiveCredentials
 from core.clock import utcnow
@@ -26,8 +27,11 @@ class SessionStrategy:
         self.live = live
         self.settings = live.settings
 
-    async def write_token(self, user: User, client: ClientInfo) -> tuple[str, Credential]:
-        """A new session for `user`: the cookie value (shown once) and the row."""
+    async def write_token(
+        self, user: User, client: ClientInfo, amr: Sequence[str] = PASSWORD_AMR
+    ) -> tuple[str, Credential]:
+        """A new session for `user`, signed in now with the methods `amr`: the cookie
+        value (shown once) and the row."""
         session_id = new_secret()
         now = utcnow()
         row = await self.live.store.create(
@@ -38,6 +42,8 @@ class SessionStrategy:
             last_used_at=now,
             user_agent=client.user_agent,
             ip=client.ip,
+            auth_time=now,
+            amr=amr,
         )
         return session_id, row
 

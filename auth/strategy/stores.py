@@ -41,8 +41,10 @@ class CredentialStore(Protocol):
         last_used_at: datetime | None = None,
         user_agent: str | None = None,
         ip: str | None = None,
+        auth_time: datetime | None = None,
+        amr: Sequence[str] = (),
     ) -> Credential:
-        """A new row."""
+        """A new row; `auth_time` and `amr` record the sign-in behind it."""
         ...
 
     async def revoke(self, credential_id: str) -> None:
@@ -61,8 +63,10 @@ class CredentialStore(Protocol):
         at: datetime,
         user_agent: str | None,
         ip: str | None,
+        amr: Sequence[str] = (),
     ) -> Credential:
-        """A refresh family with its first token (both rows or neither)."""
+        """A refresh family with its first token (both rows or neither); its `auth_time`
+        is `at`, the sign-in, with the methods `amr`."""
         ...
 
     async def find_refresh_token(self, token_hash: str) -> RefreshToken | None:

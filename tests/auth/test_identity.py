@@ -8,13 +8,41 @@ from types import SimpleNamespace
 from typing import Any
 
 from auth.identity import ANONYMOUS, DerivedIdentities, Scheme
+from models import CredentialKind
 
 
 def _row(roles: list[str], scopes: list[str] | None = None) -> Any:
     """A credential row with its user, as the strategies load them (only what is read)."""
     user = SimpleNamespace(id=uuid.UUID(int=7), roles=roles)
     expires_at = datetime(2031, 1, 1, tzinfo=UTC)
-    return SimpleNamespace(id=uuid.UUID(int=9), scopes=scopes or [], user=user, expires_at=expires_at)
+    return SimpleNamespace(
+        id=uuid.UUID(int=9),
+        kind=CredentialKind.API_TOKEN if scopes is not None else CredentialKind.REFRESH,
+        scopes=scopes or [],
+        user=user,
+        expires_at=expires_at,
+        auth_time=SIGNED_IN_AT.replace(tzinfo=None),  # databases may hand back naive UTC
+        amr=["pwd"],
+    )
+
+
+SIGNED_IN_AT = datetime(2030, 12, 31, 23, 0, tzinfo=UTC)
+
+
+def test_the_identity_carries_the_row_s_sign_in_and_kind():
+    identity = DerivedIdentities().of(_row([]), Scheme.JWT, "Bearer")
+    assert identity.auth_time == SIGNED_IN_AT and identity.auth_time.tzinfo is not None
+    assert identity.amr == ("pwd",)
+    assert identity.credential_kind == "REFRESH"
+    token = DerivedIdentities().of(_row([], scopes=["x"]), Scheme.TOKEN, "Token")
+    assert token.credential_kind == "API_TOKEN"
+
+
+def test_a_row_without_auth_time_gives_none():
+    row = _row([])
+    row.auth_time, row.amr = None, []
+    identity = DerivedIdentities().of(row, Scheme.SESSION, "cookie")
+    assert identity.auth_time is None and identity.amr == ()
 
 
 def test_the_same_row_gives_the_same_identity():
