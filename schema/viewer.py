@@ -17,13 +17,18 @@ repeated until nothing changes, so that what is left is a valid schema:
 3. an interface keeps a field only if every type implementing it keeps it, and an
    emptied interface is dropped from the types implementing it;
 4. types no longer reachable from the root types are dropped (the implementations of a
-   reachable interface count as reachable: a query may receive them), and so are
-   directive definitions no kept field uses.
+   reachable interface count as reachable: a query may receive them; so do the argument
+   types of the directives still applied), and so are directive definitions no kept
+   definition applies.
+
+It is printed as Strawberry prints the full schema (`print_sdl`), so a caller who may use
+every field gets the full SDL byte for byte.
 
 `Mutation` and `Subscription` left empty are dropped. `Query` cannot be: an anonymous
 caller's `Query` holds the public root fields (`me`, `viewer` in Gatehouse's own
-schema, plus any a module declares public), and `ViewerSchemas` refuses at start-up a
-schema whose anonymous `Query` would be empty (`EmptyQuery`).
+schema, plus any a module declares public). A schema whose anonymous `Query` would be
+empty is refused when its `ViewerSchemas` is made (`EmptyQuery`): at start-up, by the
+schema endpoint.
 
 `viewer.can(field:)` answers with the same reduction: `True` exactly when the caller's
 schema lists the field, so a UI that hides buttons agrees with the docs GraphiQL shows.
@@ -35,7 +40,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from graphql import (
     DefinitionNode,
@@ -78,12 +83,6 @@ VIEWS_KEPT = 64
 practice one per combination of roles and scopes in use)."""
 
 FieldTypes = ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode
-
-
-class CouldAllow(Protocol):
-    """What the reduction asks of a permission (every class in `auth.permissions`)."""
-
-    def could_allow(self, identity: Identity) -> bool: ...
 
 
 class EmptyQuery(ValueError):
@@ -216,17 +215,29 @@ class _Reducer:
         if OperationType.QUERY not in roots:
             raise EmptyQuery("The reduced schema's Query type has no field left.")
         reachable = self._reachable(roots.values())
-        definitions = [
-            node
-            for node in (self._rebuilt(node, reachable, roots) for node in self.document.definitions)
-            if node
-        ]
-        used = _directives_used(definitions)
-        definitions = [
-            node
-            for node in definitions
-            if not isinstance(node, DirectiveDefinitionNode) or node.name.value in used
-        ]
+        while True:
+            definitions = [
+                node
+                for node in (self._rebuilt(node, reachable, roots) for node in self.document.definitions)
+                if node
+            ]
+            used = _directives_used(definitions)
+            definitions = [
+                node
+                for node in definitions
+                if not isinstance(node, DirectiveDefinitionNode) or node.name.value in used
+            ]
+            # A kept directive's arguments may name types nothing else reaches (an enum).
+            argument_types = [
+                _named(argument.type)
+                for node in definitions
+                if isinstance(node, DirectiveDefinitionNode)
+                for argument in node.arguments or ()
+            ]
+            grown = self._reachable([*reachable, *argument_types])
+            if grown == reachable:
+                break
+            reachable = grown
         kept = frozenset(
             f"{name}.{field.name.value}"
             for name in reachable
@@ -287,8 +298,6 @@ def _directives_used(definitions: Sequence[DefinitionNode]) -> set[str]:
     for definition in definitions:
         if not isinstance(definition, DirectiveDefinitionNode):
             visit(definition)
-    # A kept directive's arguments may name another directive's input types: nothing
-    # more to keep, since directives cannot be applied inside directive definitions.
     return used
 
 
@@ -300,10 +309,30 @@ def reduce_document(document: DocumentNode, hidden: Collection[str]) -> tuple[Do
     return _Reducer(document, hidden).reduce()
 
 
+def print_sdl(document: DocumentNode) -> str:
+    """`document` printed as Strawberry prints a schema: graphql-core's `print_ast`, plus
+    the blank line `print_schema` puts before each description inside a type (but the
+    first), so a caller who may use everything gets the full SDL byte for byte."""
+    lines: list[str] = []
+    in_block_string = False
+    for line in print_ast(document).split("\n"):
+        stripped = line.lstrip()
+        if in_block_string:
+            in_block_string = not stripped.startswith('"""')
+        elif stripped.startswith('"'):
+            previous = lines[-1].rstrip() if lines else ""
+            if line.startswith(" ") and previous and not previous.endswith(("{", "(")):
+                lines.append("")
+            one_line = len(stripped) >= 6 and stripped.endswith('"""')
+            in_block_string = stripped.startswith('"""') and not one_line
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def reduce_sdl(sdl: str, hidden: Collection[str]) -> Reduction:
-    """`reduce_document` on SDL text; the answer is printed SDL."""
+    """`reduce_document` on SDL text; the answer is printed SDL (`print_sdl`)."""
     document, kept = reduce_document(parse(sdl), hidden)
-    return Reduction(sdl=print_ast(document) + "\n", fields=kept)
+    return Reduction(sdl=print_sdl(document), fields=kept)
 
 
 # --- Permissions, read off the built schema --------------------------------------------
@@ -339,7 +368,7 @@ def could_use(permissions: Iterable[object], identity: Identity) -> bool:
 
 
 def all_fields(schema: GraphQLSchema) -> frozenset[str]:
-    """Every field of an object or interface type, by coordinate (introspection's aside)."""
+    """Every field of an object or interface type, by coordinate (introspection's own types left out)."""
     return frozenset(
         f"{type_name}.{field_name}"
         for type_name, named_type in schema.type_map.items()
@@ -381,7 +410,7 @@ class ViewerSchemas:
 
     def _reduction(self, hidden: frozenset[str]) -> Reduction:
         document, kept = reduce_document(self._document, hidden)
-        return Reduction(sdl=print_ast(document) + "\n", fields=kept)
+        return Reduction(sdl=print_sdl(document), fields=kept)
 
     def view(self, identity: Identity) -> Reduction:
         """The schema `identity` could use."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import build_schema, print_schema, validate_schema
+from graphql import build_schema, parse, print_schema, validate_schema
 from strawberry.permission import BasePermission
 from strawberry.schema_directive import Location
 from strawberry.types import Info
@@ -17,7 +17,7 @@ from auth.identity import ANONYMOUS, Identity, Scheme
 from auth.permissions import gated
 from core.errors import BadUserInput
 from schema.build import build_schema as build_gatehouse_schema
-from schema.viewer import EmptyQuery, Reduction, ViewerSchemas, reduce_sdl, viewer_schemas
+from schema.viewer import EmptyQuery, Reduction, ViewerSchemas, print_sdl, reduce_sdl, viewer_schemas
 from tests.helpers import make_settings
 
 
@@ -96,6 +96,66 @@ def test_a_kept_field_keeps_its_directive_and_the_types_of_its_arguments():
     assert "directive @isAuthenticated on FIELD_DEFINITION" in reduction.sdl
     assert "directive @hasRole" not in reduction.sdl
     assert set(schema.type_map["OrderInput"].fields) == {"item", "quantity"}
+
+
+def test_descriptions_inside_a_type_are_spaced_as_print_schema_spaces_them():
+    sdl = '''
+    """A type."""
+    type Query {
+      plain: Int
+      """One line."""
+      described: Int
+      """
+      Two
+      lines.
+      """
+      long(
+        """An argument."""
+        first: Int
+        """Another."""
+        second: Int
+      ): Int
+    }
+    '''
+    printed = print_sdl(parse(sdl))
+
+    assert printed == "\n".join(
+        [
+            '"""A type."""',
+            "type Query {",
+            "  plain: Int",
+            "",
+            '  """One line."""',
+            "  described: Int",
+            "",
+            '  """',
+            "  Two",
+            "  lines.",
+            '  """',
+            "  long(",
+            '    """An argument."""',
+            "    first: Int",
+            "",
+            '    """Another."""',
+            "    second: Int",
+            "  ): Int",
+            "}",
+        ]
+    )
+    assert build_schema(printed).query_type.fields["long"].args["second"].description == "Another."
+
+
+def test_a_kept_directive_keeps_the_types_of_its_arguments():
+    sdl = """
+    enum Mode { STRICT LAX }
+    directive @guard(mode: Mode!) on FIELD_DEFINITION
+    type Query { guarded: Int @guard(mode: STRICT)  open: Int }
+    """
+    kept = built(reduce_sdl(sdl, hidden=()))
+    dropped = reduce_sdl(sdl, hidden={"Query.guarded"})
+
+    assert "Mode" in kept.type_map and kept.get_directive("guard") is not None
+    assert "Mode" not in built(dropped).type_map and "@guard" not in dropped.sdl
 
 
 def test_an_empty_query_is_refused():
@@ -390,8 +450,10 @@ def test_a_user_sees_their_own_fields_and_no_admin_field(gatehouse: ViewerSchema
 
 def test_an_admin_with_a_full_rights_credential_sees_the_whole_schema(gatehouse: ViewerSchemas):
     full = build_gatehouse_schema(make_settings())
+    mine = gatehouse.view(person("admin"))
 
-    assert print_schema(built(gatehouse.view(person("admin")))) == print_schema(build_schema(full.as_str()))
+    assert mine.sdl == full.as_str(), "byte for byte, as Strawberry prints it"
+    assert print_schema(built(mine)) == print_schema(build_schema(full.as_str()))
 
 
 def test_an_api_token_sees_what_its_scopes_allow(gatehouse: ViewerSchemas):
