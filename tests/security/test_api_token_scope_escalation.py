@@ -43,6 +43,7 @@ NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 # API token (None: any token, even one without scopes). `logout` alone ends only the token.
 DOCUMENTED: dict[str, str | None] = {
     "me": None,
+    "viewer": None,
     "user": "users:read",
     "users": "users:read",
     "myCredentials": "credentials:read",
@@ -140,6 +141,9 @@ def _login_vars(login: str) -> dict[str, Any]:
 # so that the outcome tells the permission decision alone. `n` numbers the scope sets.
 CALLS: dict[str, Call] = {
     "me": lambda w, h, n: gql(w.http, "{ me { id email } }", headers=h, cookies=False),
+    "viewer": lambda w, h, n: gql(
+        w.http, '{ viewer { can(field: "Query.users") } }', headers=h, cookies=False
+    ),
     "user": lambda w, h, n: gql(
         w.http, "query($id: ID!) { user(id: $id) { id email } }", {"id": w.admin.id}, h, cookies=False
     ),
