@@ -19,6 +19,10 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import strawberry
+from strawberry.exceptions import (
+    PermissionReturnedAwaitableInSyncContextError,
+    PermissionReturnedNonBooleanError,
+)
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
@@ -347,12 +351,31 @@ def _returns_list(field: StrawberryField) -> bool:
 class GatedExtension(PermissionExtension):
     """Strawberry's `PermissionExtension` (checks before the resolver, directives in the
     SDL), plus the object-level check of `IsOwnerOrHasRole` on what a root field
-    returned. Fields of object types are judged by their source, before resolving."""
+    returned. Fields of object types are judged by their source, before resolving.
+
+    The checks run on every gated field of every request, so the common answer (`True`)
+    takes one identity test; anything else gets Strawberry's own handling: `False` its
+    `on_unauthorized`, an awaitable in a sync field or a non-boolean its errors."""
+
+    def __init__(self, permissions: list[BasePermission]) -> None:
+        super().__init__(permissions=permissions)
+        self.checks = tuple((p, p.has_permission) for p in permissions)
+        self.object_permissions = tuple(p for p in permissions if isinstance(p, IsOwnerOrHasRole))
+        self.returns_list = False
 
     def apply(self, field: StrawberryField) -> None:
         super().apply(field)
-        self.object_permissions = tuple(p for p in self.permissions if isinstance(p, IsOwnerOrHasRole))
         self.returns_list = _returns_list(field)
+
+    def _refused(self, permission: BasePermission, answer: Any) -> Any:
+        """What a check that did not answer `True` leads to (as `PermissionExtension`)."""
+        if inspect.isawaitable(answer):
+            if inspect.iscoroutine(answer):
+                answer.close()
+            raise PermissionReturnedAwaitableInSyncContextError(permission)
+        if answer is not False:
+            raise PermissionReturnedNonBooleanError(permission, answer)
+        return self._on_unauthorized(permission)
 
     def _judge(self, value: Any, info: Info) -> Any:
         identity = identity_of(info)
@@ -375,13 +398,30 @@ class GatedExtension(PermissionExtension):
         return self._judge(value, info)
 
     def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
-        value = super().resolve(next_, source, info, **kwargs)
+        for permission, has_permission in self.checks:
+            answer = has_permission(source, info, **kwargs)
+            if answer is not True:
+                return self._refused(permission, answer)
+        value = next_(source, info, **kwargs)
         if self.object_permissions and info.path.prev is None:
             return self._judged(value, info)
         return value
 
     async def resolve_async(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
-        value = await super().resolve_async(next_, source, info, **kwargs)
+        for permission, has_permission in self.checks:
+            answer = has_permission(source, info, **kwargs)
+            if answer is not True:
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                if answer is not True:
+                    if inspect.iscoroutine(answer):
+                        answer.close()
+                    if answer is not False:
+                        raise PermissionReturnedNonBooleanError(permission, answer)
+                    return self._on_unauthorized(permission)
+        value = next_(source, info, **kwargs)
+        if not inspect.isasyncgen(value):
+            value = await value
         if self.object_permissions and info.path.prev is None:
             value = self._judged(value, info)
             if inspect.isawaitable(value):
