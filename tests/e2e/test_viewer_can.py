@@ -16,12 +16,10 @@ from tests.helpers import (
     TEST_REDIS_URL,
     TEST_SECRET,
     Persona,
-    app_client,
     bearer,
     bearer_login,
     create_token,
     gql,
-    make_settings,
     register,
     reset_postgres,
     reset_redis,
@@ -154,16 +152,3 @@ async def test_can_and_viewer_me_agree_over_a_real_socket(server: GatehouseServe
     }  # type: ignore[attr-defined]
     for coordinate in FIELDS:
         assert signed_in[coordinate] is (coordinate in listed), coordinate
-
-
-async def test_production_answers_can_too_and_tells_no_more_than_validation(clean_backends):
-    """Introspection is off in production; `can` names no field a query could not find
-    anyway: an unknown one is refused, as an unknown field in a query is."""
-    async with app_client(make_settings(app_env="production"), base_url="https://testserver") as client:
-        known = await gql(client, '{ viewer { can(field: "Query.users") } }')
-        unknown = await gql(client, '{ viewer { can(field: "Query.secrets") } }')
-        queried = await gql(client, "{ secrets }")
-
-    assert known.status == 200 and known.data == {"viewer": {"can": False}}
-    assert unknown.codes == ["BAD_USER_INPUT"]
-    assert queried.codes == ["GRAPHQL_VALIDATION_FAILED"], "the query says as much: no such field"
