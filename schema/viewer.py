@@ -383,8 +383,11 @@ class ViewerSchemas:
     Which fields a caller cannot use is worked out on every call (a few dozen
     `could_allow` calls, no I/O), so nothing about an identity is cached; the
     reduction for that set of fields is kept (`VIEWS_KEPT` of them, least recently used
-    dropped). The anonymous reduction is made at once: a schema whose anonymous `Query`
-    would be empty is refused at start-up, not on a request.
+    dropped). The key is the set of hidden fields rather than (roles, scopes, credential
+    kind): `could_allow` may read more than those (`IsVerified` reads the user's verified
+    email), and callers whose rights differ only where no field cares share a reduction.
+    The anonymous reduction is made at once: a schema whose anonymous `Query` would be
+    empty is refused at start-up, not on a request.
     """
 
     def __init__(self, schema: GraphQLSchema, sdl: str) -> None:
