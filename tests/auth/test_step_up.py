@@ -347,3 +347,16 @@ async def test_a_credential_revoked_meanwhile_is_unauthenticated_and_renews_noth
         )
     row = await Credential.get(id=identity.credential_id)
     assert row.auth_time == T0
+
+
+async def test_a_wrong_password_keeps_the_session(http, alice, clock):
+    from tests.helpers import set_cookie_headers
+
+    await cookie_login(http, alice.username)
+    result = await ask(http, REAUTH, None, p="not the password at all")
+    assert result.status == 401 and result.codes == ["UNAUTHENTICATED"]
+    assert "Basic" not in result.headers.get("www-authenticate", "")  # never a browser dialog
+    response = await http.post("/graphql", json={"query": REAUTH, "variables": {"p": "still not it, no"}})
+    assert response.status_code == 401 and set_cookie_headers(response) == []  # the cookie stays
+    me = await ask(http, "query { me { username } }", None)
+    assert me.data == {"me": {"username": alice.username}}
