@@ -179,8 +179,10 @@ async def test_production_serves_viewer_me_to_every_signed_in_caller(clean_backe
         user = bearer((await bearer_login(client, "olga"))["accessToken"])
         admin = await as_admin(client)
         bare = (await create_token(client, user, scopes=[]))["token"]
+        reader = (await create_token(client, admin, scopes=["users:read"]))["token"]
         as_user = await client.get(MINE, headers=user)
         as_bare_token = await client.get(MINE, headers={"Authorization": f"Token {bare}"})
+        as_reader_token = await client.get(MINE, headers={"Authorization": f"Token {reader}"})
         as_admin_mine = await client.get(MINE, headers=admin)
         full_as_user = await client.get(PATH, headers=user)
         bad_token = await client.get(MINE, headers=bearer("not-a-token"))
@@ -190,6 +192,8 @@ async def test_production_serves_viewer_me_to_every_signed_in_caller(clean_backe
     assert "type Query" not in anonymous.text
     assert fields(built(as_user), "Query") == {"me", "viewer", "user", "myCredentials"}
     assert fields(built(as_bare_token), "Query") == {"me", "viewer"}
+    assert fields(built(as_reader_token), "Query") == {"me", "viewer", "user", "users"}
+    assert "setUserActive" not in fields(built(as_reader_token), "Mutation")
     assert "setUserActive" in fields(built(as_admin_mine), "Mutation")
     assert full_as_user.status_code == 403, "the full schema stays the admin's"
     assert bad_token.status_code == 401
