@@ -43,28 +43,28 @@ class IsAuthenticatedDirective:
     """Requires a signed-in user."""
 
 
-@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="hasRole")
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="hasRole", repeatable=True)
 class HasRoleDirective:
     """Requires the user to hold `role`."""
 
     role: str
 
 
-@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="hasScope")
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="hasScope", repeatable=True)
 class HasScopeDirective:
     """Requires the credential to carry `scope` (API tokens carry only what they were given)."""
 
     scope: str
 
 
-@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isSelfOrHasRole")
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isSelfOrHasRole", repeatable=True)
 class IsSelfOrHasRoleDirective:
     """Requires the parent object to be the user themselves, or the user to hold `role`."""
 
     role: str
 
 
-@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isOwnerOrHasRole")
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="isOwnerOrHasRole", repeatable=True)
 class IsOwnerOrHasRoleDirective:
     """Requires the object (what a root field returns, else the parent object) to belong
     to the user, or the user to hold `role`. `onList: "refuse"` (printed only when set):

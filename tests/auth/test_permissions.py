@@ -182,9 +182,9 @@ async def test_permissions_raise_errors_carrying_their_code(query, who, error_ty
 def test_printed_sdl_shows_each_directive_with_its_arguments():
     sdl = SCHEMA.as_str()
     assert "directive @isAuthenticated on FIELD_DEFINITION" in sdl
-    assert "directive @hasRole(role: String!) on FIELD_DEFINITION" in sdl
-    assert "directive @hasScope(scope: String!) on FIELD_DEFINITION" in sdl
-    assert "directive @isSelfOrHasRole(role: String!) on FIELD_DEFINITION" in sdl
+    assert "directive @hasRole(role: String!) repeatable on FIELD_DEFINITION" in sdl
+    assert "directive @hasScope(scope: String!) repeatable on FIELD_DEFINITION" in sdl
+    assert "directive @isSelfOrHasRole(role: String!) repeatable on FIELD_DEFINITION" in sdl
     assert "secret: String! @isAuthenticated" in sdl
     assert 'adminOnly: String! @hasRole(role: "admin")' in sdl
     assert 'scoped: String! @hasScope(scope: "x")' in sdl
@@ -209,3 +209,25 @@ def test_two_roles_print_two_directive_uses_but_one_definition():
     assert sdl.count("directive @hasRole") == 1
     assert 'a: Int! @hasRole(role: "admin")' in sdl
     assert 'b: Int! @hasRole(role: "auditor")' in sdl
+
+
+def test_a_field_gated_twice_by_one_directive_prints_sdl_that_builds_back() -> None:
+    """Two scopes (or two roles) on one field: the directives are repeatable, so the SDL
+    Gatehouse serves (schema.graphql, ?viewer=me) is valid for graphql-core and clients."""
+    from graphql import build_schema as build_from_sdl
+
+    @strawberry.type
+    class TwiceQuery:
+        both: str = strawberry.field(
+            resolver=lambda: "x",
+            extensions=gated(
+                HasRole("admin"), HasRole("auditor"), HasScope("a:read"), HasScope("b:read"),
+                IsSelfOrHasRole("admin"), IsSelfOrHasRole("auditor"),
+            ),
+        )
+
+    sdl = strawberry.Schema(query=TwiceQuery).as_str()
+    assert 'directive @hasScope(scope: String!) repeatable on FIELD_DEFINITION' in sdl
+    rebuilt = build_from_sdl(sdl)
+    both = rebuilt.query_type.fields["both"]  # type: ignore[union-attr]
+    assert [d.name.value for d in both.ast_node.directives].count("hasScope") == 2  # type: ignore[union-attr]

@@ -269,7 +269,7 @@ def test_on_list_must_be_filter_or_refuse():
 
 def test_the_directive_prints_with_its_role_and_on_list_only_when_refusing():
     sdl = SCHEMA.as_str()
-    assert "directive @isOwnerOrHasRole(role: String!, onList: String) on FIELD_DEFINITION" in sdl
+    assert "directive @isOwnerOrHasRole(role: String!, onList: String) repeatable on FIELD_DEFINITION" in sdl
     assert 'note(id: Int!): Note @isOwnerOrHasRole(role: "admin")\n' in sdl
     assert 'notesOrNothing: [Note!]! @isOwnerOrHasRole(role: "admin", onList: "refuse")\n' in sdl
     assert 'body: String! @isOwnerOrHasRole(role: "admin")\n' in sdl
