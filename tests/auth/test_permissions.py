@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
 
-from auth.identity import ANONYMOUS, Identity, Scheme
+from auth.identity import ANONYMOUS, Identity
 from auth.permissions import HasRole, HasScope, IsAuthenticated, IsSelfOrHasRole, gated
 from core.errors import Forbidden, Unauthenticated
-from models import User
-from schema.engine import Phase
-from web.errors import code_error
+from tests.helpers.tiny_schemas import Ctx, ErrorCodes
+from tests.helpers.tiny_schemas import identity_of as identity
 
 ALICE_ID = uuid.uuid4()
 BOB_ID = uuid.uuid4()
-
-
-@dataclass
-class Ctx:
-    """The smallest context the permissions need."""
-
-    identity: Identity
-
-
-def identity(
-    user_id: uuid.UUID, roles: tuple[str, ...] = (), scopes: frozenset[str] | None = None
-) -> Identity:
-    user = User(id=user_id, username=f"user_{str(user_id)[:6]}", roles=list(roles))
-    scheme = Scheme.TOKEN if scopes is not None else Scheme.JWT
-    return Identity(user=user, roles=frozenset(roles), scopes=scopes, scheme=scheme)
 
 
 @strawberry.type
@@ -63,16 +44,6 @@ class Query:
     @strawberry.field
     def person(self, id: strawberry.ID) -> Person:
         return Person(id=id, email="p@example.com")
-
-
-class ErrorCodes(SchemaExtension):
-    """Codes each error through the server's one error exit, as the HTTP face does."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [code_error(e, Phase.EXECUTION) for e in result.errors]  # type: ignore[union-attr]
 
 
 SCHEMA = strawberry.Schema(query=Query, extensions=[ErrorCodes])
@@ -221,13 +192,17 @@ def test_a_field_gated_twice_by_one_directive_prints_sdl_that_builds_back() -> N
         both: str = strawberry.field(
             resolver=lambda: "x",
             extensions=gated(
-                HasRole("admin"), HasRole("auditor"), HasScope("a:read"), HasScope("b:read"),
-                IsSelfOrHasRole("admin"), IsSelfOrHasRole("auditor"),
+                HasRole("admin"),
+                HasRole("auditor"),
+                HasScope("a:read"),
+                HasScope("b:read"),
+                IsSelfOrHasRole("admin"),
+                IsSelfOrHasRole("auditor"),
             ),
         )
 
     sdl = strawberry.Schema(query=TwiceQuery).as_str()
-    assert 'directive @hasScope(scope: String!) repeatable on FIELD_DEFINITION' in sdl
+    assert "directive @hasScope(scope: String!) repeatable on FIELD_DEFINITION" in sdl
     rebuilt = build_from_sdl(sdl)
     both = rebuilt.query_type.fields["both"]  # type: ignore[union-attr]
     assert [d.name.value for d in both.ast_node.directives].count("hasScope") == 2  # type: ignore[union-attr]

@@ -6,32 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
 
-from auth.identity import ANONYMOUS, Identity, Scheme
+from auth.identity import ANONYMOUS, Identity
 from auth.permissions import IsOwnerOrHasRole, gated
-from models import User
-from schema.engine import Phase
 from schema.rules import describe_rules
-from web.errors import code_error
+from tests.helpers.tiny_schemas import Ctx, ErrorCodes
+from tests.helpers.tiny_schemas import identity_of as identity
 
 ALICE_ID = uuid.uuid4()
 BOB_ID = uuid.uuid4()
-
-
-@dataclass
-class Ctx:
-    identity: Identity
-
-
-def identity(user_id: uuid.UUID, roles: tuple[str, ...] = ()) -> Identity:
-    user = User(id=user_id, username=f"user_{str(user_id)[:6]}", roles=list(roles))
-    return Identity(user=user, roles=frozenset(roles), scheme=Scheme.JWT)
 
 
 ALICE = identity(ALICE_ID)
@@ -118,14 +105,6 @@ class Subscription:
     async def note_events(self) -> AsyncGenerator[Note, None]:
         for note in NOTES:
             yield note
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [code_error(e, Phase.EXECUTION) for e in result.errors]  # type: ignore[union-attr]
 
 
 SCHEMA = strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes])

@@ -3,15 +3,11 @@ a tiny schema (their codes, `extensions.maxAge`, Basic and API tokens, printed d
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import strawberry
 import time_machine
-from strawberry.extensions import SchemaExtension
 
 from auth.identity import ANONYMOUS, Identity, Scheme
 from auth.permissions import (
@@ -26,17 +22,11 @@ from auth.permissions import (
     gated,
 )
 from core.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON
-from models import User
-from schema.engine import Phase
 from schema.rules import describe_rules
-from web.errors import code_error, status_of
+from tests.helpers.tiny_schemas import Ctx, ErrorCodes, identity_of
+from web.errors import status_of
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Ctx:
-    identity: Identity
 
 
 def identity(
@@ -48,17 +38,11 @@ def identity(
     auth_time: datetime | None = T0,
     verified: bool = False,
 ) -> Identity:
-    user = User(id=uuid.uuid4(), username="someone", roles=list(roles))
-    user.email_verified_at = T0 if verified else None
-    return Identity(
-        user=user,
-        roles=frozenset(roles),
-        scopes=scopes,
-        scheme=scheme,
-        credential_kind=kind,
-        auth_time=auth_time,
-        amr=("pwd",),
-    )
+    """A signed-in identity; by default a session signed in at T0."""
+    return identity_of(
+        roles=roles, scopes=scopes, scheme=scheme, kind=kind, auth_time=auth_time,
+        verified_at=T0 if verified else None,
+    )  # fmt: skip
 
 
 USER = identity()
@@ -127,14 +111,6 @@ class Query:
     @strawberry.field(extensions=gated(HasRole("admin"), RequiresFreshAuth(300)))
     def admin_fresh(self) -> str:
         return "af"
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [code_error(e, Phase.EXECUTION) for e in result.errors]  # type: ignore[union-attr]
 
 
 SCHEMA = strawberry.Schema(query=Query, extensions=[ErrorCodes])
