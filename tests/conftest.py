@@ -34,10 +34,11 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def clean_backends() -> None:
-    """Empty PostgreSQL and Redis before a test that uses them."""
+async def clean_backends(settings: Settings) -> None:
+    """Empty PostgreSQL and Redis before a test that uses them; on PostgreSQL the schema
+    modules the `settings` serve are migrated too, so their tables exist and start empty."""
     if TEST_DATABASE_URL:
-        await reset_postgres(TEST_DATABASE_URL)
+        await reset_postgres(TEST_DATABASE_URL, settings.schema_modules)
     if TEST_REDIS_URL:
         await reset_redis(TEST_REDIS_URL)
 

@@ -52,15 +52,6 @@ def settings() -> Settings:
     return make_settings(schema_modules=(MODULE,))
 
 
-@pytest.fixture
-async def clean_backends() -> None:
-    """Gatehouse's and the module's tables migrated and emptied (PostgreSQL), Redis emptied."""
-    if TEST_DATABASE_URL:
-        await reset_postgres(TEST_DATABASE_URL, modules=(MODULE,))
-    if TEST_REDIS_URL:
-        await reset_redis(TEST_REDIS_URL)
-
-
 async def _headers(http: httpx.AsyncClient, who: Persona) -> dict[str, str]:
     return jwt_headers(await bearer_login(http, who.username))
 

@@ -8,32 +8,13 @@ import pytest
 
 from core.settings import Settings
 from tests.examples.notes.documents import SCHEMA_MODULES
-from tests.helpers import (
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
-    Persona,
-    bearer_login,
-    jwt_headers,
-    make_settings,
-    reset_postgres,
-    reset_redis,
-)
+from tests.helpers import Persona, bearer_login, jwt_headers, make_settings
 
 
 @pytest.fixture
 def settings() -> Settings:
     """Gatehouse's test settings serving the example (`SCHEMA_MODULES=examples.notes`)."""
     return make_settings(schema_modules=SCHEMA_MODULES)
-
-
-@pytest.fixture
-async def clean_backends() -> None:
-    """Empty PostgreSQL and Redis, as the shared fixture does, with the module's migrations
-    applied too (its `notes` table)."""
-    if TEST_DATABASE_URL:
-        await reset_postgres(TEST_DATABASE_URL, SCHEMA_MODULES)
-    if TEST_REDIS_URL:
-        await reset_redis(TEST_REDIS_URL)
 
 
 @pytest.fixture
