@@ -32,6 +32,7 @@ from schema.build import build_schema
 from schema.engine import build_engine
 from schema.graphiql import graphiql_routes
 from schema.modules import load_modules, model_apps
+from schema.viewer import viewer_schemas
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
 from web.graphql import GraphQLView
@@ -84,9 +85,13 @@ def create_app(
     """
     redis: Any = connect_redis(settings) if settings.redis_url else None
     backend = AuthBackend.build(settings, redis=redis, hasher=hasher)
-    schema = build_schema(settings)
-    # The modules' models join Gatehouse's (imported once already by build_schema).
-    apps = model_apps(load_modules(settings.schema_modules))
+    # Loaded once: their root types join the schema, their models Gatehouse's.
+    modules = load_modules(settings.schema_modules)
+    schema = build_schema(settings, modules)
+    # Made now, whatever SCHEMA_ENDPOINT says: `viewer.can` uses it on requests (about
+    # 15 ms to make), and a schema whose anonymous Query would be empty stops start-up.
+    viewer_schemas(schema)
+    apps = model_apps(modules)
     persisted = PersistedQueries.from_settings(settings, redis)
     view = GraphQLView(settings, backend, build_engine(schema, settings), persisted)
 

@@ -6,6 +6,8 @@ schema/modules.py); the whole schema is then held to deny by default (schema/pub
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -18,7 +20,7 @@ from core.settings import Settings, SettingsError
 from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
 from schema.limits import OneCredentialFieldPerOperation
-from schema.modules import load_modules, merge_root
+from schema.modules import SchemaModule, load_modules, merge_root
 from schema.public import permissions_of, public, ungated_root_fields
 from schema.rules import describe_rules
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection, Viewer
@@ -103,8 +105,12 @@ class GatehouseSchema(strawberry.Schema):
         return None
 
 
-def build_schema(settings: Settings) -> GatehouseSchema:
-    """The schema with its limits and, in production, no introspection."""
+def build_schema(settings: Settings, modules: Sequence[SchemaModule] | None = None) -> GatehouseSchema:
+    """The schema with its limits and, in production, no introspection.
+
+    `modules` are `settings.schema_modules` loaded already (`load_modules`), for a caller
+    that needs them too (the app factory: their models); without them they are loaded here.
+    """
     rules: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
@@ -113,7 +119,8 @@ def build_schema(settings: Settings) -> GatehouseSchema:
     ]
     if settings.production:
         rules.append(NoSchemaIntrospectionCustomRule)
-    modules = load_modules(settings.schema_modules)
+    if modules is None:
+        modules = load_modules(settings.schema_modules)
     query_type = merge_root("Query", Query, modules)
     assert query_type is not None
     schema = GatehouseSchema(

@@ -149,18 +149,23 @@ def _import_models(name: str, model_module: str) -> None:
         ) from None
 
 
-def _field_names(root: type) -> list[str]:
+def _field_names(root: type) -> list[tuple[str, str]]:
+    """Each field of `root` as (its GraphQL name, its Python attribute name)."""
     definition = get_object_definition(root, strict=True)
     assert isinstance(definition, StrawberryObjectDefinition)
     converter = NameConverter()
-    return [converter.get_graphql_name(field) for field in definition.fields]
+    return [(converter.get_graphql_name(field), field.python_name) for field in definition.fields]
 
 
 def merge_root(type_name: str, own: type | None, modules: Sequence[SchemaModule]) -> type | None:
     """Gatehouse's root type `type_name` (`own`, or None) joined with the modules' ones.
 
     A field defined twice is a `SettingsError` naming both owners: merged silently, the
-    later one would replace the other's resolver and permissions.
+    later one would replace the other's resolver and permissions. Twice means the same
+    GraphQL name, or the same Python attribute name under different GraphQL names
+    (`me = strawberry.field(name="moduleMe")` beside Gatehouse's `me`): the merged type
+    is made by class inheritance, which keeps one field per attribute, so the other would
+    vanish from the schema without a word.
     """
     parts: list[tuple[str, type]] = [(GATEHOUSE, own)] if own is not None else []
     parts += [(m.name, root) for m in modules if (root := m.root(type_name)) is not None]
@@ -169,13 +174,22 @@ def merge_root(type_name: str, own: type | None, modules: Sequence[SchemaModule]
     if len(parts) == 1 and own is not None:
         return own
     owners: dict[str, str] = {}
+    attributes: dict[str, tuple[str, str]] = {}  # Python name: (GraphQL name, owner)
     for owner, root in parts:
-        for field_name in _field_names(root):
+        for field_name, python_name in _field_names(root):
             if field_name in owners:
                 raise SettingsError(
                     f"SCHEMA_MODULES: {type_name}.{field_name} is defined by both "
                     f"{owners[field_name]} and {owner}"
                 )
+            if python_name in attributes:
+                other_name, other = attributes[python_name]
+                raise SettingsError(
+                    f"SCHEMA_MODULES: {type_name}.{field_name} of {owner} and {type_name}.{other_name} "
+                    f"of {other} share the Python attribute name {python_name!r}; merged, one "
+                    "would replace the other: rename the attribute"
+                )
             owners[field_name] = owner
+            attributes[python_name] = (field_name, owner)
     merged: type = strawberry.type(type(type_name, tuple(root for _, root in parts), {}))
     return merged

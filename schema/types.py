@@ -30,7 +30,11 @@ class User:
     id: strawberry.ID
     username: str
     email: str = strawberry.field(extensions=gated(IsSelfOrHasRole("admin")))
-    email_verified: bool = strawberry.field(description="False until the owner proves the address is theirs.")
+    # Gated as `email`: whether an address is verified says something about the address.
+    email_verified: bool = strawberry.field(
+        description="False until the owner proves the address is theirs.",
+        extensions=gated(IsSelfOrHasRole("admin")),
+    )
     roles: list[str]
     created_at: datetime
 

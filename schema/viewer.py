@@ -32,14 +32,21 @@ schema endpoint.
 
 `viewer.can(field:)` answers with the same reduction: `True` exactly when the caller's
 schema lists the field, so a UI that hides buttons agrees with the docs GraphiQL shows.
+It needs only the fields kept (steps 1 to 4 on names, a fraction of a millisecond), not
+the printed SDL (milliseconds), so a caller cycling through many scope subsets costs the
+event loop little; a `?viewer=me` whose reduction is not kept yet is printed in a worker
+thread (`ViewerSchemas.view_async`), one at a time for the whole process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
 from graphql import (
@@ -76,11 +83,18 @@ ROOT_NAMES = {
     OperationType.MUTATION: "Mutation",
     OperationType.SUBSCRIPTION: "Subscription",
 }
-COORDINATE = re.compile(r"^([_A-Za-z][_0-9A-Za-z]*)\.([_A-Za-z][_0-9A-Za-z]*)$")
+# Matched whole (`fullmatch`): `$` would also accept a trailing newline.
+COORDINATE = re.compile(r"([_A-Za-z][_0-9A-Za-z]*)\.([_A-Za-z][_0-9A-Za-z]*)")
 FIELD_ARGUMENT = "field"
-VIEWS_KEPT = 64
-"""How many distinct reductions are kept (one per distinct set of hidden fields: in
-practice one per combination of roles and scopes in use)."""
+VIEWS_KEPT = 256
+"""How many printed reductions (`?viewer=me`) are kept, least recently used dropped: one
+per distinct set of hidden fields, in practice one per combination of roles and scopes
+in use (an SDL of a few kilobytes each)."""
+FIELD_SETS_KEPT = 4096
+"""How many sets of kept fields (`viewer.can`) are kept: small, and cheap to make again."""
+# Prints the reductions not kept yet for `view_async`: one thread for the process, so
+# a burst of new scope subsets queues here instead of crowding the event loop.
+_PRINTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="viewer-schema")
 
 FieldTypes = ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode
 
@@ -207,14 +221,31 @@ class _Reducer:
         elif isinstance(node, InputObjectTypeDefinitionNode):
             yield from (_named(field.type) for field in node.fields or ())
 
-    def reduce(self) -> tuple[DocumentNode, frozenset[str]]:
+    def _kept_roots(self) -> tuple[dict[OperationType, str], set[str]]:
+        """Steps 1 to 3, then the root types left and the types they reach."""
         self._settle()
         roots = {
             operation: name for operation, name in _root_names(self.document).items() if not self._empty(name)
         }
         if OperationType.QUERY not in roots:
             raise EmptyQuery("The reduced schema's Query type has no field left.")
-        reachable = self._reachable(roots.values())
+        return roots, self._reachable(roots.values())
+
+    def _kept(self, reachable: set[str]) -> frozenset[str]:
+        return frozenset(
+            f"{name}.{field.name.value}"
+            for name in reachable
+            if name in self.fields
+            for field in self.fields[name]
+        )
+
+    def kept_fields(self) -> frozenset[str]:
+        """The coordinates `reduce` keeps, without rebuilding or printing anything: the
+        types a directive's arguments add are input types, which hold no fields."""
+        return self._kept(self._kept_roots()[1])
+
+    def reduce(self) -> tuple[DocumentNode, frozenset[str]]:
+        roots, reachable = self._kept_roots()
         while True:
             definitions = [
                 node
@@ -238,13 +269,7 @@ class _Reducer:
             if grown == reachable:
                 break
             reachable = grown
-        kept = frozenset(
-            f"{name}.{field.name.value}"
-            for name in reachable
-            if name in self.fields
-            for field in self.fields[name]
-        )
-        return DocumentNode(definitions=tuple(definitions)), kept
+        return DocumentNode(definitions=tuple(definitions)), self._kept(reachable)
 
     def _rebuilt(
         self, node: DefinitionNode, reachable: set[str], roots: dict[OperationType, str]
@@ -382,10 +407,11 @@ class ViewerSchemas:
 
     Which fields a caller cannot use is worked out on every call (a few dozen
     `could_allow` calls, no I/O), so nothing about an identity is cached; the
-    reduction for that set of fields is kept (`VIEWS_KEPT` of them, least recently used
-    dropped). The key is the set of hidden fields rather than (roles, scopes, credential
-    kind): `could_allow` may read more than those (`IsVerified` reads the user's verified
-    email), and callers whose rights differ only where no field cares share a reduction.
+    reduction for that set of fields is kept (`VIEWS_KEPT` printed ones and
+    `FIELD_SETS_KEPT` sets of kept fields, least recently used dropped). The key is the
+    set of hidden fields rather than (roles, scopes, credential kind): `could_allow` may
+    read more than those (`IsVerified` reads the user's verified email), and callers
+    whose rights differ only where no field cares share a reduction.
     The anonymous reduction is made at once: a schema whose anonymous `Query` would be
     empty is refused at start-up, not on a request.
     """
@@ -400,7 +426,9 @@ class ViewerSchemas:
             if not name.startswith("__") and isinstance(t, GraphQLObjectType | GraphQLInterfaceType)
         }
         self._types = {name for name in schema.type_map if not name.startswith("__")}
-        self._reduce = functools.lru_cache(maxsize=VIEWS_KEPT)(self._reduction)
+        self._views: OrderedDict[frozenset[str], Reduction] = OrderedDict()
+        self._printing: dict[frozenset[str], Future[Reduction]] = {}
+        self._kept_fields = functools.lru_cache(maxsize=FIELD_SETS_KEPT)(self._kept_fields_of)
         self.anonymous = self.view(ANONYMOUS)
 
     def hidden(self, identity: Identity) -> frozenset[str]:
@@ -412,17 +440,54 @@ class ViewerSchemas:
         )
 
     def _reduction(self, hidden: frozenset[str]) -> Reduction:
+        """The printed reduction (pure: safe in `_PRINTER`'s thread)."""
         document, kept = reduce_document(self._document, hidden)
         return Reduction(sdl=print_sdl(document), fields=kept)
 
+    def _kept_fields_of(self, hidden: frozenset[str]) -> frozenset[str]:
+        return _Reducer(self._document, hidden).kept_fields()
+
+    def _kept_view(self, hidden: frozenset[str]) -> Reduction | None:
+        found = self._views.get(hidden)
+        if found is not None:
+            self._views.move_to_end(hidden)
+        return found
+
+    def _keep(self, hidden: frozenset[str], reduction: Reduction) -> Reduction:
+        self._views[hidden] = reduction
+        self._views.move_to_end(hidden)
+        while len(self._views) > VIEWS_KEPT:
+            self._views.popitem(last=False)
+        return reduction
+
     def view(self, identity: Identity) -> Reduction:
-        """The schema `identity` could use."""
-        return self._reduce(self.hidden(identity))
+        """The schema `identity` could use (printed here when not kept: for start-up and
+        tests; a request uses `view_async`)."""
+        hidden = self.hidden(identity)
+        return self._kept_view(hidden) or self._keep(hidden, self._reduction(hidden))
+
+    async def view_async(self, identity: Identity) -> Reduction:
+        """`view`, with a reduction not kept yet printed off the event loop (one at a time
+        for the process; callers waiting for the same one share it)."""
+        hidden = self.hidden(identity)
+        found = self._kept_view(hidden)
+        if found is not None:
+            return found
+        printing = self._printing.get(hidden)
+        if printing is None:
+            printing = _PRINTER.submit(self._reduction, hidden)
+            self._printing[hidden] = printing
+        # Shielded: one caller going away must not cancel what the others wait for.
+        reduction = await asyncio.shield(asyncio.wrap_future(printing))
+        # Forgotten here, on the loop, once kept: a caller arriving in between finds one or the other.
+        if self._printing.get(hidden) is printing:
+            del self._printing[hidden]
+        return self._kept_view(hidden) or self._keep(hidden, reduction)
 
     def can(self, identity: Identity, coordinate: str) -> bool:
         """Whether `identity`'s schema lists `coordinate` (`Mutation.grantRole`,
         `User.email`); `BadUserInput` on `field` for a malformed or unknown one."""
-        match = COORDINATE.match(coordinate)
+        match = COORDINATE.fullmatch(coordinate)
         if match is None:
             raise BadUserInput({FIELD_ARGUMENT: "Name a field as Type.field, e.g. Mutation.grantRole."})
         type_name, _ = match.groups()
@@ -432,7 +497,7 @@ class ViewerSchemas:
             raise BadUserInput({FIELD_ARGUMENT: f"{type_name} is not an object or interface type."})
         if coordinate not in self._fields:
             raise BadUserInput({FIELD_ARGUMENT: f"{type_name} has no field {match.group(2)}."})
-        return coordinate in self.view(identity).fields
+        return coordinate in self._kept_fields(self.hidden(identity))
 
 
 _KEPT_AS = "_gatehouse_viewer_schemas"

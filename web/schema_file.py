@@ -71,7 +71,7 @@ class SchemaFile:
         if refusal is not None:
             response = error_response(refusal, APPLICATION_JSON, identity.presented_as)
         elif viewer_me:
-            body = self.viewers.view(identity).sdl.encode("utf-8")
+            body = (await self.viewers.view_async(identity)).sdl.encode("utf-8")
             response = Response(body, media_type=SDL_TYPE, headers=NO_STORE)
         else:
             response = Response(self.body, media_type=SDL_TYPE, headers=NO_STORE)

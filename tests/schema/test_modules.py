@@ -181,6 +181,45 @@ def test_a_root_field_two_modules_define_is_refused_naming_both():
     )
 
 
+def test_a_root_field_with_gatehouses_python_name_under_another_graphql_name_is_refused():
+    # Merged by class inheritance, `me = strawberry.field(name="moduleMe")` would replace
+    # Gatehouse's `me` (or vanish): one field per Python attribute survives.
+    with pytest.raises(SettingsError) as refused:
+        _schema(f"{MODULES}.renamed_clash")
+
+    assert str(refused.value) == (
+        f"SCHEMA_MODULES: Query.moduleMe of {MODULES}.renamed_clash and Query.me of Gatehouse share "
+        "the Python attribute name 'me'; merged, one would replace the other: rename the attribute"
+    )
+
+
+def test_a_root_field_with_another_modules_python_name_is_refused_naming_both():
+    with pytest.raises(SettingsError) as refused:
+        _schema(PROJECTS, f"{MODULES}.renamed_twin")
+
+    assert str(refused.value).startswith(
+        f"SCHEMA_MODULES: Query.twinStatus of {MODULES}.renamed_twin and Query.projectsStatus of {PROJECTS} "
+        "share the Python attribute name 'projects_status'"
+    )
+
+
+def test_the_app_loads_the_modules_once(monkeypatch):
+    from app.factory import create_app
+    from schema import modules
+
+    loaded: list[str] = []
+    real_load = modules._load
+
+    def counting_load(name: str):
+        loaded.append(name)
+        return real_load(name)
+
+    monkeypatch.setattr(modules, "_load", counting_load)
+    create_app(make_settings(schema_modules=(PROJECTS,)))
+
+    assert loaded == [PROJECTS]
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -31,6 +31,7 @@ def test_committed_schema_shows_the_contract_directives():
         'revokeRole(userId: ID!, role: String!): User! @hasRole(role: "admin")',
         'setUserActive(userId: ID!, active: Boolean!): User! @hasRole(role: "admin")',
         'email: String! @isSelfOrHasRole(role: "admin")',
+        'emailVerified: Boolean! @isSelfOrHasRole(role: "admin")',
     ):
         assert line in sdl, line
 

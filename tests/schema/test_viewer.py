@@ -377,6 +377,48 @@ def test_can_answers_as_the_reduced_schema_lists(tiny: ViewerSchemas):
     assert tiny.can(person("finance"), "Report.title") is False
 
 
+def fresh_tiny() -> ViewerSchemas:
+    schema = strawberry.Schema(query=TinyQuery, mutation=TinyMutation)
+    return ViewerSchemas(schema._schema, schema.as_str())
+
+
+def test_can_answers_without_printing_a_schema(tiny: ViewerSchemas, monkeypatch):
+    # Printing is the dear part of a reduction (milliseconds); `can` needs only the names.
+    fresh = fresh_tiny()
+
+    def no_printing(document: Any) -> str:
+        raise AssertionError("viewer.can printed a schema")
+
+    monkeypatch.setattr("schema.viewer.print_sdl", no_printing)
+    for who in (person("staff"), person("finance"), person("staff", "finance"), ANONYMOUS):
+        for coordinate in sorted(fresh._fields):
+            assert fresh.can(who, coordinate) is (coordinate in tiny.view(who).fields), coordinate
+
+
+async def test_view_async_prints_a_new_reduction_off_the_event_loop_once(monkeypatch):
+    import asyncio
+    import threading
+
+    fresh = fresh_tiny()
+    staff = person("staff")
+    expected = fresh_tiny().view(staff)
+    printed_in: list[str] = []
+    real_print = print_sdl
+
+    def recording_print(document: Any) -> str:
+        printed_in.append(threading.current_thread().name)
+        return real_print(document)
+
+    monkeypatch.setattr("schema.viewer.print_sdl", recording_print)
+    first, second, third = await asyncio.gather(*(fresh.view_async(staff) for _ in range(3)))
+
+    assert first is second is third, "callers waiting together share one reduction"
+    assert first == expected
+    assert len(printed_in) == 1 and printed_in[0] != threading.current_thread().name
+    assert await fresh.view_async(staff) is first and len(printed_in) == 1, "kept"
+    assert await fresh.view_async(ANONYMOUS) is fresh.anonymous
+
+
 @pytest.mark.parametrize(
     ("coordinate", "message"),
     [
@@ -388,6 +430,8 @@ def test_can_answers_as_the_reduced_schema_lists(tiny: ViewerSchemas):
         ("__Schema.types", "no type __Schema"),
         ("Query.nope", "Query has no field nope"),
         ("String.length", "String is not an object or interface type"),
+        ("Query.reports\n", "Name a field as Type.field"),
+        ("\nQuery.reports", "Name a field as Type.field"),
     ],
 )
 def test_can_refuses_a_malformed_or_unknown_field(tiny: ViewerSchemas, coordinate: str, message: str):
@@ -435,6 +479,7 @@ def test_an_anonymous_query_holds_me_and_viewer(gatehouse: ViewerSchemas):
     assert field_names(schema, "Query") == {"me", "viewer"}
     assert field_names(schema, "Mutation") == {"register", "login", "refreshToken"}
     assert "email" not in field_names(schema, "User")
+    assert "emailVerified" not in field_names(schema, "User"), "gated as email is"
     assert "Credential" not in schema.type_map
 
 
@@ -445,6 +490,7 @@ def test_a_user_sees_their_own_fields_and_no_admin_field(gatehouse: ViewerSchema
     assert "grantRole" not in field_names(schema, "Mutation")
     assert "logout" in field_names(schema, "Mutation")
     assert "email" in field_names(schema, "User"), "their own email, at least"
+    assert "emailVerified" in field_names(schema, "User")
     assert "UserConnection" not in schema.type_map
 
 

@@ -204,3 +204,17 @@ async def test_schema_endpoint_off_serves_no_viewer_schema_either(clean_backends
         response = await client.get(MINE)
     assert response.status_code == 404
     assert "type Query" not in response.text
+
+
+def test_the_viewer_schemas_are_made_at_start_up_even_with_the_endpoint_off(monkeypatch):
+    # `viewer.can` needs them on a request; made there, the first caller would wait for them.
+    from app.factory import create_app
+    from schema import viewer
+
+    app = create_app(make_settings(schema_endpoint=False))
+
+    def on_a_request(*args, **kwargs):
+        raise AssertionError("ViewerSchemas made after start-up")
+
+    monkeypatch.setattr(viewer, "ViewerSchemas", on_a_request)
+    assert viewer_schemas(app.state.schema).anonymous.fields
