@@ -14,7 +14,7 @@ Object-level classes say yes to any signed-in user (for their own objects).
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -231,20 +231,40 @@ class IsOwnerOrHasRole(GatehousePermission):
     makes the whole field `FORBIDDEN`. A single object not allowed is `FORBIDDEN`, and
     `None` stays `None`. The role, when held, allows every object. Anonymous callers get
     `UNAUTHENTICATED` before the resolver runs. A paginated connection is not a list:
-    put the rule on the node type's fields, or filter in the resolver. On a mutation
-    the check comes after the resolver ran: it guards the answer, not the write, so a
-    mutation's service checks ownership before it writes.
+    put the rule on the node type's fields, or filter in the resolver.
+
+    A subscription's stream is judged as a list, event by event: with
+    `on_list="filter"` an event the user may not see is skipped and the stream goes on;
+    with `on_list="refuse"` such an event is `FORBIDDEN` (and ends the stream). An event
+    that is itself a list (`AsyncGenerator[list[Note], None]`) is filtered or refused
+    as a list field's value is.
+
+    On a mutation the check on the returned value comes after the resolver ran: it
+    guards the answer, not the write. So start-up refuses `IsOwnerOrHasRole` on a
+    `Mutation` root field unless it is declared `judged_before_write=True`: the
+    resolver loads the object and calls `permission.judge(identity, row, is_list=False)`
+    before it writes (examples/notes/resolvers.py). The returned value is still judged
+    after, as on any root field.
 
     Prints as `@isOwnerOrHasRole(role: "admin")`, with `onList: "refuse"` when refusing
-    (the default is not printed); `owner_field` is a Python detail and is not printed.
+    (the default is not printed); `owner_field` and `judged_before_write` are Python
+    details and are not printed.
     """
 
-    def __init__(self, role: str, owner_field: str = "owner_id", on_list: OnList = "filter") -> None:
+    def __init__(
+        self,
+        role: str,
+        owner_field: str = "owner_id",
+        on_list: OnList = "filter",
+        *,
+        judged_before_write: bool = False,
+    ) -> None:
         if on_list not in ("filter", "refuse"):
             raise ValueError(f'on_list must be "filter" or "refuse", not {on_list!r}')
         self.role = role
         self.owner_field = owner_field
         self.on_list = on_list
+        self.judged_before_write = judged_before_write
         self.message = f"Only the owner or the {role} role may see this."
         self._directive = IsOwnerOrHasRoleDirective(
             role=role, on_list=on_list if on_list != "filter" else strawberry.UNSET
@@ -341,6 +361,35 @@ class RequiresFreshAuth(GatehousePermission):
         return identity.is_authenticated
 
 
+def refused(
+    extension: PermissionExtension, permission: BasePermission, answer: object, *, awaited: bool = False
+) -> Any:
+    """What a permission's answer other than `True` leads to, exactly as Strawberry's
+    `PermissionExtension` decides it. The one place for it: `GatedExtension` (sync and
+    async) and the compiled engine's `Guard` (schema/engine/plans.py) call it only once
+    an answer is not `True`, so the common path costs them one identity test.
+
+    - An awaitable where it cannot be awaited (`awaited=False`, a sync field): closed
+      when a coroutine, then `PermissionReturnedAwaitableInSyncContextError` (it is
+      truthy whatever it would resolve to: trusting it would grant access).
+    - Anything else but a bool (in an async field, what the awaitable resolved to):
+      `PermissionReturnedNonBooleanError`, a coroutine closed first.
+    - `False`: `None` (or `[]` for a list) when the extension fails silently, else the
+      permission's `on_unauthorized()`, which raises its error.
+    """
+    if not awaited and inspect.isawaitable(answer):
+        if inspect.iscoroutine(answer):
+            answer.close()
+        raise PermissionReturnedAwaitableInSyncContextError(permission)
+    if answer is not False:
+        if inspect.iscoroutine(answer):
+            answer.close()
+        raise PermissionReturnedNonBooleanError(permission, answer)
+    if extension.fail_silently:
+        return [] if extension.return_empty_list else None
+    return permission.on_unauthorized()
+
+
 def _returns_list(field: StrawberryField) -> bool:
     field_type = field.type
     if isinstance(field_type, StrawberryOptional):
@@ -354,8 +403,9 @@ class GatedExtension(PermissionExtension):
     returned. Fields of object types are judged by their source, before resolving.
 
     The checks run on every gated field of every request, so the common answer (`True`)
-    takes one identity test; anything else gets Strawberry's own handling: `False` its
-    `on_unauthorized`, an awaitable in a sync field or a non-boolean its errors."""
+    takes one identity test; anything else gets Strawberry's own handling (`refused`):
+    `False` its `on_unauthorized`, an awaitable in a sync field or a non-boolean its
+    errors."""
 
     def __init__(self, permissions: list[BasePermission]) -> None:
         super().__init__(permissions=permissions)
@@ -367,16 +417,6 @@ class GatedExtension(PermissionExtension):
         super().apply(field)
         self.returns_list = _returns_list(field)
 
-    def _refused(self, permission: BasePermission, answer: Any) -> Any:
-        """What a check that did not answer `True` leads to (as `PermissionExtension`)."""
-        if inspect.isawaitable(answer):
-            if inspect.iscoroutine(answer):
-                answer.close()
-            raise PermissionReturnedAwaitableInSyncContextError(permission)
-        if answer is not False:
-            raise PermissionReturnedNonBooleanError(permission, answer)
-        return self._on_unauthorized(permission)
-
     def _judge(self, value: Any, info: Info) -> Any:
         identity = identity_of(info)
         for permission in self.object_permissions:
@@ -386,9 +426,21 @@ class GatedExtension(PermissionExtension):
     async def _judge_later(self, awaitable: Any, info: Info) -> Any:
         return self._judge(await awaitable, info)
 
-    async def _judge_each(self, events: AsyncIterator[Any], info: Info) -> AsyncIterator[Any]:
-        async for event in events:
-            yield self._judge(event, info)
+    async def _judge_each(self, events: AsyncGenerator[Any, Any], info: Info) -> AsyncIterator[Any]:
+        """A subscription's events, judged as a list's items: one the caller may not see
+        is skipped (`on_list="filter"`) or `FORBIDDEN` (`"refuse"`). An event that is a
+        list is judged as a list field's value."""
+        try:
+            async for event in events:
+                if self.returns_list or event is None:
+                    yield self._judge(event, info)
+                    continue
+                identity = identity_of(info)
+                # As a one-item list: [] when filtered out, FORBIDDEN when refused.
+                if all(p.judge(identity, (event,), is_list=True) for p in self.object_permissions):
+                    yield event
+        finally:
+            await events.aclose()  # the resolver's own generator ends with the stream
 
     def _judged(self, value: Any, info: Info) -> Any:
         if inspect.isasyncgen(value):
@@ -401,7 +453,7 @@ class GatedExtension(PermissionExtension):
         for permission, has_permission in self.checks:
             answer = has_permission(source, info, **kwargs)
             if answer is not True:
-                return self._refused(permission, answer)
+                return refused(self, permission, answer)
         value = next_(source, info, **kwargs)
         if self.object_permissions and info.path.prev is None:
             return self._judged(value, info)
@@ -414,11 +466,7 @@ class GatedExtension(PermissionExtension):
                 if inspect.isawaitable(answer):
                     answer = await answer
                 if answer is not True:
-                    if inspect.iscoroutine(answer):
-                        answer.close()
-                    if answer is not False:
-                        raise PermissionReturnedNonBooleanError(permission, answer)
-                    return self._on_unauthorized(permission)
+                    return refused(self, permission, answer, awaited=True)
         value = next_(source, info, **kwargs)
         if not inspect.isasyncgen(value):
             value = await value

@@ -21,7 +21,7 @@ from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
 from schema.limits import OneCredentialFieldPerOperation
 from schema.modules import SchemaModule, load_modules, merge_root
-from schema.public import permissions_of, public, ungated_root_fields
+from schema.public import judged_after_write, permissions_of, public, ungated_root_fields
 from schema.rules import describe_rules
 from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection, Viewer
 
@@ -134,6 +134,13 @@ def build_schema(settings: Settings, modules: Sequence[SchemaModule] | None = No
         raise SettingsError(
             f"the schema has root fields without a permission: {', '.join(ungated)}; gate each with "
             'extensions=gated(...) (auth/permissions.py), or declare it public with metadata={"public": True}'
+        )
+    if after_write := judged_after_write(schema):
+        raise SettingsError(
+            f"IsOwnerOrHasRole on {', '.join(after_write)} judges the object the mutation returns, "
+            "after the write: judge the object before the write in the resolver "
+            "(permission.judge(identity, row, is_list=False), as examples/notes/resolvers.py does) "
+            'and declare it with IsOwnerOrHasRole("admin", judged_before_write=True)'
         )
     describe_rules(schema._schema)
     schema.known_scopes = named_scopes(schema)

@@ -4,6 +4,11 @@ A root field of `Query`, `Mutation` or `Subscription` (Gatehouse's and every sch
 module's) is served only when it carries a permission, or says it is public on purpose
 with `metadata={"public": True}` on its `strawberry.field` / `mutation` / `subscription`.
 `build_schema` refuses any other schema at start-up, naming each such field.
+
+It also refuses an object check that would come after a write: `IsOwnerOrHasRole` on a
+`Mutation` root field judges what the mutation returned, once the write is done, unless
+the permission says the resolver judged the object before writing
+(`judged_before_write=True`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types.field import StrawberryField
+
+from auth.permissions import IsOwnerOrHasRole
 
 ROOT_TYPES = ("Query", "Mutation", "Subscription")
 PUBLIC = "public"
@@ -75,4 +82,15 @@ def ungated_root_fields(schema: strawberry.Schema) -> list[str]:
     """Root fields (`"Type.field"`) that neither carry a permission nor are declared public."""
     return [
         name for name, field in root_fields(schema) if not is_gated(field) and not is_declared_public(field)
+    ]
+
+
+def judged_after_write(schema: strawberry.Schema) -> list[str]:
+    """`Mutation` root fields (`"Mutation.field"`) with an `IsOwnerOrHasRole` not declared
+    `judged_before_write=True`: its check of the returned object would come after the write."""
+    return [
+        name
+        for name, field in root_fields(schema)
+        if name.startswith("Mutation.")
+        and any(isinstance(p, IsOwnerOrHasRole) and not p.judged_before_write for p in permissions_of(field))
     ]

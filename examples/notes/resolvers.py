@@ -3,7 +3,8 @@
 Who may do what is declared on the fields (`examples/notes/schema.py`); the only rule
 written here is the object check of a mutation, which must run before the write:
 `IsOwnerOrHasRole` on a root field judges the value the resolver returned, by which
-time an update or a delete would already be done.
+time an update or a delete would already be done. The mutations' permission says so
+(`judged_before_write=True`); without it start-up refuses the schema.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from examples.notes.types import Note, NoteInput, NotePatch
 ADMIN = "admin"
 # Notes are read, changed and deleted by their author or by an admin.
 OWNER_OR_ADMIN = IsOwnerOrHasRole(ADMIN)
+# The same rule on the mutations, which judge the note themselves before they write.
+OWNER_OR_ADMIN_BEFORE_WRITE = IsOwnerOrHasRole(ADMIN, judged_before_write=True)
 
 
 def _caller_id(info: Info) -> str:
@@ -57,14 +60,14 @@ async def create_note(info: Info, input: NoteInput) -> Note:
 async def update_note(info: Info, id: strawberry.ID, input: NotePatch) -> Note:
     """Change a note of the caller's (or, for an admin, anyone's)."""
     row = await services.find_note(id)
-    OWNER_OR_ADMIN.judge(identity_of(info), row, is_list=False)
+    OWNER_OR_ADMIN_BEFORE_WRITE.judge(identity_of(info), row, is_list=False)
     return Note.from_row(await services.update_note(row, input.title, input.body))
 
 
 async def delete_note(info: Info, id: strawberry.ID) -> Note:
     """Delete a note of the caller's (or, for an admin, anyone's); returns it as it was."""
     row = await services.find_note(id)
-    OWNER_OR_ADMIN.judge(identity_of(info), row, is_list=False)
+    OWNER_OR_ADMIN_BEFORE_WRITE.judge(identity_of(info), row, is_list=False)
     deleted = Note.from_row(row)
     await services.delete_note(row)
     return deleted

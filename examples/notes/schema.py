@@ -1,7 +1,9 @@
 """The example's root types: what `SCHEMA_MODULES=examples.notes` merges into Gatehouse's.
 
 Every root field carries its permissions (`extensions=gated(...)`); a field with none
-would stop start-up (deny by default) unless declared `metadata={"public": True}`.
+would stop start-up (deny by default) unless declared `metadata={"public": True}`. The
+mutations' object check is `judged_before_write` (their resolvers judge the note before
+they write); start-up refuses `IsOwnerOrHasRole` on a mutation without it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import strawberry
 
 from auth.permissions import HasRole, HasScope, gated
 from examples.notes import resolvers
-from examples.notes.resolvers import ADMIN, OWNER_OR_ADMIN
+from examples.notes.resolvers import ADMIN, OWNER_OR_ADMIN, OWNER_OR_ADMIN_BEFORE_WRITE
 from examples.notes.types import Note
 
 READ = "notes:read"
@@ -48,11 +50,11 @@ class Mutation:
     )
     update_note: Note = strawberry.mutation(
         resolver=resolvers.update_note,
-        extensions=gated(HasScope(WRITE), OWNER_OR_ADMIN),
+        extensions=gated(HasScope(WRITE), OWNER_OR_ADMIN_BEFORE_WRITE),
         description="Change a note: its author, or an admin.",
     )
     delete_note: Note = strawberry.mutation(
         resolver=resolvers.delete_note,
-        extensions=gated(HasScope(WRITE), OWNER_OR_ADMIN),
+        extensions=gated(HasScope(WRITE), OWNER_OR_ADMIN_BEFORE_WRITE),
         description="Delete a note: its author, or an admin. Answers the note as it was.",
     )

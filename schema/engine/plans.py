@@ -29,7 +29,6 @@ must not depend on each other.
 from __future__ import annotations
 
 import asyncio
-import inspect as inspect_module
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -61,15 +60,11 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
-from strawberry.exceptions import (
-    PermissionReturnedAwaitableInSyncContextError,
-    PermissionReturnedNonBooleanError,
-)
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from auth.permissions import GatedExtension
+from auth.permissions import GatedExtension, refused
 
 logger = logging.getLogger("gatehouse.compiled")
 
@@ -97,21 +92,21 @@ class Guard:
     Strawberry reaches such a field through its resolver wrapper, the argument converter,
     a chain of partials and the extension; `resolve` does what that chain does, in the same
     order and with the same `info`, errors and fail-silently answers: each permission's
-    `has_permission(source, info)` must return a real bool (an awaitable or anything else
-    raises Strawberry's own errors), the first `False` answers with the permission's
-    `on_unauthorized()` (or `None`/`[]` when failing silently), and only then is the
+    `has_permission(source, info)` must return `True`, and any other answer is handled by
+    `auth.permissions.refused`, as `GatedExtension` handles it (an awaitable or a
+    non-boolean raises Strawberry's own errors, `False` answers with the permission's
+    `on_unauthorized()`, or `None`/`[]` when failing silently); only then is the
     attribute read. Anything else about the field (a resolver, arguments, async
     permissions, other extensions, exception handlers) keeps Strawberry's chain.
     """
 
-    __slots__ = ("field", "info_class", "permissions", "python_name", "read", "silent", "silent_list")
+    __slots__ = ("extension", "field", "info_class", "permissions", "python_name", "read")
 
     def __init__(self, field: Any, extension: PermissionExtension, info_class: type) -> None:
         self.field = field
         self.info_class = info_class
+        self.extension = extension
         self.permissions = tuple(extension.permissions)
-        self.silent = extension.fail_silently
-        self.silent_list = extension.return_empty_list
         self.read = field.default_resolver
         self.python_name = field.python_name
 
@@ -139,17 +134,8 @@ class Guard:
         info = self.info_class(_raw_info=raw_info, _field=self.field)
         for permission in self.permissions:
             allowed = permission.has_permission(source, info)
-            if allowed is True:
-                continue
-            if inspect_module.isawaitable(allowed):
-                if inspect_module.iscoroutine(allowed):
-                    allowed.close()
-                raise PermissionReturnedAwaitableInSyncContextError(permission)
-            if not isinstance(allowed, bool):
-                raise PermissionReturnedNonBooleanError(permission, allowed)
-            if self.silent:
-                return [] if self.silent_list else None
-            return permission.on_unauthorized()
+            if allowed is not True:
+                return refused(self.extension, permission, allowed)
         return self.read(source, self.python_name)
 
 

@@ -115,3 +115,65 @@ async def test_an_awaitable_from_a_sync_check_on_a_sync_field_is_an_error_not_ac
     assert "returned an awaitable" in result.errors[0].message
     assert result.data == {"coroutineCheck": None}
     assert CALLS == []
+
+
+# --- `refused`: the one handling of an answer that is not `True` -----------------------
+
+
+def test_the_extension_and_the_compiled_engine_share_one_refusal():
+    from auth import permissions
+    from schema.engine import plans
+
+    assert plans.refused is permissions.refused
+
+
+def test_refused_raises_the_permission_s_own_error_for_false():
+    from strawberry.permission import PermissionExtension
+
+    from auth.permissions import refused
+
+    with pytest.raises(Answers.error_class, match=r"^Not today\.$"):
+        refused(PermissionExtension([Answers()]), Answers(), False)
+
+
+def test_refused_answers_null_or_an_empty_list_when_failing_silently():
+    from strawberry.permission import PermissionExtension
+
+    from auth.permissions import refused
+
+    silent = PermissionExtension([Answers()], fail_silently=True)
+    assert refused(silent, Answers(), False) is None
+    silent.return_empty_list = True
+    assert refused(silent, Answers(), False) == []
+
+
+@pytest.mark.parametrize("answer", [None, 0, 1, "yes", object()])
+def test_refused_calls_anything_but_a_boolean_an_error(answer):
+    from strawberry.exceptions import PermissionReturnedNonBooleanError
+    from strawberry.permission import PermissionExtension
+
+    from auth.permissions import refused
+
+    extension = PermissionExtension([Answers()], fail_silently=True)
+    with pytest.raises(PermissionReturnedNonBooleanError):
+        refused(extension, Answers(), answer)
+
+
+def test_refused_closes_an_awaitable_it_cannot_await_and_calls_it_an_error():
+    from strawberry.exceptions import (
+        PermissionReturnedAwaitableInSyncContextError,
+        PermissionReturnedNonBooleanError,
+    )
+    from strawberry.permission import PermissionExtension
+
+    from auth.permissions import refused
+
+    extension = PermissionExtension([Answers()])
+    in_sync_field = asyncio.sleep(0, result=True)
+    with pytest.raises(PermissionReturnedAwaitableInSyncContextError):
+        refused(extension, Answers(), in_sync_field)
+    assert in_sync_field.cr_frame is None, "closed: no 'never awaited' warning"
+    awaited_to_a_coroutine = asyncio.sleep(0, result=True)
+    with pytest.raises(PermissionReturnedNonBooleanError):
+        refused(extension, Answers(), awaited_to_a_coroutine, awaited=True)
+    assert awaited_to_a_coroutine.cr_frame is None

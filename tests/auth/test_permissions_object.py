@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator
+from types import SimpleNamespace
 
 import pytest
 import strawberry
@@ -105,6 +106,15 @@ class Subscription:
     async def note_events(self) -> AsyncGenerator[Note, None]:
         for note in NOTES:
             yield note
+
+    @strawberry.subscription(extensions=gated(IsOwnerOrHasRole("admin", on_list="refuse")))
+    async def note_events_or_nothing(self) -> AsyncGenerator[Note, None]:
+        for note in NOTES:
+            yield note
+
+    @strawberry.subscription(extensions=gated(IsOwnerOrHasRole("admin")))
+    async def note_batches(self) -> AsyncGenerator[list[Note], None]:
+        yield list(NOTES)
 
 
 SCHEMA = strawberry.Schema(query=Query, subscription=Subscription, extensions=[ErrorCodes])
@@ -223,22 +233,54 @@ async def test_on_an_object_type_s_field_anonymous_is_unauthenticated():
     assert set(codes(result)) == {"UNAUTHENTICATED"}
 
 
-async def events(who: Identity) -> list:
-    stream = await SCHEMA.subscribe("subscription { noteEvents { id } }", context_value=Ctx(who))
+async def events(who: Identity, field: str = "noteEvents") -> list:
+    stream = await SCHEMA.subscribe(f"subscription {{ {field} {{ id }} }}", context_value=Ctx(who))
     return [item async for item in stream]  # type: ignore[union-attr]
 
 
-async def test_a_subscription_sends_the_owner_their_events_and_ends_at_another_s():
+async def test_a_subscription_skips_the_events_the_caller_may_not_see():
+    # The stream is judged as a list (on_list="filter"): Bob's note is left out, not an error.
     got = await events(ALICE)
-    assert got[0].data == {"noteEvents": {"id": 1}}
+    assert [r.errors for r in got] == [None, None]
+    assert [r.data for r in got] == [{"noteEvents": {"id": 1}}, {"noteEvents": {"id": 3}}]
+    assert [r.data for r in await events(BOB)] == [{"noteEvents": {"id": 2}}]
+
+
+async def test_a_refusing_subscription_is_forbidden_at_the_first_event_not_allowed():
+    got = await events(ALICE, "noteEventsOrNothing")
+    assert got[0].data == {"noteEventsOrNothing": {"id": 1}}
     assert len(got) == 2, "the stream ends at the first event that is not the caller's"
     assert got[1].data is None
     assert [e.extensions["code"] for e in got[1].errors] == ["FORBIDDEN"]
 
 
-async def test_a_subscription_sends_the_role_every_event():
-    got = await events(ADMIN)
-    assert [r.data for r in got] == [{"noteEvents": {"id": n.id}} for n in NOTES]
+async def test_a_subscription_of_lists_filters_each_event_as_a_list():
+    got = await events(ALICE, "noteBatches")
+    assert [r.data for r in got] == [{"noteBatches": [{"id": 1}, {"id": 3}]}]
+
+
+@pytest.mark.parametrize("field", ["noteEvents", "noteEventsOrNothing"])
+async def test_a_subscription_sends_the_role_every_event(field):
+    got = await events(ADMIN, field)
+    assert [r.data for r in got] == [{field: {"id": n.id}} for n in NOTES]
+
+
+async def test_a_subscription_closes_the_resolver_s_stream_when_it_is_closed():
+    closed: list[bool] = []
+
+    async def forever() -> AsyncGenerator[Note, None]:
+        try:
+            while True:
+                yield NOTES[1]
+                await asyncio.sleep(0)
+        finally:
+            closed.append(True)
+
+    extension = gated(IsOwnerOrHasRole("admin"))[0]
+    stream = extension._judge_each(forever(), SimpleNamespace(context=Ctx(ADMIN)))  # type: ignore[attr-defined]
+    assert await stream.__anext__() is NOTES[1]
+    await stream.aclose()  # the client completed the subscription
+    assert closed == [True], "closed at once, not whenever the collector gets to it"
 
 
 def test_on_list_must_be_filter_or_refuse():

@@ -203,6 +203,25 @@ def test_a_root_field_with_another_modules_python_name_is_refused_naming_both():
     )
 
 
+def test_an_owner_check_on_a_mutation_not_judged_before_the_write_is_refused():
+    with pytest.raises(SettingsError) as refused:
+        _schema(f"{MODULES}.owner_mutation")
+
+    message = str(refused.value)
+    assert message.startswith(
+        "IsOwnerOrHasRole on Mutation.renameThing judges the object the mutation returns"
+    )
+    assert "archiveThing" not in message, "declared judged_before_write=True"
+    assert "permission.judge(identity, row, is_list=False)" in message
+    assert 'IsOwnerOrHasRole("admin", judged_before_write=True)' in message
+
+
+def test_an_owner_check_declared_judged_before_the_write_is_served_printed_as_any():
+    sdl = _schema(f"{MODULES}.owner_mutation_declared").as_str()
+
+    assert 'archiveThing(id: ID!): Thing! @isAuthenticated @isOwnerOrHasRole(role: "admin")\n' in sdl
+
+
 def test_the_app_loads_the_modules_once(monkeypatch):
     from app.factory import create_app
     from schema import modules
