@@ -192,6 +192,8 @@ class Settings:
     # Keep verified credentials in memory, revalidated by generation (auth/identity_cache.py).
     identity_cache: bool = True
     max_body_bytes: int = 1024 * 1024  # 1 MiB
+    # Operations a WebSocket may run at once (contract section 13).
+    max_subscriptions_per_socket: int = 20
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
@@ -333,6 +335,7 @@ class Settings:
             access_token_ttl=_int(config, "ACCESS_TOKEN_TTL", 900, 300, 3600),
             refresh_family_max_age=_int(config, "REFRESH_FAMILY_MAX_AGE", 90, 1, 365) * 24 * 3600,
             max_body_bytes=_int(config, "MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            max_subscriptions_per_socket=_int(config, "MAX_SUBSCRIPTIONS_PER_SOCKET", 20, 1, 1000),
             db_timeout=float(_int(config, "DB_TIMEOUT", 5, 1, 120)),
             identity_cache=True if identity_cache is None else identity_cache,
             login_limit_per_account=_text(config, "LOGIN_LIMIT_PER_ACCOUNT", cls.login_limit_per_account),

@@ -30,7 +30,7 @@ from core.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, MediaType, negot
 from core.scope import client_of, connection_of
 from core.settings import Settings
 from schema.context import Context, CookieChange
-from schema.engine import Engine, Phase
+from schema.engine import Engine, Phase, Prepared
 from schema.graphiql import graphiql_response
 from schema.input_limits import TOO_DEEP, UNSAFE_TEXT, NestedTooDeep, check_body, check_variables, unsafe_text
 from web.errors import NO_STORE, code_error, error_response, retry_after, status_of
@@ -149,7 +149,9 @@ class GraphQLView:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             if self.serves_subscriptions:
-                await serve_socket(self.settings, self.backend, self.engine, scope, receive, send)
+                await serve_socket(
+                    self.settings, self.backend, self.engine, self.persisted, scope, receive, send
+                )
             else:
                 # No subscription in the schema (no module brings one): close once authenticated.
                 close = WebSocketClose(code=1000, reason="No subscriptions are served yet.")
@@ -180,8 +182,8 @@ class GraphQLView:
             )
         try:
             params = await self._read(method, scope, receive, headers)
-            query, digest = await self.persisted.document(params.query, params.extensions)
-            return await self._execute(scope, receive, method, media, params, query, digest)
+            prepared = await self.persisted.prepare(self.engine, params.query, params.extensions)
+            return await self._execute(scope, method, media, params, prepared)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read an answer
         except Exception as exc:  # noqa: BLE001 - the one error exit answers every kind
@@ -212,20 +214,14 @@ class GraphQLView:
     async def _execute(
         self,
         scope: Scope,
-        receive: Receive,
         method: str,
         media: MediaType,
         params: GraphQLParams,
-        query: str,
-        digest: str | None,
+        prepared: Prepared,
     ) -> Response:
-        prepared = self.engine.prepare(query)
         if prepared.errors:
             assert prepared.phase is not None
             return self._answer(scope, media, None, list(prepared.errors), prepared.phase, None)
-        if digest is not None:
-            # Only a document that parses and validates is worth remembering.
-            await self.persisted.remember(digest, query)
         operation = prepared.operations.get(params.operation_name)
         if operation is None:
             if params.operation_name is None:

@@ -25,6 +25,7 @@ from cachetools import LRUCache
 
 from core.errors import BadRequest, PersistedQueryNotFound
 from core.settings import SettingsError
+from schema.engine import Engine, Prepared
 
 LOCAL_BYTES = 8 * 1024 * 1024  # what an instance remembers in memory, 8 MiB of documents
 # Documents longer than this are run but never remembered (and so never cost memory or
@@ -118,6 +119,17 @@ class PersistedQueries:
         if found is None:
             raise PersistedQueryNotFound()
         return found, None
+
+    async def prepare(self, engine: Engine, query: str | None, extensions: Any) -> Prepared:
+        """The prepared document a request (or a socket's `subscribe`) asks for: resolved
+        by `document`, prepared by `engine`, and remembered once it prepares; raises as
+        `document` does."""
+        document, digest = await self.document(query, extensions)
+        prepared = engine.prepare(document)
+        if digest is not None and not prepared.errors:
+            # Only a document that parses and validates is worth remembering.
+            await self.remember(digest, document)
+        return prepared
 
     async def _find(self, digest: str) -> str | None:
         listed = self.manifest.get(digest)

@@ -18,7 +18,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from auth.permissions import HasScope, IsAuthenticated, IsOwnerOrHasRole, gated
+from auth.permissions import HasRole, HasScope, IsAuthenticated, IsOwnerOrHasRole, gated
 from tests.helpers.modules.projects import service
 
 MODELS = ["tests.helpers.modules.projects.models"]
@@ -137,3 +137,23 @@ class Subscription:
         yield "watching"
         await asyncio.Event().wait()
         yield "never"  # pragma: no cover - nothing sets the event
+
+    @strawberry.subscription(extensions=gated(IsAuthenticated(), HasRole(ADMIN)))
+    async def project_admin_watch(self, info: Info) -> AsyncGenerator[str, None]:
+        """For admins: one event, then open (a withdrawn role ends it with FORBIDDEN)."""
+        yield "watching"
+        await asyncio.Event().wait()
+        yield "never"  # pragma: no cover - nothing sets the event
+
+    @strawberry.subscription(extensions=gated(IsOwnerOrHasRole(ADMIN, on_list="refuse")))
+    async def project_handover(self, info: Info) -> AsyncGenerator[Project, None]:
+        """The caller's project, then another user's: that event is FORBIDDEN (not an admin)."""
+        for owner in (info.context.identity.user_id, str(uuid.uuid4())):
+            yield Project(id=strawberry.ID(str(uuid.uuid4())), owner_id=strawberry.ID(owner),
+                          name="handover", created_at=datetime(2026, 1, 1))  # fmt: skip
+
+    @strawberry.subscription(extensions=gated(IsAuthenticated()))
+    async def project_failure(self, info: Info) -> AsyncGenerator[str, None]:
+        """One event, then a failure no permission explains (its message is internal)."""
+        yield "first"
+        raise RuntimeError("the stream broke: internal detail")
