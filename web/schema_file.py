@@ -4,15 +4,15 @@ Who may read it:
 
 - the full schema (`/graphql/schema.graphql`): in development anyone; in production only
   an admin whose credential may read users (`users:read`, as `Query.users` asks);
-- the caller's own schema (`?viewer=me`): in development anyone, an anonymous caller
-  getting the public fields; in production any signed-in caller, whatever the
-  credential, and 401 for an anonymous one.
+- the caller's own schema (`?viewer=me`): anyone, in development and production alike;
+  an anonymous caller gets the public fields only (contract section 7).
 
 `?viewer=me` answers the schema reduced to the fields the caller's credential could use
 (schema/viewer.py): it tells a caller only what they may already do, so production
-serves it to every signed-in caller, including an API token without scopes (which sees
-the public fields and those needing only a signed-in user). It stays closed to
-anonymous callers in production, as the full schema and introspection are.
+serves it to every caller, including an API token without scopes (which sees the public
+fields and those needing only a signed-in user) and an anonymous caller (the public
+fields: `me`, `viewer`, `register`, `login`, `refreshToken`, which any client learns by
+calling them). The full schema and introspection stay closed in production.
 `SCHEMA_ENDPOINT=off` serves neither (the route is not mounted: 404). Any other
 parameter, or another value of `viewer`, is a 400.
 """
@@ -53,12 +53,10 @@ class SchemaFile:
             return BadRequest("The schema is read with GET.", 405, {"Allow": "GET"})
         if scope["query_string"] and not viewer_me:
             return BadRequest("The only parameter taken is viewer=me (your own schema).")
-        if not self.settings.production:
+        if viewer_me or not self.settings.production:
             return None
         if not identity.is_authenticated:
             return Unauthenticated("Authentication required.")
-        if viewer_me:
-            return None
         if not (identity.has_role(ADMIN_ROLE) and identity.has_scope(READ_SCOPE)):
             return Forbidden("Only an admin may read the schema in production; ?viewer=me shows your own.")
         return None
