@@ -11,8 +11,11 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
 
 import jwt
 
@@ -34,10 +37,12 @@ class InvalidAccessToken(Exception):
 
 @dataclass(frozen=True)
 class AccessClaims:
-    """The verified claims the server relies on."""
+    """The verified claims the server relies on; `claims` is the whole verified payload
+    (read-only), which introspection (web/introspect.py) answers with."""
 
     user_id: str
     family_id: str
+    claims: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 class JWTStrategy:
@@ -126,5 +131,5 @@ class JWTStrategy:
             raise InvalidAccessToken("not an access token")
         if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
             raise InvalidAccessToken("malformed claims")
-        access = AccessClaims(user_id=claims["sub"], family_id=claims["sid"])
+        access = AccessClaims(user_id=claims["sub"], family_id=claims["sid"], claims=MappingProxyType(claims))
         return access, float(claims["exp"])
