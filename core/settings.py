@@ -191,6 +191,9 @@ class Settings:
     basic_cache_ttl: int = 60  # seconds a verified Basic header is trusted
     # Keep verified credentials in memory, revalidated by generation (auth/identity_cache.py).
     identity_cache: bool = True
+    # Access tokens as compact JWE (`dir`, `A256GCM`) around the signed JWT, opaque to
+    # clients (auth/token_encryption.py); off: the signed JWT itself.
+    access_token_encryption: bool = False
     max_body_bytes: int = 1024 * 1024  # 1 MiB
     # Operations a WebSocket may run at once (contract section 13).
     max_subscriptions_per_socket: int = 20
@@ -338,6 +341,7 @@ class Settings:
             max_subscriptions_per_socket=_int(config, "MAX_SUBSCRIPTIONS_PER_SOCKET", 20, 1, 1000),
             db_timeout=float(_int(config, "DB_TIMEOUT", 5, 1, 120)),
             identity_cache=True if identity_cache is None else identity_cache,
+            access_token_encryption=_flag(config, "ACCESS_TOKEN_ENCRYPTION") is True,
             login_limit_per_account=_text(config, "LOGIN_LIMIT_PER_ACCOUNT", cls.login_limit_per_account),
             login_limit_per_ip=_text(config, "LOGIN_LIMIT_PER_IP", cls.login_limit_per_ip),
             register_limit_per_ip=_text(config, "REGISTER_LIMIT_PER_IP", cls.register_limit_per_ip),
