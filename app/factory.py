@@ -39,6 +39,7 @@ from web.graphql import GraphQLView
 from web.middleware import AccessLog, BodyLimit, OriginCheck
 from web.persisted import PersistedQueries
 from web.schema_file import SchemaFile
+from web.wellknown import wellknown_routes
 
 logger = logging.getLogger("gatehouse.app")
 
@@ -133,10 +134,15 @@ def create_app(
             config=tortoise_config(settings.database_url, settings.db_timeout, apps),
             generate_schemas=in_memory,
         ):
+            # The signing keys (EdDSA / ES256: from the database, the first made now).
+            await backend.start()
             if freeze_heap:
                 gc.collect()
                 gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                await backend.stop()
         if redis is not None:
             await redis.aclose()
 
@@ -149,6 +155,8 @@ def create_app(
             # socket is authenticated and origin-checked like a request, then closed.
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
+            # Public keys and discovery for services verifying access tokens (section 9).
+            *wellknown_routes(settings, backend.keyring),
             # GraphiQL's scripts and stylesheets, served locally; production has no IDE.
             *([] if settings.production else graphiql_routes()),
         ],

@@ -15,6 +15,7 @@ from auth.authenticate import Authenticator
 from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
 from auth.identity import DerivedIdentities, Scheme
 from auth.identity_cache import IdentityCache, generations_for
+from auth.keyring import KeyRing, build_key_ring
 from auth.methods import AuthMethod
 from auth.passwords import BcryptHasher, PasswordHasher
 from auth.ratelimit import LoginLimiter
@@ -32,6 +33,7 @@ from auth.transport.base import CookieTransport, HeaderTransport
 from core.redis_client import connect_redis
 from core.settings import Settings
 from services.credential_rows import CredentialRows
+from services.signing_keys import SigningKeyRows
 from services.user_rows import UserRows
 
 
@@ -50,6 +52,7 @@ class AuthBackend:
     bearer: BearerStrategy
     api_tokens: ApiTokenStrategy
     basic: BasicStrategy
+    keyring: KeyRing
 
     @classmethod
     def build(
@@ -75,7 +78,8 @@ class AuthBackend:
         )
         passwords = PasswordStrategy(hasher, users)
         sessions = SessionStrategy(live)
-        bearer = BearerStrategy(JWTStrategy(settings), RefreshStrategy(live, identity_cache), live)
+        keyring = build_key_ring(settings, SigningKeyRows())
+        bearer = BearerStrategy(JWTStrategy(settings, keyring), RefreshStrategy(live, identity_cache), live)
         api_tokens = ApiTokenStrategy(live)
         basic = BasicStrategy(
             passwords,
@@ -103,7 +107,16 @@ class AuthBackend:
             bearer=bearer,
             api_tokens=api_tokens,
             basic=basic,
+            keyring=keyring,
         )
+
+    async def start(self) -> None:
+        """What needs the database up: the signing keys (the first one made on a new database)."""
+        await self.keyring.start()
+
+    async def stop(self) -> None:
+        """End background work (the key ring's reloads)."""
+        await self.keyring.stop()
 
     def strategy_for(self, scheme: Scheme) -> Strategy:
         """The strategy that reads (and ends) credentials of `scheme`."""

@@ -31,6 +31,8 @@ logger = logging.getLogger("gatehouse.settings")
 ALL_SCHEMES = ("session", "jwt", "token", "basic")
 GRAPHQL_EXECUTORS = ("compiled", "graphql-core")
 PERSISTED_QUERY_MODES = ("auto", "only", "off")
+# Access-token signatures (contract section 9): Ed25519, P-256, or HMAC under SECRET_KEY.
+JWT_ALGORITHMS = ("EdDSA", "ES256", "HS256")
 MIN_SECRET_BYTES = 32
 # A signing key must also hold this many different characters: any generated key does
 # (a 32-character hex key misses it with odds of about 4 in 10^8), a typed pattern does not.
@@ -179,6 +181,13 @@ class Settings:
     auth_schemes: tuple[str, ...] = ALL_SCHEMES
     jwt_issuer: str = "gatehouse"
     jwt_audience: str = "gatehouse"
+    # `EdDSA` (Ed25519) or `ES256` (P-256): key pairs kept in the database, published at
+    # /.well-known/jwks.json; `HS256`: keys derived from SECRET_KEY and PREVIOUS_SECRET_KEYS.
+    jwt_algorithm: str = "EdDSA"
+    # How often each instance reloads the signing keys from the database (rotation).
+    jwt_keys_reload_interval: int = 30  # seconds, at most 60
+    # Hasura's `https://hasura.io/jwt/claims` object in access tokens (HASURA_CLAIMS).
+    hasura_claims: bool = False
     access_token_ttl: int = 900  # 15 minutes, in seconds
     refresh_token_ttl: int = 30 * 24 * 3600  # 30 days, in seconds
     # A refresh-token family's absolute lifetime from its sign-in; rotation never extends it.
@@ -293,6 +302,10 @@ class Settings:
         if self.persisted_queries == "only" and not self.persisted_queries_file:
             raise SettingsError("PERSISTED_QUERIES=only needs PERSISTED_QUERIES_FILE (a JSON manifest)")
         _check_schema_modules(self.schema_modules)
+        if self.jwt_algorithm not in JWT_ALGORITHMS:
+            raise SettingsError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
+        if not 1 <= self.jwt_keys_reload_interval <= 60:
+            raise SettingsError("JWT_KEYS_RELOAD_INTERVAL must be between 1 and 60 seconds")
 
     @property
     def access_log_on(self) -> bool:
@@ -353,6 +366,11 @@ class Settings:
             access_log=_flag(config, "ACCESS_LOG"),
             schema_endpoint=_flag(config, "SCHEMA_ENDPOINT") is not False,
             schema_modules=_list(config, "SCHEMA_MODULES"),
+            jwt_issuer=_text(config, "JWT_ISSUER", "gatehouse"),
+            jwt_audience=_text(config, "JWT_AUDIENCE", "gatehouse"),
+            jwt_algorithm=_jwt_algorithm(_text(config, "JWT_ALGORITHM", "EdDSA")),
+            jwt_keys_reload_interval=_int(config, "JWT_KEYS_RELOAD_INTERVAL", 30, 1, 60),
+            hasura_claims=_flag(config, "HASURA_CLAIMS") is True,
         )
         _check_at_start_up(settings)
         return settings
@@ -588,6 +606,13 @@ def _check_schema_modules(modules: tuple[str, ...]) -> None:
     repeated = sorted({m for m in modules if modules.count(m) > 1})
     if repeated:
         raise SettingsError(f"SCHEMA_MODULES lists {', '.join(repeated)} more than once")
+
+
+def _jwt_algorithm(raw: str) -> str:
+    """`JWT_ALGORITHM` in its registered spelling (`eddsa` is `EdDSA`); unknown: refused
+    by `Settings.__post_init__`, naming the choices."""
+    spelled = {name.lower(): name for name in JWT_ALGORITHMS}
+    return spelled.get(raw.strip().lower(), raw)
 
 
 def _check_database_url(url: str) -> None:

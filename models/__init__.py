@@ -1,8 +1,9 @@
 """Tortoise models: data only, no HTTP. `MODELS_MODULES` is what Tortoise loads."""
 
 from models.credentials import Credential, CredentialKind, RefreshToken
+from models.signing_keys import SigningKey
 from models.users import User
 
-MODELS_MODULES = ["models.users", "models.credentials"]
+MODELS_MODULES = ["models.users", "models.credentials", "models.signing_keys"]
 
-__all__ = ["MODELS_MODULES", "Credential", "CredentialKind", "RefreshToken", "User"]
+__all__ = ["MODELS_MODULES", "Credential", "CredentialKind", "RefreshToken", "SigningKey", "User"]

@@ -62,25 +62,34 @@ class BearerStrategy:
         """A new refresh-token family, signed in now with the methods `amr`, and its first
         access token."""
         refresh_token, family = await self.refresh.write_family(user, client.user_agent, client.ip, amr)
+        auth_time, family_amr = _sign_in_of(family)
         access_token, expires_in = self.jwt.issue(
-            str(user.id), str(family.id), self.refresh.family_end(family)
+            str(user.id),
+            str(family.id),
+            self.refresh.family_end(family),
+            roles=user.roles,
+            auth_time=auth_time,
+            amr=family_amr,
         )
-        return BearerTokens(access_token, refresh_token, expires_in, str(family.id), *_sign_in_of(family))
+        return BearerTokens(access_token, refresh_token, expires_in, str(family.id), auth_time, family_amr)
 
     async def rotate(self, refresh_token: str) -> tuple[User, BearerTokens]:
         """Spend a refresh token for a new pair (`RefreshRejected` when it cannot be spent);
         the new access token never outlives the family's absolute end."""
         successor, family = await self.refresh.rotate(refresh_token)
         end = self.refresh.family_end(family)
-        access_token, expires_in = self.jwt.issue(str(family.user_id), str(family.id), end)
-        tokens = BearerTokens(access_token, successor, expires_in, str(family.id), *_sign_in_of(family))
+        auth_time, amr = _sign_in_of(family)
+        access_token, expires_in = self.jwt.issue(
+            str(family.user_id), str(family.id), end, roles=family.user.roles, auth_time=auth_time, amr=amr
+        )
+        tokens = BearerTokens(access_token, successor, expires_in, str(family.id), auth_time, amr)
         return family.user, tokens
 
     async def read_token(self, token: str, presented_as: str, client: ClientInfo) -> Identity | None:
         """The identity of an access token: verified, and its family live (through the
         identity cache, under the user the token names)."""
         try:
-            claims = self.jwt.verify(token)
+            claims = await self.jwt.verify_or_reload(token)
         except InvalidAccessToken:
             return None
         family_id = claims.family_id

@@ -1,17 +1,22 @@
-"""Short-lived HS256 access tokens, tied to a refresh-token family.
+"""Short-lived access tokens (JWS: EdDSA, ES256 or HS256), tied to a refresh-token family.
 
-Keys rotate: the newest key signs and names itself in the `kid` header; every
-configured key verifies. Revocation is immediate because each access token names its
-family (`sid`), and the family row is read together with the user on every request.
+Keys rotate (`auth/keyring.py`): the newest key signs and names itself in the `kid`
+header; every live key verifies, each under its own algorithm only. Revocation is
+immediate because each access token names its family (`sid`), and the family row is read
+together with the user on every request.
+
+Header hardening (docs/SECURITY.md): `alg` must be the algorithm of the key the `kid`
+names (`none` never is); a header carrying key material or a key's address (`jku`,
+`jwk`, `x5u`, `x5c`) is refused, never fetched; any `crit` is refused (no extension is
+understood).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -19,20 +24,31 @@ from typing import Any
 
 import jwt
 
-from auth.secrets import derive_key
+from auth.keyring import KeyRing, build_key_ring
 from core.clock import utcnow
 from core.settings import Settings
 
-ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
 MAX_TOKEN_BYTES = 8 * 1024  # refused before parsing
 LEEWAY = timedelta(seconds=10)  # clock skew allowed between instances
 VERIFIED_CACHE_SIZE = 10_000  # verified token strings remembered until they expire
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ", "sid"]
+# Header parameters that name or carry a key: a verifier that followed them would let the
+# token choose its own key. Refused, never fetched.
+KEY_SUPPLYING_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
+HASURA_CLAIMS = "https://hasura.io/jwt/claims"
 
 
 class InvalidAccessToken(Exception):
     """The token is malformed, badly signed, expired or not an access token."""
+
+
+class UnknownKeyId(InvalidAccessToken):
+    """The token names a kid this instance does not know (yet: see `KeyRing.reload_for`)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__("unknown key")
+        self.kid = kid
 
 
 @dataclass(frozen=True)
@@ -49,21 +65,34 @@ class JWTStrategy:
     """Issues and verifies access tokens: the signing half of the bearer strategy
     (`auth.strategy.bearer.BearerStrategy` joins it to the refresh families)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keyring: KeyRing | None = None) -> None:
+        """`keyring`: the keys (`auth/keyring.py`); without one, HS256 settings derive theirs
+        and EdDSA / ES256 need a ring with a store (`AuthBackend.build` makes it)."""
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.ttl = settings.access_token_ttl
-        keys = [settings.secret_key, *settings.previous_secret_keys]
-        derived = [derive_key(k.reveal(), "jwt/v1") for k in keys]
-        self._keys = {hashlib.sha256(k).hexdigest()[:16]: k for k in reversed(derived)}
-        self._signing_kid = hashlib.sha256(derived[0]).hexdigest()[:16]
-        self._verified: OrderedDict[str, tuple[AccessClaims, float]] = OrderedDict()
+        self.hasura_claims = settings.hasura_claims
+        self.keyring = keyring if keyring is not None else build_key_ring(settings, None)
+        # Verified token strings: their claims, expiry and the kid that must still be live.
+        self._verified: OrderedDict[str, tuple[AccessClaims, float, str]] = OrderedDict()
 
-    def issue(self, user_id: str, family_id: str, not_after: datetime | None = None) -> tuple[str, int]:
+    def issue(
+        self,
+        user_id: str,
+        family_id: str,
+        not_after: datetime | None = None,
+        *,
+        roles: Sequence[str] = (),
+        auth_time: datetime | None = None,
+        amr: Sequence[str] = (),
+    ) -> tuple[str, int]:
         """A new access token for `user_id` in family `family_id`, and its lifetime in seconds.
 
         `not_after` (the family's absolute end) caps the expiry: no access token outlives
-        the family it belongs to.
+        the family it belongs to. `roles`, `auth_time` and `amr` are the user's roles and
+        the family's sign-in, for other services to read (docs/TOKENS.md); Gatehouse itself
+        reads roles from the database on every request. No `scope` claim: an access
+        token carries all of its user's rights, as a session does.
         """
         now = utcnow()
         expires = now + timedelta(seconds=self.ttl)
@@ -71,7 +100,7 @@ class JWTStrategy:
             expires = max(now, not_after)
         # `exp` is whole seconds (rounded down by PyJWT); the lifetime is counted from it.
         exp = int(expires.timestamp())
-        claims = {
+        claims: dict[str, Any] = {
             "sub": user_id,
             "sid": family_id,
             "iat": now,
@@ -80,13 +109,15 @@ class JWTStrategy:
             "iss": self.issuer,
             "aud": self.audience,
             "typ": ACCESS_TYPE,
+            "roles": sorted(set(roles)),
+            "amr": list(amr),
         }
-        token = jwt.encode(
-            claims,
-            self._keys[self._signing_kid],
-            algorithm=ALGORITHM,
-            headers={"kid": self._signing_kid},
-        )
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time.timestamp())
+        if self.hasura_claims:
+            claims[HASURA_CLAIMS] = hasura_claims(user_id, roles)
+        signer = self.keyring.signer
+        token = jwt.encode(claims, signer.key, algorithm=signer.algorithm, headers={"kid": signer.kid})
         return token, min(self.ttl, max(0, exp - int(now.timestamp())))
 
     def verify(self, token: str) -> AccessClaims:
@@ -100,8 +131,9 @@ class JWTStrategy:
             raise InvalidAccessToken("token too long")
         remembered = self._verified.get(token)
         if remembered is not None:
-            claims_, expires = remembered
-            if time.time() < expires + LEEWAY.total_seconds():
+            claims_, expires, kid = remembered
+            # A retired key's tokens stop verifying even when remembered.
+            if time.time() < expires + LEEWAY.total_seconds() and self.keyring.knows(kid):
                 return claims_
             self._verified.pop(token, None)
         verified = self._verify_fully(token)
@@ -110,16 +142,34 @@ class JWTStrategy:
             self._verified.popitem(last=False)
         return verified[0]
 
-    def _verify_fully(self, token: str) -> tuple[AccessClaims, float]:
+    async def verify_or_reload(self, token: str) -> AccessClaims:
+        """`verify`, and when the token names a kid not known here yet (another instance
+        rotated first), one rate-limited reload of the key ring and a second try."""
+        try:
+            return self.verify(token)
+        except UnknownKeyId as unknown:
+            if not await self.keyring.reload_for(unknown.kid):
+                raise
+        return self.verify(token)
+
+    def _verify_fully(self, token: str) -> tuple[AccessClaims, float, str]:
         try:
             header = jwt.get_unverified_header(token)
-            key = self._keys.get(str(header.get("kid", "")))
-            if key is None or header.get("alg") != ALGORITHM:
-                raise InvalidAccessToken("unknown key or algorithm")
+            if KEY_SUPPLYING_HEADERS & header.keys() or "crit" in header:
+                raise InvalidAccessToken("refused header parameter")
+            kid = header.get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise InvalidAccessToken("no kid")
+            key = self.keyring.key_for(kid)
+            if key is None:
+                raise UnknownKeyId(kid)
+            # The key's own algorithm, and no other: no HS/asymmetric confusion, no `none`.
+            if header.get("alg") != key.algorithm:
+                raise InvalidAccessToken("algorithm of another key type")
             claims = jwt.decode(
                 token,
-                key,
-                algorithms=[ALGORITHM],
+                key.key,
+                algorithms=[key.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=LEEWAY,
@@ -132,4 +182,15 @@ class JWTStrategy:
         if not all(isinstance(claims[name], str) for name in ("sub", "sid", "jti")):
             raise InvalidAccessToken("malformed claims")
         access = AccessClaims(user_id=claims["sub"], family_id=claims["sid"], claims=MappingProxyType(claims))
-        return access, float(claims["exp"])
+        return access, float(claims["exp"]), kid
+
+
+def hasura_claims(user_id: str, roles: Sequence[str]) -> dict[str, Any]:
+    """Hasura's claims object (docs/TOKENS.md): every signed-in user has the role `user`;
+    an admin's default role is `admin`."""
+    allowed = ["user", *sorted(set(roles) - {"user"})]
+    return {
+        "x-hasura-user-id": user_id,
+        "x-hasura-default-role": "admin" if "admin" in roles else "user",
+        "x-hasura-allowed-roles": allowed,
+    }

@@ -1,0 +1,345 @@
+"""The keys access tokens are signed and verified with (`JWT_ALGORITHM`, contract section 9).
+
+- `HS256`: HMAC keys derived from `SECRET_KEY` (signs) and `PREVIOUS_SECRET_KEYS` (verify);
+  nothing is published. `StaticKeyRing`.
+- `EdDSA` (Ed25519) and `ES256` (P-256): key pairs kept in the database
+  (`SigningKeyStore`, `services/signing_keys.py`), the private part as a compact JWE
+  (`dir`, `A256GCM`, joserfc) under a key derived from `SECRET_KEY`, the public part as a
+  JWK published at `/.well-known/jwks.json`. The newest live key signs, every live key
+  verifies. `StoredKeyRing` reloads the rows every `JWT_KEYS_RELOAD_INTERVAL` seconds in a
+  background task (never on a request), and once more, rate-limited, when a token names a
+  kid it does not know yet, so a token signed by another instance just after a rotation
+  verifies here too.
+
+Every key carries its one algorithm: a token verifies only under the algorithm of the key
+its `kid` names, so an HS256 token never meets a public key and an EdDSA token never
+meets an HMAC key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OctKey, OKPKey
+
+from auth.secrets import derive_key
+from core.settings import Secret, Settings
+
+logger = logging.getLogger("gatehouse.keyring")
+
+HMAC_ALGORITHM = "HS256"
+# The key types each asymmetric algorithm signs with (RFC 8037, RFC 7518).
+ASYMMETRIC_CURVES = {"EdDSA": ("OKP", "Ed25519"), "ES256": ("EC", "P-256")}
+# The encryption of private keys at rest: direct use of a 256-bit key derived from
+# SECRET_KEY, AES-256-GCM (authenticated; the protected header, kid included, is bound).
+PRIVATE_KEY_ENCRYPTION = {"alg": "dir", "enc": "A256GCM"}
+_WRAPPING_PURPOSE = "signing-keys/v1"
+# A token naming an unknown kid reloads the ring at most this often (seconds), so random
+# kids cannot turn into database queries.
+UNKNOWN_KID_RELOAD_GAP = 5.0
+
+
+class KeyRingNotReady(RuntimeError):
+    """The ring has no signing key yet (`start()` was not awaited)."""
+
+
+class SigningKeyUnknown(ValueError):
+    """`rotate-keys --retire` named no live key, or the key that signs now."""
+
+
+@dataclass(frozen=True)
+class VerifyingKey:
+    """A key tokens verify under: its kid, its one algorithm, the key PyJWT takes, and
+    the public JWK to publish (None for HMAC keys, which are never published)."""
+
+    kid: str
+    algorithm: str
+    key: Any
+    public_jwk: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The key that signs now."""
+
+    kid: str
+    algorithm: str
+    key: Any
+
+    def __repr__(self) -> str:
+        return f"Signer(kid={self.kid!r}, algorithm={self.algorithm!r})"
+
+
+class StoredKey(Protocol):
+    """A row of `signing_keys`, as the store hands it back."""
+
+    kid: str
+    algorithm: str
+    public_jwk: dict[str, Any]
+    private_jwe: str
+    created_at: datetime
+
+
+class SigningKeyStore(Protocol):
+    """Signing-key rows (`services/signing_keys.py` `SigningKeyRows`)."""
+
+    async def live(self, algorithm: str) -> Sequence[Any]:
+        """The keys of `algorithm` not retired (`StoredKey`s), oldest first."""
+        ...
+
+    async def add(self, kid: str, algorithm: str, public_jwk: dict[str, Any], private_jwe: str) -> Any:
+        """Store a new key (it becomes the newest)."""
+        ...
+
+    async def retire(self, kid: str, at: datetime | None = None) -> bool:
+        """End the key `kid`; False when no live key has it."""
+        ...
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly generated key pair, ready to store: the private part already encrypted."""
+
+    kid: str
+    algorithm: str
+    public_jwk: dict[str, Any]
+    private_jwe: str
+
+
+def _wrapping_key(secret: Secret) -> OctKey:
+    return OctKey.import_key(derive_key(secret.reveal(), _WRAPPING_PURPOSE))
+
+
+def generate_key(algorithm: str, secret: Secret) -> NewKey:
+    """A new key pair for `algorithm` (EdDSA or ES256), its kid the RFC 7638 thumbprint of
+    the public JWK, its private JWK encrypted under `secret`. CPU work: call it in a thread."""
+    kty, curve = ASYMMETRIC_CURVES[algorithm]
+    pair: OKPKey | ECKey = (
+        OKPKey.generate_key("Ed25519") if kty == "OKP" else ECKey.generate_key(curve)  # type: ignore[arg-type]
+    )
+    kid = pair.thumbprint()
+    public = {**pair.as_dict(private=False), "kid": kid, "alg": algorithm, "use": "sig"}
+    private = json.dumps(pair.as_dict(private=True))
+    header = {**PRIVATE_KEY_ENCRYPTION, "kid": kid}
+    return NewKey(kid, algorithm, public, jwe.encrypt_compact(header, private, _wrapping_key(secret)))
+
+
+def decrypt_private_key(row: StoredKey, secret: Secret) -> Any:
+    """The private key object of `row` (for PyJWT), decrypted with `secret`; a ciphertext
+    made for another kid, or under another SECRET_KEY, is refused (`ValueError`)."""
+    try:
+        message = jwe.decrypt_compact(row.private_jwe, _wrapping_key(secret))
+    except JoseError as exc:
+        raise ValueError(
+            f"signing key {row.kid} cannot be decrypted: SECRET_KEY is not the one it was stored under"
+        ) from exc
+    if message.protected.get("kid") != row.kid or message.plaintext is None:
+        raise ValueError(f"signing key {row.kid} holds another key's private part")
+    jwk = json.loads(message.plaintext)
+    imported = OKPKey.import_key(jwk) if jwk.get("kty") == "OKP" else ECKey.import_key(jwk)
+    return imported.private_key
+
+
+def _public_key(row: StoredKey) -> VerifyingKey:
+    jwk = dict(row.public_jwk)
+    kty, curve = ASYMMETRIC_CURVES[row.algorithm]
+    if jwk.get("kty") != kty or jwk.get("crv") != curve or jwk.get("kid") != row.kid:
+        raise ValueError(f"signing key {row.kid} has a public JWK of another type")
+    imported = OKPKey.import_key(jwk) if kty == "OKP" else ECKey.import_key(jwk)
+    public: dict[str, Any] = {name: jwk[name] for name in ("kty", "crv", "x", "y") if name in jwk}
+    published = {**public, "kid": row.kid, "alg": row.algorithm, "use": "sig"}
+    return VerifyingKey(row.kid, row.algorithm, imported.public_key, published)
+
+
+class KeyRing:
+    """The verifying keys by kid and the signer; the base serves a fixed set."""
+
+    def __init__(
+        self, algorithm: str, keys: Sequence[VerifyingKey] = (), signer: Signer | None = None
+    ) -> None:
+        self.algorithm = algorithm
+        self._keys = {key.kid: key for key in keys}
+        self._signer = signer
+
+    @property
+    def signer(self) -> Signer:
+        """The key that signs now."""
+        if self._signer is None:
+            raise KeyRingNotReady("the signing keys are not loaded: await the key ring's start()")
+        return self._signer
+
+    def key_for(self, kid: str) -> VerifyingKey | None:
+        """The live key named `kid`, or None."""
+        return self._keys.get(kid)
+
+    def knows(self, kid: str) -> bool:
+        """Whether `kid` names a live key."""
+        return kid in self._keys
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWK Set to publish: public parts of the live asymmetric keys (empty for HS256)."""
+        return {"keys": [key.public_jwk for key in self._keys.values() if key.public_jwk is not None]}
+
+    async def reload_for(self, kid: str) -> bool:
+        """Try to learn `kid` (a token from another instance); True when it is known now."""
+        return self.knows(kid)
+
+    async def start(self) -> None:
+        """Load the keys (nothing to do for a fixed ring)."""
+
+    async def stop(self) -> None:
+        """Stop background work (none for a fixed ring)."""
+
+
+class StaticKeyRing(KeyRing):
+    """HS256: keys derived from `SECRET_KEY` and `PREVIOUS_SECRET_KEYS`, named by a digest of
+    the derived key (never of the secret)."""
+
+    def __init__(self, settings: Settings) -> None:
+        secrets = (settings.secret_key, *settings.previous_secret_keys)
+        derived = [derive_key(k.reveal(), "jwt/v1") for k in secrets]
+        keys = [VerifyingKey(hashlib.sha256(k).hexdigest()[:16], HMAC_ALGORITHM, k) for k in derived]
+        super().__init__(HMAC_ALGORITHM, keys, Signer(keys[0].kid, HMAC_ALGORITHM, keys[0].key))
+
+
+class StoredKeyRing(KeyRing):
+    """EdDSA / ES256 keys from the database, reloaded in the background."""
+
+    def __init__(
+        self,
+        algorithm: str,
+        store: SigningKeyStore,
+        secret: Secret,
+        reload_interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if algorithm not in ASYMMETRIC_CURVES:
+            raise ValueError(f"a stored key ring signs with EdDSA or ES256, not {algorithm}")
+        super().__init__(algorithm)
+        self.store = store
+        self._secret = secret
+        self.reload_interval = reload_interval
+        self._clock = clock
+        self._loaded_at = float("-inf")
+        self._unknown_reload_at = float("-inf")
+        self._reloading: asyncio.Lock | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._private: dict[str, Any] = {}  # decrypted private keys by kid, kept across reloads
+
+    async def start(self, *, background: bool = True) -> None:
+        """Load the live keys, creating the first one on a database that has none, then
+        reload every `reload_interval` seconds in the background (unless `background` is False)."""
+        await self.reload()
+        if self._signer is None:
+            await add_key(self.store, self.algorithm, self._secret)
+            await self.reload()
+        if background and self._task is None:
+            self._task = asyncio.create_task(self._reload_forever(), name="gatehouse-keyring-reload")
+
+    async def stop(self) -> None:
+        """End the background reloads."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def stale(self) -> bool:
+        """Whether the last load is `reload_interval` seconds old or more."""
+        return self._clock() - self._loaded_at >= self.reload_interval
+
+    async def reload_if_stale(self) -> bool:
+        """Reload when stale; True when it did."""
+        if not self.stale:
+            return False
+        await self.reload()
+        return True
+
+    async def reload(self) -> None:
+        """Read the live keys and swap them in at once; the newest signs."""
+        if self._reloading is None:
+            self._reloading = asyncio.Lock()
+        async with self._reloading:
+            rows = list(await self.store.live(self.algorithm))
+            keys = [_public_key(row) for row in rows]
+            signer = None
+            if rows:
+                newest = max(rows, key=lambda row: (row.created_at, row.kid))
+                private = self._private.get(newest.kid)
+                if private is None:  # decryption and key import: off the event loop
+                    private = await asyncio.to_thread(decrypt_private_key, newest, self._secret)
+                self._private = {newest.kid: private}
+                signer = Signer(newest.kid, self.algorithm, private)
+            self._keys = {key.kid: key for key in keys}
+            self._signer = signer
+            self._loaded_at = self._clock()
+
+    async def reload_for(self, kid: str) -> bool:
+        """Reload once for an unknown `kid`, at most every `UNKNOWN_KID_RELOAD_GAP` seconds
+        (concurrent callers share the reload); True when `kid` is known afterwards."""
+        if self.knows(kid):
+            return True
+        now = self._clock()
+        if now - self._unknown_reload_at < UNKNOWN_KID_RELOAD_GAP:
+            if self._reloading is not None and self._reloading.locked():
+                async with self._reloading:  # a reload is under way: its result counts
+                    pass
+            return self.knows(kid)
+        self._unknown_reload_at = now
+        await self.reload()
+        return self.knows(kid)
+
+    async def _reload_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_interval)
+            try:
+                await self.reload()
+            except Exception:  # keep the keys we have; the next round retries
+                logger.warning("reloading the signing keys failed; keeping the loaded ones", exc_info=True)
+
+
+def build_key_ring(settings: Settings, store: SigningKeyStore | None) -> KeyRing:
+    """The ring `JWT_ALGORITHM` asks for: HS256 from the settings, else from `store`."""
+    if settings.jwt_algorithm == HMAC_ALGORITHM:
+        return StaticKeyRing(settings)
+    if store is None:
+        raise ValueError(f"JWT_ALGORITHM={settings.jwt_algorithm} needs a signing-key store")
+    return StoredKeyRing(
+        settings.jwt_algorithm, store, settings.secret_key, settings.jwt_keys_reload_interval
+    )
+
+
+async def add_key(store: SigningKeyStore, algorithm: str, secret: Secret) -> str:
+    """Generate a key (in a thread) and store it: it signs from the next reload on. Its kid."""
+    new = await asyncio.to_thread(generate_key, algorithm, secret)
+    await store.add(new.kid, new.algorithm, new.public_jwk, new.private_jwe)
+    return new.kid
+
+
+async def retire_key(store: SigningKeyStore, algorithm: str, kid: str) -> None:
+    """End the key `kid`: tokens it signed stop verifying once instances reload.
+
+    Refused (`SigningKeyUnknown`) for a kid that names no live key and for the key that
+    signs now (the newest): rotate first, so that some key always signs.
+    """
+    rows = list(await store.live(algorithm))
+    if not any(row.kid == kid for row in rows):
+        raise SigningKeyUnknown(f"no live {algorithm} signing key has kid {kid!r}")
+    newest = max(rows, key=lambda row: (row.created_at, row.kid))
+    if newest.kid == kid:
+        raise SigningKeyUnknown(
+            f"{kid} is the key that signs now; run `python main.py rotate-keys` first, then retire it"
+        )
+    await store.retire(kid)
