@@ -1,4 +1,5 @@
-"""Gatehouse command line: `serve` (the default), `migrate`, `create-admin`, `export-schema`.
+"""Gatehouse command line: `serve` (the default), `migrate`, `create-admin`, `rotate-keys`,
+`export-schema`.
 
 `main.TORTOISE_ORM` is the Tortoise config for Tortoise's own command line, with the
 models of every module in `SCHEMA_MODULES`:
@@ -190,6 +191,51 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    """Add a signing key that signs from the next reload on (every instance within
+    JWT_KEYS_RELOAD_INTERVAL seconds), or with `--retire KID` end one: tokens it signed stop
+    verifying. Refused under JWT_ALGORITHM=HS256, whose keys are SECRET_KEY and
+    PREVIOUS_SECRET_KEYS."""
+    from tortoise import Tortoise
+
+    from auth.keyring import HMAC_ALGORITHM, SigningKeyUnknown, add_key, retire_key
+    from core.db import apply_migrations, is_sqlite, tortoise_config
+    from services.signing_keys import SigningKeyRows
+
+    settings = _settings()
+    if settings.jwt_algorithm == HMAC_ALGORITHM:
+        print(
+            "gatehouse: JWT_ALGORITHM=HS256 keeps no signing keys in the database: rotate SECRET_KEY "
+            "(the old one into PREVIOUS_SECRET_KEYS) instead",
+            file=sys.stderr,
+        )
+        return 2
+    apps = _model_apps(settings)
+
+    async def run() -> int:
+        if is_sqlite(settings.database_url):
+            await apply_migrations(settings.database_url, apps)
+            await Tortoise.close_connections()
+        await Tortoise.init(config=tortoise_config(settings.database_url, apps=apps))
+        store = SigningKeyRows()
+        try:
+            if args.retire:
+                try:
+                    await retire_key(store, settings.jwt_algorithm, args.retire)
+                except SigningKeyUnknown as exc:
+                    print(f"gatehouse: {exc}", file=sys.stderr)
+                    return 1
+                print(f"retired {args.retire}: tokens it signed stop verifying once instances reload")
+                return 0
+            kid = await add_key(store, settings.jwt_algorithm, settings.secret_key)
+        finally:
+            await Tortoise.close_connections()
+        print(f"added {settings.jwt_algorithm} key {kid}: it signs once instances reload")
+        return 0
+
+    return asyncio.run(run())
+
+
 def export_sdl() -> str:
     """The printed schema (SDL) as committed in `schema.graphql`."""
     from schema.build import build_schema
@@ -225,6 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
         "username or email is refused)",
     )
     admin.set_defaults(func=cmd_create_admin)
+    rotate = sub.add_parser(
+        "rotate-keys",
+        help="add a signing key (it signs from the next reload on; older keys keep verifying), "
+        "or end one with --retire KID",
+    )
+    rotate.add_argument(
+        "--retire",
+        metavar="KID",
+        help="end the key KID: tokens it signed stop verifying (the key that signs now is "
+        "refused: rotate first)",
+    )
+    rotate.set_defaults(func=cmd_rotate_keys)
     sub.add_parser("export-schema", help="write the SDL to schema.graphql").set_defaults(
         func=cmd_export_schema
     )
