@@ -25,6 +25,7 @@ from typing import Any
 import jwt
 
 from auth.keyring import KeyRing, build_key_ring
+from auth.token_encryption import UnreadableToken, token_envelope
 from core.clock import utcnow
 from core.settings import Settings
 
@@ -73,6 +74,8 @@ class JWTStrategy:
         self.ttl = settings.access_token_ttl
         self.hasura_claims = settings.hasura_claims
         self.keyring = keyring if keyring is not None else build_key_ring(settings, None)
+        # ACCESS_TOKEN_ENCRYPTION: the signed token sealed in a JWE, or handed out as is.
+        self.envelope = token_envelope(settings)
         # Verified token strings: their claims, expiry and the kid that must still be live.
         self._verified: OrderedDict[str, tuple[AccessClaims, float, str]] = OrderedDict()
 
@@ -118,7 +121,7 @@ class JWTStrategy:
             claims[HASURA_CLAIMS] = hasura_claims(user_id, roles)
         signer = self.keyring.signer
         token = jwt.encode(claims, signer.key, algorithm=signer.algorithm, headers={"kid": signer.kid})
-        return token, min(self.ttl, max(0, exp - int(now.timestamp())))
+        return self.envelope.seal(token), min(self.ttl, max(0, exp - int(now.timestamp())))
 
     def verify(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, issuer, audience, expiry and type.
@@ -136,7 +139,12 @@ class JWTStrategy:
             if time.time() < expires + LEEWAY.total_seconds() and self.keyring.knows(kid):
                 return claims_
             self._verified.pop(token, None)
-        verified = self._verify_fully(token)
+        try:
+            # Opened before the signature check; remembered under the string as presented.
+            signed = self.envelope.open(token)
+        except UnreadableToken as exc:
+            raise InvalidAccessToken(str(exc)) from None
+        verified = self._verify_fully(signed)
         self._verified[token] = verified
         if len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)

@@ -3,7 +3,6 @@ each refusal of docs/SECURITY.md on its own, and key rotation through PREVIOUS_S
 
 from __future__ import annotations
 
-import base64
 import json
 import zlib
 
@@ -15,6 +14,7 @@ from joserfc.jwk import OctKey
 
 from auth import token_encryption
 from auth.secrets import derive_key
+from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
 from auth.token_encryption import (
     MAX_SEALED_BYTES,
     EncryptedTokens,
@@ -24,43 +24,11 @@ from auth.token_encryption import (
 )
 from core.settings import Secret, Settings, SettingsError
 from tests.helpers import TEST_SECRET, make_settings
+from tests.helpers.sealed import b64, content_key, flip_first_byte, replace_segment, seal_with
+from tests.helpers.sealed import jwe_header as header_of
 
 OTHER_SECRET = "another-secret-key-that-is-long-enough-9876543210"
 JWS = jwt.encode({"sub": "u1", "sid": "f1"}, "k" * 32, algorithm="HS256")
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def header_of(token: str) -> dict[str, object]:
-    return dict(json.loads(unb64(token.split(".")[0])))
-
-
-def content_key(secret: str = TEST_SECRET) -> OctKey:
-    """The key the server seals with, derived as the module documents it."""
-    return OctKey.import_key(derive_key(secret, "jwe/v1"))
-
-
-def seal_with(header: dict[str, object], plaintext: bytes, algorithms: list[str], key: OctKey) -> str:
-    """A JWE made by joserfc with a registry that allows what the server must refuse."""
-    return jwe.encrypt_compact(header, plaintext, key, registry=jwe.JWERegistry(algorithms=algorithms))
-
-
-def replace_segment(token: str, index: int, value: str) -> str:
-    segments = token.split(".")
-    segments[index] = value
-    return ".".join(segments)
-
-
-def flip_first_byte(segment: str) -> str:
-    raw = bytearray(unb64(segment))
-    raw[0] ^= 0x01
-    return b64(bytes(raw))
 
 
 @pytest.fixture
@@ -279,3 +247,47 @@ def test_the_envelope_follows_the_setting_and_the_previous_keys():
     )
     assert isinstance(rotated, EncryptedTokens)
     assert rotated.open(old) == JWS
+
+
+# -- the JWT strategy's hook ------------------------------------------------------------------
+
+
+def hs256_strategy(**overrides: object) -> JWTStrategy:
+    """A strategy that needs no key store (HS256 keys derive from SECRET_KEY)."""
+    return JWTStrategy(make_settings(jwt_algorithm="HS256", **overrides))
+
+
+def test_the_strategy_issues_sealed_tokens_and_verifies_them():
+    strategy = hs256_strategy(access_token_encryption=True)
+    token, expires_in = strategy.issue("u1", "f1")
+    assert token.count(".") == 4 and expires_in == 900
+    claims = strategy.verify(token)
+    assert (claims.user_id, claims.family_id) == ("u1", "f1")
+    with pytest.raises(InvalidAccessToken, match="not an encrypted token"):
+        strategy.verify(EncryptedTokens([TEST_SECRET]).open(token))
+    plain, _ = hs256_strategy().issue("u1", "f1")
+    assert plain.count(".") == 2
+    with pytest.raises(InvalidAccessToken, match="not an encrypted token"):
+        strategy.verify(plain)
+    with pytest.raises(InvalidAccessToken, match="is off"):
+        hs256_strategy().verify(token)
+
+
+def test_the_verified_cache_is_keyed_by_the_exact_sealed_string(monkeypatch):
+    strategy = hs256_strategy(access_token_encryption=True)
+    token, _ = strategy.issue("u1", "f1")
+    opened: list[str] = []
+    real_open = strategy.envelope.open
+
+    def counting_open(presented: str) -> str:
+        opened.append(presented)
+        return real_open(presented)
+
+    monkeypatch.setattr(strategy.envelope, "open", counting_open)
+    assert strategy.verify(token).user_id == "u1"
+    assert strategy.verify(token).user_id == "u1"
+    assert opened == [token]  # the second time came from the cache
+    tampered = replace_segment(token, 4, flip_first_byte(token.split(".")[4]))
+    with pytest.raises(InvalidAccessToken, match="does not decrypt"):
+        strategy.verify(tampered)
+    assert opened == [token, tampered]  # never answered from the genuine token's entry
