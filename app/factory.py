@@ -35,7 +35,9 @@ from schema.modules import load_modules, model_apps
 from schema.viewer import viewer_schemas
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
+from web.forward_auth import ForwardAuthEndpoint
 from web.graphql import GraphQLView
+from web.introspect import IntrospectionEndpoint
 from web.middleware import AccessLog, BodyLimit, OriginCheck
 from web.persisted import PersistedQueries
 from web.schema_file import SchemaFile
@@ -118,6 +120,16 @@ def create_app(
         settings,
     )
 
+    # Forward authentication (nginx auth_request, Traefik ForwardAuth): the identity
+    # middleware runs for it as for /graphql, so every scheme and revocation count alike.
+    # No origin check: a GET without side effects, answered to the proxy (docs/TOKENS.md).
+    forward_auth = AuthenticationMiddleware(
+        ForwardAuthEndpoint(refuse_credentials), backend.authenticator, settings, refuse_credentials
+    )
+    # RFC 7662 introspection: authenticates its caller and the token itself through the
+    # same Authenticator, with OAuth-style errors (web/introspect.py).
+    introspect = IntrospectionEndpoint(settings, backend.authenticator, backend.limiter, backend.bearer.jwt)
+
     async def healthz(request: Request) -> JSONResponse:
         if await _database_answers(settings.db_timeout):
             return JSONResponse({"status": "ok"})
@@ -155,6 +167,9 @@ def create_app(
             # socket is authenticated and origin-checked like a request, then closed.
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
+            # Every method reaches both, so a wrong one is answered in their own terms (405).
+            Route("/auth/verify", forward_auth),
+            Route("/oauth/introspect", introspect),
             # Public keys and discovery for services verifying access tokens (section 9).
             *wellknown_routes(settings, backend.keyring),
             # GraphiQL's scripts and stylesheets, served locally; production has no IDE.

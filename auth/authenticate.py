@@ -59,6 +59,26 @@ class Authenticator:
         )
         return method.strategy, disabled, transport.https_only
 
+    async def identify_token(self, value: str, client: ClientInfo) -> Identity | None:
+        """The identity of a bare token another service received, or `None` when it is
+        not live (unknown, expired, revoked, malformed, or of a disabled scheme).
+
+        For introspection: the same strategies, identity cache and revocation checks as
+        an `Authorization` header, routed the same way (an API token by its prefix,
+        anything else as an access JWT). Only bearer-style tokens are read: a refresh
+        token is spent by rotation, never looked up here, and a session id or a Basic
+        password is no token to hand to another service.
+        """
+        if looks_like_api_token(value):
+            strategy, disabled, _ = self._token
+            presented_as = "Token"
+        else:
+            strategy, disabled, _ = self._jwt
+            presented_as = "Bearer"
+        if disabled is not None:
+            return None
+        return await strategy.read_token(value, presented_as, client)
+
     async def authenticate(self, conn: HTTPConnection, client: ClientInfo) -> Resolution:
         """Who is calling (`CredentialRejected` for a wrong header credential)."""
         header = read_authorization(conn.headers.get("authorization"))

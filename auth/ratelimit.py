@@ -1,4 +1,4 @@
-"""Brute-force limits on password attempts, account creation and token refresh.
+"""Brute-force limits on password attempts, account creation, token refresh and introspection.
 
 Built on the `limits` library with moving windows. The counters live in Redis when
 `REDIS_URL` is set (every instance shares them), else in process memory.
@@ -103,6 +103,7 @@ class LoginLimiter:
         self.per_ip = parse_many(settings.login_limit_per_ip)
         self.register_per_ip = parse_many(settings.register_limit_per_ip)
         self.refresh_per_ip = parse_many(settings.refresh_limit_per_ip)
+        self.introspect_per_caller = parse_many(settings.introspect_limit)
         self.ipv6_prefix = settings.ipv6_rate_limit_prefix
 
     def _account(self, login: str) -> str:
@@ -148,6 +149,15 @@ class LoginLimiter:
     async def refresh_attempt(self, ip: str | None) -> None:
         """Count a refresh-token exchange from `ip`."""
         await self._hit(self.refresh_per_ip, "refresh-ip", self._ip(ip))
+
+    async def introspect_attempt(self, caller_credential_id: str) -> None:
+        """Count a `POST /oauth/introspect` call by the API token `caller_credential_id`
+        (`INTROSPECT_LIMIT`): a leaked service token cannot be used to test many values."""
+        await self._hit(
+            self.introspect_per_caller,
+            "introspect-caller",
+            keyed_digest(self._key, caller_credential_id)[:32],
+        )
 
     @property
     def longest_wait(self) -> int:

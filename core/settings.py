@@ -215,6 +215,8 @@ class Settings:
     login_limit_per_ip: str = "30/minute"
     register_limit_per_ip: str = "10/minute;30/hour"  # slows address harvesting (docs/SECURITY.md)
     refresh_limit_per_ip: str = "120/minute"
+    # `POST /oauth/introspect` calls per calling token (web/introspect.py).
+    introspect_limit: str = "600/minute"
     # Per-IP limits count an IPv6 client by its network of this many bits (core/client.py).
     ipv6_rate_limit_prefix: int = 64
     db_timeout: float = 5.0  # seconds before a database call is abandoned
@@ -359,6 +361,7 @@ class Settings:
             login_limit_per_ip=_text(config, "LOGIN_LIMIT_PER_IP", cls.login_limit_per_ip),
             register_limit_per_ip=_text(config, "REGISTER_LIMIT_PER_IP", cls.register_limit_per_ip),
             refresh_limit_per_ip=_text(config, "REFRESH_LIMIT_PER_IP", cls.refresh_limit_per_ip),
+            introspect_limit=_text(config, "INTROSPECT_LIMIT", cls.introspect_limit),
             ipv6_rate_limit_prefix=_int(config, "IPV6_RATE_LIMIT_PREFIX", 64, 32, 128),
             graphql_executor=_text(config, "GRAPHQL_EXECUTOR", "compiled").strip().lower(),
             persisted_queries=_text(config, "PERSISTED_QUERIES", "auto").strip().lower(),
@@ -576,6 +579,7 @@ _LIMIT_VARIABLES = (
     "LOGIN_LIMIT_PER_IP",
     "REGISTER_LIMIT_PER_IP",
     "REFRESH_LIMIT_PER_IP",
+    "INTROSPECT_LIMIT",
 )
 
 

@@ -25,6 +25,13 @@ from services.audit import audit
 
 # The scope an API token needs to act on the user's other credentials.
 MANAGE_SCOPE = "credentials:write"
+# The scope of a service's token that asks `POST /oauth/introspect` about other tokens.
+INTROSPECT_SCOPE = "tokens:introspect"
+ADMIN_ROLE = "admin"
+# Scopes no field of the schema names, each with the role a token's owner must hold to
+# create it and, for as long as the token is used, to keep using it: introspection
+# tells who holds any live token, an administrator's knowledge.
+ROLE_BOUND_SCOPES: dict[str, str] = {INTROSPECT_SCOPE: ADMIN_ROLE}
 TOKEN_NAME_MAX = 100
 SCOPE_ECHO_MAX = 40  # longest unknown scope repeated back in an error message
 
@@ -202,20 +209,30 @@ def check_token_request(
 
     `name`: 1 to 100 printable characters once stripped; `scopes`: among `known_scopes`,
     the scopes the served schema's `HasScope` permissions name (schema/build.py
-    `named_scopes`, modules' fields included); `expires_in_days`: 1 to `max_days`. Each
-    problem is `BadUserInput` on its field.
+    `named_scopes`, modules' fields included) or `ROLE_BOUND_SCOPES`; `expires_in_days`:
+    1 to `max_days`. Each problem is `BadUserInput` on its field.
     """
     problems: dict[str, str] = {}
     if message := _name_problem(name):
         problems["name"] = message
-    unknown = [s for s in scopes if s not in known_scopes]
+    unknown = [s for s in scopes if s not in known_scopes and s not in ROLE_BOUND_SCOPES]
     if unknown:
-        problems["scopes"] = _unknown_scopes_message(unknown, known_scopes)
+        problems["scopes"] = _unknown_scopes_message(unknown, {*known_scopes, *ROLE_BOUND_SCOPES})
     if not 1 <= expires_in_days <= max_days:
         problems["expiresInDays"] = f"Use 1 to {max_days} days."
     if problems:
         raise BadUserInput(problems)
     return sorted(set(scopes))
+
+
+def check_role_bound_scopes(identity: Identity, scopes: Collection[str]) -> None:
+    """`Forbidden` when `scopes` hold a scope of `ROLE_BOUND_SCOPES` whose role the
+    identity's user lacks (its roles as read on this request, so a withdrawn role counts
+    at once). A permission, not an input error: the scope exists, the caller may not have it."""
+    for scope in sorted(set(scopes)):
+        role = ROLE_BOUND_SCOPES.get(scope)
+        if role is not None and not identity.has_role(role):
+            raise Forbidden(f"Only a user with the {role} role may hold the {scope} scope.")
 
 
 def check_token_bounds(identity: Identity, scopes: list[str], expires_at: datetime, now: datetime) -> None:
@@ -252,10 +269,12 @@ async def create_api_token(
 ) -> tuple[str, Credential]:
     """A new API token, returned once, carrying some of `known_scopes` (see
     `check_token_request`). A token can never get scopes its creator lacks, nor, when an
-    API token creates it, outlive its creator."""
+    API token creates it, outlive its creator; a role-bound scope (`tokens:introspect`)
+    needs its role (`Forbidden`)."""
     scopes = check_token_request(
         name, scopes, expires_in_days, api_tokens.max_days, known_scopes=known_scopes
     )
+    check_role_bound_scopes(identity, scopes)
     now = utcnow()
     check_token_bounds(identity, scopes, now + timedelta(days=expires_in_days), now)
     assert identity.user is not None
@@ -272,3 +291,12 @@ async def create_api_token(
     )
     audit("create_api_token", client, user_id=identity.user_id, credential_id=row.id)
     return token, row
+
+
+def check_introspector(identity: Identity) -> None:
+    """The caller of `POST /oauth/introspect`: an API token carrying `tokens:introspect`
+    (a full-rights credential does not count: a service holds a token made for the job)
+    whose owner holds the scope's role on this very request. `Forbidden` otherwise."""
+    if identity.scheme is not Scheme.TOKEN or not identity.scopes or INTROSPECT_SCOPE not in identity.scopes:
+        raise Forbidden(f"Introspection needs an API token with the {INTROSPECT_SCOPE} scope.")
+    check_role_bound_scopes(identity, (INTROSPECT_SCOPE,))

@@ -259,6 +259,59 @@ def error_response(
     )
 
 
+# The OAuth error names (RFC 6749 section 5.2, RFC 6750 section 3.1) of the endpoints
+# other services call (`/oauth/introspect`), by the status `_refusal` chose.
+_OAUTH_ERROR_BY_STATUS = {
+    400: "invalid_request",
+    401: "invalid_token",
+    403: "insufficient_scope",
+    405: "invalid_request",
+    413: "invalid_request",
+    415: "invalid_request",
+    429: "rate_limited",
+    503: "temporarily_unavailable",
+    500: "server_error",
+}
+
+
+def oauth_error_response(
+    exc: BaseException, presented_as: str | None = None, needed_scope: str | None = None
+) -> Response:
+    """The whole answer of an OAuth-style endpoint refused by `exc`: a JSON object
+    `{"error", "error_description", "code"}` (`retry_after` too for a 429), the status of
+    its type, `Cache-Control: no-store`, and the challenge RFC 6750 asks for.
+
+    A 401 names the scheme the caller used (`presented_as`), with `error="invalid_token"`
+    when it presented a credential and no error code when it presented none (RFC 6750
+    section 3.1; its body says `invalid_client`); a 403 challenges with
+    `error="insufficient_scope"` and the `needed_scope`.
+    """
+    error, status, headers = _refusal(exc, presented_as)
+    if isinstance(error, BadUserInput):
+        status = 400
+    name = _OAUTH_ERROR_BY_STATUS.get(status, "invalid_request")
+    if status == 401 and presented_as is None:
+        name = "invalid_client"
+        headers = {"WWW-Authenticate": PLAIN_CHALLENGE}
+    elif status == 401 and presented_as == "Token":
+        headers = {"WWW-Authenticate": f'{CHALLENGES["Token"]}, error="invalid_token"'}
+    elif status == 401:
+        headers = {"WWW-Authenticate": CHALLENGES.get(presented_as or "", CHALLENGES["Bearer"])}
+    elif status == 403:
+        realm = CHALLENGES[presented_as or "Bearer"].partition(",")[0]
+        scope = f', scope="{needed_scope}"' if needed_scope else ""
+        headers = {"WWW-Authenticate": f'{realm}, error="insufficient_scope"{scope}'}
+    body: dict[str, Any] = {"error": name, "error_description": error.message, "code": error.code.value}
+    if isinstance(error, RateLimited):
+        body["retry_after"] = error.retry_after
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers={**NO_STORE, **headers},
+    )
+
+
 # WebSocket close codes for a refused handshake, as graphql-ws names them.
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
