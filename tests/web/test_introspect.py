@@ -38,13 +38,13 @@ mutation($name: String!, $scopes: [String!]) {
 
 async def introspector(http: httpx.AsyncClient, admin: Persona) -> dict[str, str]:
     """The Authorization header of a service's token made by `admin` for introspection."""
-    payload = await create_token(http, jwt_headers(await bearer_login(http, admin.username)), [INTROSPECT_SCOPE])
+    payload = await create_token(
+        http, jwt_headers(await bearer_login(http, admin.username)), [INTROSPECT_SCOPE]
+    )
     return token(payload["token"])
 
 
-async def ask(
-    http: httpx.AsyncClient, caller: dict[str, str], value: str, **form: str
-) -> httpx.Response:
+async def ask(http: httpx.AsyncClient, caller: dict[str, str], value: str, **form: str) -> httpx.Response:
     return await http.post(INTROSPECT, data={"token": value, **form}, headers=caller)
 
 
@@ -209,12 +209,16 @@ async def test_callers_without_the_scope_are_refused_with_insufficient_scope(htt
 async def test_only_an_admin_may_create_an_introspection_token(http, admin: Persona, alice: Persona):
     alice_jwt = jwt_headers(await bearer_login(http, "alice"))
 
-    refused = await gql(http, CREATE, {"name": "svc", "scopes": [INTROSPECT_SCOPE]}, headers=alice_jwt, cookies=False)
+    refused = await gql(
+        http, CREATE, {"name": "svc", "scopes": [INTROSPECT_SCOPE]}, headers=alice_jwt, cookies=False
+    )
 
     assert refused.codes == ["FORBIDDEN"], refused.body
     assert "admin role" in refused.errors[0]["message"]
     admin_jwt = jwt_headers(await bearer_login(http, admin.username))
-    made = await gql(http, CREATE, {"name": "svc", "scopes": [INTROSPECT_SCOPE]}, headers=admin_jwt, cookies=False)
+    made = await gql(
+        http, CREATE, {"name": "svc", "scopes": [INTROSPECT_SCOPE]}, headers=admin_jwt, cookies=False
+    )
     assert made.data["createApiToken"]["token"].startswith("gth_"), made.body
 
 
@@ -228,7 +232,9 @@ async def test_an_admin_losing_the_role_stops_introspecting_at_once(http, admin:
 
     await User.filter(id=alice.id).update(roles=["admin"])
     alice_admin = jwt_headers(await bearer_login(http, "alice"))
-    withdrawn = await gql(http, REVOKE_ROLE, {"u": admin.id, "r": "admin"}, headers=alice_admin, cookies=False)
+    withdrawn = await gql(
+        http, REVOKE_ROLE, {"u": admin.id, "r": "admin"}, headers=alice_admin, cookies=False
+    )
     assert withdrawn.data["revokeRole"]["roles"] == [], withdrawn.body
 
     response = await ask(http, caller, pair["accessToken"])
