@@ -151,7 +151,8 @@ def decrypt_private_key(row: StoredKey, secret: Secret) -> Any:
     return imported.private_key
 
 
-def _public_key(row: StoredKey) -> VerifyingKey:
+def verifying_key(row: StoredKey) -> VerifyingKey:
+    """The public key of `row` for PyJWT, and the JWK to publish (its public members only)."""
     jwk = dict(row.public_jwk)
     kty, curve = ASYMMETRIC_CURVES[row.algorithm]
     if jwk.get("kty") != kty or jwk.get("crv") != curve or jwk.get("kid") != row.kid:
@@ -273,7 +274,7 @@ class StoredKeyRing(KeyRing):
             self._reloading = asyncio.Lock()
         async with self._reloading:
             rows = list(await self.store.live(self.algorithm))
-            keys = [_public_key(row) for row in rows]
+            keys = [verifying_key(row) for row in rows]
             signer = None
             if rows:
                 newest = max(rows, key=lambda row: (row.created_at, row.kid))

@@ -36,6 +36,7 @@ from tests.helpers import (
     session_cookie_value,
     set_cookie_headers,
 )
+from tests.helpers.forgery import fixed_key_ring, server_signer
 
 
 def _assert_rejected(result: Any, challenge: str) -> None:
@@ -153,11 +154,13 @@ async def test_unsigned_jwt_is_rejected(http, alice: Persona):
     _assert_rejected(await gql(http, ME, headers=bearer(forged), cookies=False), BEARER_CHALLENGE)
 
 
-async def test_jwt_signed_with_another_key_is_rejected(http, alice: Persona):
+async def test_jwt_signed_with_another_key_is_rejected(http, app, alice: Persona):
     tokens = await bearer_login(http, "alice")
     claims = pyjwt.decode(tokens["accessToken"], options={"verify_signature": False})
-    other = JWTStrategy(make_settings(secret_key=make_settings().secret_key.__class__("x" * 48)))
-    forged, _ = other.issue(claims["sub"], claims["sid"])
+    # Another key of the same algorithm, presenting itself under the server's kid.
+    other = fixed_key_ring(make_settings().jwt_algorithm).signer
+    headers = {"kid": server_signer(app).kid}
+    forged = pyjwt.encode(claims, other.key, algorithm=other.algorithm, headers=headers)
     _assert_rejected(await gql(http, ME, headers=bearer(forged), cookies=False), BEARER_CHALLENGE)
 
 
@@ -178,15 +181,15 @@ async def test_jwt_of_a_deactivated_user_is_rejected(http, alice: Persona):
     )
 
 
-async def test_jwt_naming_an_unknown_family_is_rejected(http, settings, alice: Persona):
-    forged, _ = JWTStrategy(settings).issue(alice.id, str(uuid.uuid4()))
+async def test_jwt_naming_an_unknown_family_is_rejected(http, app, alice: Persona):
+    forged, _ = app.state.backend.bearer.jwt.issue(alice.id, str(uuid.uuid4()))
     _assert_rejected(await gql(http, ME, headers=bearer(forged), cookies=False), BEARER_CHALLENGE)
 
 
-async def test_jwt_of_another_users_family_is_rejected(http, settings, alice: Persona, bob: Persona):
+async def test_jwt_of_another_users_family_is_rejected(http, app, alice: Persona, bob: Persona):
     bob_tokens = await bearer_login(http, "bob")
     family = pyjwt.decode(bob_tokens["accessToken"], options={"verify_signature": False})["sid"]
-    forged, _ = JWTStrategy(settings).issue(alice.id, family)
+    forged, _ = app.state.backend.bearer.jwt.issue(alice.id, family)
     _assert_rejected(await gql(http, ME, headers=bearer(forged), cookies=False), BEARER_CHALLENGE)
 
 
@@ -285,7 +288,9 @@ async def test_disabled_token_is_refused_naming_it(clean_backends):
 
 async def test_disabled_jwt_is_refused_naming_it(clean_backends):
     settings = _without("jwt")
-    forged, _ = JWTStrategy(settings).issue(str(uuid.uuid4()), str(uuid.uuid4()))
+    forged, _ = JWTStrategy(settings, fixed_key_ring(settings.jwt_algorithm)).issue(
+        str(uuid.uuid4()), str(uuid.uuid4())
+    )
     async with app_client(settings) as client:
         result = await gql(client, ME, headers=bearer(forged))
     assert result.status == 401

@@ -1,6 +1,8 @@
-"""Signature forgery by key or algorithm confusion: tokens signed with another key, with
-another algorithm (HS512, RS256 header pointing at the server's kid), or under a kid the
-server does not know. Only HS256 under a configured key verifies."""
+"""Signature forgery by key or algorithm confusion under `JWT_ALGORITHM=HS256`: tokens
+signed with another key, with another algorithm (HS512, RS256 header pointing at the
+server's kid), or under a kid the server does not know. Only HS256 under a configured key
+verifies. The asymmetric algorithms' confusions (an HMAC keyed with the published public
+key, a signature under another curve's label) are in test_hs_public_key_confusion.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import httpx
 import pytest
 
 from auth.secrets import derive_key
-from tests.helpers import ME, TEST_SECRET, bearer, bearer_login, gql
+from core.settings import Settings
+from tests.helpers import ME, TEST_SECRET, bearer, bearer_login, gql, make_settings
 from tests.helpers.forgery import b64, claims_of, header_of, kid_of, raw_token, server_key, sign
 
 INVALID_TOKEN = 'Bearer realm="gatehouse", error="invalid_token"'
@@ -21,6 +24,11 @@ def assert_rejected(result) -> None:
     assert result.status == 401, result.body
     assert result.codes == ["UNAUTHENTICATED"]
     assert result.headers["www-authenticate"] == INVALID_TOKEN
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings(jwt_algorithm="HS256")
 
 
 @pytest.fixture

@@ -11,7 +11,14 @@ import pytest
 
 from auth.strategy.jwt import MAX_TOKEN_BYTES, InvalidAccessToken, JWTStrategy
 from tests.helpers import ME, gql, make_settings
-from tests.helpers.forgery import b64, claims_of, header_of, raw_token, server_key
+from tests.helpers.forgery import b64, claims_of, fixed_key_ring, header_of, raw_token
+
+# The configured algorithm's ring (EdDSA by default), one fresh key, no database.
+RING = fixed_key_ring(make_settings().jwt_algorithm)
+
+
+def strategy() -> JWTStrategy:
+    return JWTStrategy(make_settings(), RING)
 
 
 def oversized() -> str:
@@ -20,7 +27,7 @@ def oversized() -> str:
 
 def signed_token_of_length(length: int) -> str:
     """A token the server issued, padded (and signed again with its key) to exactly `length`."""
-    issued, _ = JWTStrategy(make_settings()).issue(str(uuid.uuid4()), str(uuid.uuid4()))
+    issued, _ = strategy().issue(str(uuid.uuid4()), str(uuid.uuid4()))
     claims, header = claims_of(issued), header_of(issued)
     # base64url reaches three lengths in four: a second padding, in the header, shifts it.
     for header_pad in range(4):
@@ -28,7 +35,7 @@ def signed_token_of_length(length: int) -> str:
         while True:
             claims["pad"] = "x" * pad
             headers = {**header, "pad": "y" * header_pad}
-            token = jwt.encode(claims, server_key(), algorithm="HS256", headers=headers)
+            token = jwt.encode(claims, RING.signer.key, algorithm=RING.signer.algorithm, headers=headers)
             if len(token) >= length:
                 break
             pad += 1
@@ -38,12 +45,16 @@ def signed_token_of_length(length: int) -> str:
 
 
 def test_a_token_of_8_kib_verifies_and_one_character_more_is_refused_unparsed(monkeypatch):
-    strategy = JWTStrategy(make_settings())
+    jwts = strategy()
     at_the_limit, over = signed_token_of_length(8 * 1024), signed_token_of_length(8 * 1024 + 1)
-    assert strategy.verify(at_the_limit).user_id == claims_of(at_the_limit)["sub"]
+    assert jwts.verify(at_the_limit).user_id == claims_of(at_the_limit)["sub"]
     # One character more and otherwise as good: correctly signed, every claim in place.
     claims = claims_of(over)
-    assert jwt.decode(over, server_key(), algorithms=["HS256"], audience=claims["aud"], issuer=claims["iss"])
+    verifying = RING.key_for(RING.signer.kid)
+    assert verifying is not None
+    assert jwt.decode(
+        over, verifying.key, algorithms=[verifying.algorithm], audience=claims["aud"], issuer=claims["iss"]
+    )
 
     def must_not_parse(*args, **kwargs):
         raise AssertionError("parsed an oversized token")
@@ -51,7 +62,7 @@ def test_a_token_of_8_kib_verifies_and_one_character_more_is_refused_unparsed(mo
     monkeypatch.setattr(jwt, "get_unverified_header", must_not_parse)
     monkeypatch.setattr(jwt, "decode", must_not_parse)
     with pytest.raises(InvalidAccessToken, match="too long"):
-        strategy.verify(over)
+        jwts.verify(over)
 
 
 def test_the_strategy_refuses_before_parsing(monkeypatch):
@@ -62,7 +73,7 @@ def test_the_strategy_refuses_before_parsing(monkeypatch):
     monkeypatch.setattr(jwt, "decode", must_not_parse)
 
     with pytest.raises(InvalidAccessToken):
-        JWTStrategy(make_settings()).verify(oversized())
+        strategy().verify(oversized())
 
 
 async def test_an_oversized_bearer_token_gets_401(http: httpx.AsyncClient):

@@ -1,15 +1,19 @@
-"""Key rotation: the newest `SECRET_KEY` signs (its `kid` in the header), keys listed in
-`PREVIOUS_SECRET_KEYS` still verify, and a key removed from the list verifies nothing:
-tokens signed with a leaked, retired key are dead."""
+"""Key rotation and retirement. HS256: the newest `SECRET_KEY` signs (its `kid` in the
+header), keys listed in `PREVIOUS_SECRET_KEYS` still verify, and a key removed from the list
+verifies nothing. EdDSA / ES256: `rotate-keys` adds a key that signs, `--retire KID` ends
+one, and once the ring reloads its tokens are dead, even those verified (and remembered)
+before. Tokens signed with a leaked, retired key are dead."""
 
 from __future__ import annotations
 
 import pytest
 
+from auth.keyring import SigningKeyUnknown, StoredKeyRing, add_key, retire_key
 from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
 from core.settings import Secret
-from tests.helpers import make_settings
+from tests.helpers import TEST_SECRET, make_settings
 from tests.helpers.forgery import header_of, kid_of, server_key
+from tests.helpers.signing_keys import MemorySigningKeys
 
 OLD = "old-secret-key-that-is-long-enough-0000000000"
 NEW = "new-secret-key-that-is-long-enough-1111111111"
@@ -18,7 +22,11 @@ USER, FAMILY = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-
 
 def strategy(current: str, *previous: str) -> JWTStrategy:
     return JWTStrategy(
-        make_settings(secret_key=Secret(current), previous_secret_keys=tuple(Secret(p) for p in previous))
+        make_settings(
+            secret_key=Secret(current),
+            previous_secret_keys=tuple(Secret(p) for p in previous),
+            jwt_algorithm="HS256",
+        )
     )
 
 
@@ -44,3 +52,38 @@ def test_a_token_cannot_pick_the_old_key_by_naming_it_after_retirement():
     old_token, _ = strategy(OLD).issue(USER, FAMILY)
     with pytest.raises(InvalidAccessToken):
         strategy(NEW, "yet-another-secret-key-long-enough-22222222").verify(old_token)
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256"])
+async def test_a_retired_stored_key_verifies_nothing_even_remembered_tokens(algorithm):
+    store = MemorySigningKeys()
+    ring = StoredKeyRing(algorithm, store, Secret(TEST_SECRET), reload_interval=30)
+    await ring.start(background=False)
+    jwts = JWTStrategy(make_settings(jwt_algorithm=algorithm), ring)
+    old_kid = ring.signer.kid
+    old_token, _ = jwts.issue(USER, FAMILY)
+    assert jwts.verify(old_token).user_id == USER  # verified once: remembered
+
+    await add_key(store, algorithm, Secret(TEST_SECRET))
+    await ring.reload()
+    assert ring.signer.kid != old_kid
+    assert jwts.verify(old_token).user_id == USER  # rotated, not retired: still verifies
+
+    await retire_key(store, algorithm, old_kid)
+    await ring.reload()
+    with pytest.raises(InvalidAccessToken):
+        jwts.verify(old_token)
+    # Naming the retired kid gets no second chance through the unknown-kid reload either.
+    with pytest.raises(InvalidAccessToken):
+        await jwts.verify_or_reload(old_token)
+
+
+async def test_the_key_that_signs_now_cannot_be_retired():
+    store = MemorySigningKeys()
+    ring = StoredKeyRing("EdDSA", store, Secret(TEST_SECRET), reload_interval=30)
+    await ring.start(background=False)
+    with pytest.raises(SigningKeyUnknown, match="signs now"):
+        await retire_key(store, "EdDSA", ring.signer.kid)
+    with pytest.raises(SigningKeyUnknown, match="no live"):
+        await retire_key(store, "EdDSA", "not-a-kid")
+    assert [row.retired_at for row in store.rows] == [None]

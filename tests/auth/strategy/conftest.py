@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from starlette.applications import Starlette
@@ -21,9 +21,13 @@ def hasher() -> CountingHasher:
 
 
 @pytest.fixture
-def backend(app: Starlette, settings: Settings, hasher: CountingHasher) -> AuthBackend:
-    """Strategies wired with the counting hasher; the `app` fixture has the database up."""
-    return AuthBackend.build(settings, hasher=hasher)
+async def backend(app: Starlette, settings: Settings, hasher: CountingHasher) -> AsyncIterator[AuthBackend]:
+    """Strategies wired with the counting hasher, its signing keys loaded; the `app`
+    fixture has the database up."""
+    built = AuthBackend.build(settings, hasher=hasher)
+    await built.start()
+    yield built
+    await built.stop()
 
 
 MakeUser = Callable[..., Awaitable[User]]

@@ -1,4 +1,6 @@
-"""Access tokens: round trip, expiry, tampering, algorithms, claims, size and key rotation."""
+"""Access tokens under JWT_ALGORITHM=HS256: round trip, expiry, tampering, algorithms,
+claims, size and key rotation through SECRET_KEY / PREVIOUS_SECRET_KEYS. The same cases for
+EdDSA and ES256 keys from the database are in test_jwt_asymmetric.py."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import jwt
 import pytest
 import time_machine
 
+from auth.keyring import HMAC_ALGORITHM as ALGORITHM
 from auth.secrets import derive_key
 from auth.strategy.jwt import (
-    ALGORITHM,
     LEEWAY,
     MAX_TOKEN_BYTES,
     REQUIRED_CLAIMS,
@@ -36,7 +38,10 @@ FAMILY_ID = str(uuid.uuid4())
 def strategy(secret: str = TEST_SECRET, previous: tuple[str, ...] = (), **overrides: Any) -> JWTStrategy:
     return JWTStrategy(
         make_settings(
-            secret_key=Secret(secret), previous_secret_keys=tuple(Secret(p) for p in previous), **overrides
+            secret_key=Secret(secret),
+            previous_secret_keys=tuple(Secret(p) for p in previous),
+            jwt_algorithm="HS256",
+            **overrides,
         )
     )
 
