@@ -76,9 +76,14 @@ BEARER_LOGIN = (
     "mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { username } } }"
 )
 CREATE_TOKEN = 'mutation { createApiToken(name: "bench", scopes: []) { token } }'
+# Forward authentication (issue 13): no GraphQL; 204 with the user in `X-Auth-User-Id`.
+VERIFY_PATH = "/auth/verify"
+JWT_ALGORITHM = "EdDSA"  # the server's JWT_ALGORITHM (the default), named in the table
 
 LOGIN_DRAIN = 1.5  # seconds: the logins in flight when wrk stops (at most 4 x 0.3 s of bcrypt)
 BASE_HEADERS = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
+# What nginx `auth_request` sends along: a GET without a body.
+VERIFY_HEADERS = {"X-Forwarded-Proto": "https"}
 ALL_PARTS = frozenset(("throughput", "login", "latency", "memory"))
 
 
@@ -355,6 +360,8 @@ class Load:
     expect: str = ""
     expect_mode: str = "status"  # "exact", "contains" or "status"
     offset: int = 0
+    status: int = 200  # every answer's status
+    header: tuple[str, str] | None = None  # a response header every answer must carry, exactly
 
     @property
     def is_graphql(self) -> bool:
@@ -369,6 +376,9 @@ class Load:
             f"  offset = {self.offset},\n"
             f"  expect = {lua_string(self.expect)},\n"
             f"  expect_mode = {lua_string(self.expect_mode)},\n"
+            f"  expect_status = {self.status},\n"
+            f"  expect_header = {lua_string(self.header[0].lower() if self.header else '')},\n"
+            f"  expect_header_value = {lua_string(self.header[1] if self.header else '')},\n"
             f"  max_requests = {max_requests},\n"
             f"  stop_file = {lua_string(stop_file)},\n"
             "}\n"
@@ -495,6 +505,7 @@ class Credentials:
     basic: dict[str, str]
     admin_jwt: dict[str, str]
     answers: dict[str, bytes] = field(default_factory=dict)
+    user_id: str = ""  # alice's, as `me` answers it and /auth/verify names it
 
 
 def _post(server: Server, body: str, headers: dict[str, str] | None = None, path: str = "/graphql") -> Any:
@@ -512,27 +523,53 @@ def _answer(server: Server, query: str, headers: dict[str, str], what: str) -> b
     return bytes(response.content)
 
 
+def sign_in(server: Server, login_name: str, password: str, transport: str) -> Any:
+    """The `login` mutation's response (checked) for one account and transport."""
+    variables = {"input": {"login": login_name, "password": password, "transport": transport}}
+    response = _post(server, body_for(BEARER_LOGIN, variables))
+    if response.status_code != 200 or response.json().get("errors"):
+        raise RuntimeError(f"login {login_name} failed: {response.text[:300]}")
+    return response
+
+
+def access_token(server: Server, seeded: Any, algorithm: str, login_name: str = "") -> str:
+    """An access token by a BEARER login, checked to be signed with `algorithm`."""
+    import jwt
+
+    response = sign_in(server, login_name or seeded.user_login, seeded.password, "BEARER")
+    token = str(response.json()["data"]["login"]["accessToken"])
+    signed_with = jwt.get_unverified_header(token).get("alg")
+    if signed_with != algorithm:
+        raise RuntimeError(f"the server signs access tokens with {signed_with}, not {algorithm}")
+    return token
+
+
+def check_verify(server: Server, headers: dict[str, str], user_id: str) -> None:
+    """`GET /auth/verify` with `headers` answers 204 naming `user_id`, as each row checks."""
+    import httpx
+
+    response = httpx.get(server.base_url + VERIFY_PATH, headers={**VERIFY_HEADERS, **headers}, timeout=30)
+    if response.status_code != 204 or response.headers.get("x-auth-user-id") != user_id:
+        raise RuntimeError(
+            f"{VERIFY_PATH}: HTTP {response.status_code}, X-Auth-User-Id "
+            f"{response.headers.get('x-auth-user-id')!r}, not {user_id!r}"
+        )
+
+
 def obtain_credentials(server: Server, seeded: Any, cookie_name: str) -> Credentials:
     """Sign in through the GraphQL API the ways a client would, and check every way works."""
-
-    def login(login_name: str, transport: str) -> Any:
-        variables = {"input": {"login": login_name, "password": seeded.password, "transport": transport}}
-        response = _post(server, body_for(BEARER_LOGIN, variables))
-        if response.status_code != 200 or response.json().get("errors"):
-            raise RuntimeError(f"login {login_name} failed: {response.text[:300]}")
-        return response
-
-    access = login(seeded.user_login, "BEARER").json()["data"]["login"]["accessToken"]
+    access = access_token(server, seeded, JWT_ALGORITHM)
     jwt_headers = {"Authorization": f"Bearer {access}"}
     session_id = None
-    for header in login(seeded.user_login, "COOKIE").headers.get_list("set-cookie"):
+    cookie_login = sign_in(server, seeded.user_login, seeded.password, "COOKIE")
+    for header in cookie_login.headers.get_list("set-cookie"):
         if header.startswith(f"{cookie_name}="):
             session_id = header.split(";", 1)[0].split("=", 1)[1]
     if not session_id:
         raise RuntimeError(f"login with COOKIE set no {cookie_name} cookie")
     token = _post(server, body_for(CREATE_TOKEN), jwt_headers).json()["data"]["createApiToken"]["token"]
     basic = base64.b64encode(f"{seeded.user_login}:{seeded.password}".encode()).decode()
-    admin_access = login(seeded.admin_login, "BEARER").json()["data"]["login"]["accessToken"]
+    admin_access = access_token(server, seeded, JWT_ALGORITHM, seeded.admin_login)
     creds = Credentials(
         jwt=jwt_headers,
         cookie={"Cookie": f"{cookie_name}={session_id}"},
@@ -547,6 +584,8 @@ def obtain_credentials(server: Server, seeded: Any, cookie_name: str) -> Credent
         answer = _answer(server, ME_QUERY, getattr(creds, name), f"me by {name}")
         if answer != me:
             raise RuntimeError(f"me by {name} differs from me by JWT: {answer[:200]!r}")
+    creds.user_id = str(json.loads(me)["data"]["me"]["id"])
+    check_verify(server, creds.jwt, creds.user_id)
     creds.answers = {
         "me": me,
         "users": _answer(server, USERS_QUERY, creds.admin_jwt, "users as admin"),
@@ -682,9 +721,11 @@ def render_table(rows: list[Row], with_db: bool) -> str:
 THROUGHPUT_ROWS = (
     "floor",
     "jwt",
+    "jwt_hs256",
     "cookie",
     "token",
     "basic",
+    "verify",
     "users",
     "gated",
     "ungated",
@@ -692,9 +733,12 @@ THROUGHPUT_ROWS = (
     "shelf_unjudged",
 )
 ROW_NEEDS = {"jwt": ("floor",), "cookie": ("floor",), "token": ("floor",), "basic": ("jwt", "floor")}
+ROW_NEEDS |= {"jwt_hs256": ("floor",)}
 ROW_NEEDS |= {"gated": ("ungated",), "ungated": ("gated",)}
 ROW_NEEDS |= {"shelf": ("shelf_unjudged",), "shelf_unjudged": ("shelf",)}
 GATED_TARGET = 0.9  # issue 12: 100 permission checks cost at most a tenth of the request
+JWT_TARGET = 0.30  # `me` by JWT, whatever the algorithm (issue 13 kept HS256's target for EdDSA)
+VERIFY_TARGET = 0.6  # issue 13: /auth/verify runs no GraphQL
 
 
 @dataclass
@@ -801,12 +845,40 @@ def wanted_rows(names: str) -> tuple[str, ...]:
     return tuple(name for name in THROUGHPUT_ROWS if name in asked)
 
 
-def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -> None:
+def single(name: str, query: str, headers: dict[str, str], answer: str, path: str = "/graphql") -> Load:
+    """One POST repeated, every answer checked byte for byte."""
+    return Load(name, [Req(path, body_for(query), {**BASE_HEADERS, **headers})], answer, "exact")
+
+
+def verify_load(creds: Credentials) -> Load:
+    """`GET /auth/verify` by the access JWT: every answer 204 naming alice in X-Auth-User-Id."""
+    request = Req(VERIFY_PATH, "", {**VERIFY_HEADERS, **creds.jwt}, method="GET")
+    return Load("verify-jwt", [request], status=204, header=("X-Auth-User-Id", creds.user_id))
+
+
+def hs256_row(ctx: Context, server: Server, seeded: Any, creds: Credentials) -> Paired:
+    """`me` by an HS256 JWT: a second server on the same database with JWT_ALGORITHM=HS256
+    (one algorithm signs per deployment), measured against its own ceiling."""
+    other = Server({**server.env, "JWT_ALGORITHM": "HS256"}, ctx.cores, server.log_path.parent, ctx.app)
+    log(f"  starting a JWT_ALGORITHM=HS256 server on {other.base_url} for the HS256 row")
+    try:
+        other.start()
+        headers = {"Authorization": f"Bearer {access_token(other, seeded, 'HS256')}"}
+        if _answer(other, ME_QUERY, headers, "me by HS256 JWT") != creds.answers["me"]:
+            raise RuntimeError("me by HS256 JWT differs from me by EdDSA JWT")
+        me = creds.answers["me"].decode()
+        ceiling = single("ceiling-hs256", ME_QUERY, headers, me, "/ceiling")
+        ctx.wrk.run(other, ceiling, ctx.plan.connections, ctx.plan.warm)
+        return paired(ctx, other, single("me-jwt-hs256", ME_QUERY, headers, me), ceiling)
+    except BaseException:
+        log(f"HS256 server log tail:\n{other.log_tail()}")
+        raise
+    finally:
+        other.stop()
+
+
+def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials, seeded: Any) -> None:
     me = creds.answers["me"].decode()
-
-    def single(name: str, query: str, headers: dict[str, str], answer: str, path: str = "/graphql") -> Load:
-        return Load(name, [Req(path, body_for(query), {**BASE_HEADERS, **headers})], answer, "exact")
-
     ceiling = single("ceiling", ME_QUERY, creds.jwt, me, "/ceiling")
     loads = {
         "floor": single("floor", ME_QUERY, creds.jwt, me, "/floor"),
@@ -814,6 +886,7 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
         "cookie": single("me-cookie", ME_QUERY, creds.cookie, me),
         "token": single("me-token", ME_QUERY, creds.token, me),
         "basic": single("me-basic", ME_QUERY, creds.basic, me),
+        "verify": verify_load(creds),
         "users": single("users20", USERS_QUERY, creds.admin_jwt, creds.answers["users"].decode()),
         "gated": single("gated100", GATED_QUERY, creds.admin_jwt, creds.answers["gated"].decode()),
         "ungated": single("ungated100", UNGATED_QUERY, creds.admin_jwt, creds.answers["ungated"].decode()),
@@ -827,14 +900,16 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
         f"{ctx.plan.rounds} x ({ctx.plan.slice} s ceiling + {ctx.plan.slice} s row)"
     )
     ctx.wrk.run(server, ceiling, ctx.plan.connections, ctx.plan.warm)
-    got = {key: paired(ctx, server, loads[key], ceiling) for key in ctx.rows_wanted}
+    got = {key: paired(ctx, server, loads[key], ceiling) for key in ctx.rows_wanted if key in loads}
+    # Measured last, on its own server: the rows above keep one process and its ceiling.
+    hs256 = hs256_row(ctx, server, seeded, creds) if "jwt_hs256" in ctx.rows_wanted else None
     ceiling_rps = statistics.median(r for p in got.values() for r in p.ceiling_rps)
     ceiling_results = [r for p in got.values() for r in p.results[0::2]]
 
-    def row(key: str, name: str, target: tuple[str, float] | None = None) -> Row:
-        p = got[key]
+    def row(key: str, name: str, target: tuple[str, float] | None = None, p: Paired | None = None) -> Row:
+        p = p or got[key]
         measured = f"{p.rps:,.0f} req/s"
-        if key in ("jwt", "cookie", "token"):
+        if key in ("jwt", "jwt_hs256", "cookie", "token"):
             measured += f" ({p.ratio / got['floor'].ratio:.2f} of floor)"
         return Row(db, name, measured, p.ratio, "ceiling", target, bad_note(*p.results[1::2]))
 
@@ -850,8 +925,12 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
     ]
     if "floor" in got:
         rows.append(row("floor", "floor: bare Strawberry `me`, parser + validation caches, no auth"))
+    if "jwt" in got:
+        rows.append(row("jwt", f"`me` by {JWT_ALGORITHM} JWT (the default algorithm)", (">=", JWT_TARGET)))
+    if hs256 is not None:
+        name = "`me` by HS256 JWT (a JWT_ALGORITHM=HS256 server on the same database, its own ceiling)"
+        rows.append(row("jwt_hs256", name, (">=", JWT_TARGET), hs256))
     for key, name, bound in (
-        ("jwt", "`me` by JWT", 0.30),
         ("cookie", "`me` by session cookie", 0.28),
         ("token", "`me` by API token", 0.28),
     ):
@@ -865,11 +944,14 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials) -
                 f"{got['basic'].rps:,.0f} req/s ({got['basic'].ratio:.3f} of ceiling, "
                 f"{got['basic'].ratio / got['floor'].ratio:.2f} of floor)",
                 got["basic"].ratio / got["jwt"].ratio,
-                "`me` by JWT",
+                f"`me` by {JWT_ALGORITHM} JWT",
                 (">=", 0.5),
                 bad_note(*got["basic"].results[1::2]),
             )
         )
+    if "verify" in got:
+        name = f"`GET {VERIFY_PATH}` by {JWT_ALGORITHM} JWT (forward auth: 204, X-Auth-User-Id checked)"
+        rows.append(row("verify", name, (">=", VERIFY_TARGET)))
     if "users" in got:
         rows.append(row("users", "`users(first: 20)` as admin (JWT)"))
     if "gated" in got:
@@ -1044,7 +1126,7 @@ def run_backend(
                 marks.append((ctx.wrk.graphql_requests, server.rss_mib()))
                 log(f"  {marks[-1][1]:.1f} MiB after {marks[-1][0]:,}")
         if "throughput" in ctx.parts:
-            throughput_rows(ctx, server, db, creds)
+            throughput_rows(ctx, server, db, creds, seeded)
         if "login" in ctx.parts:
             login_row(ctx, server, db, seeded)
         if "latency" in ctx.parts:
@@ -1101,6 +1183,7 @@ def base_env(bcrypt_rounds: int, redis_url: str | None) -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "BCRYPT_ROUNDS": str(bcrypt_rounds),
             "ACCESS_TOKEN_TTL": "3600",  # outlives the run
+            "JWT_ALGORITHM": JWT_ALGORITHM,
             "PYTHONPATH": str(ROOT),
             "SCHEMA_MODULES": SHELF_MODULE,
         }
@@ -1151,7 +1234,11 @@ def write_results(
 - Every request carries `X-Forwarded-Proto: https` from 127.0.0.1, a trusted proxy: production
   refuses Basic over plain HTTP.
 - `me` query: `{ME_QUERY}`; credentials obtained through the API (login
-  BEARER, login COOKIE, createApiToken without scopes, Basic with the password).
+  BEARER, login COOKIE, createApiToken without scopes, Basic with the password). Access
+  tokens are signed with `JWT_ALGORITHM={JWT_ALGORITHM}` (checked); the HS256 row runs on a second
+  server with `JWT_ALGORITHM=HS256` on the same database, against that server's own ceiling.
+- Forward auth: `GET {VERIFY_PATH}` with the access JWT and no body, as nginx `auth_request`
+  sends it; every answer checked by wrk.lua (status 204, alice's id in `X-Auth-User-Id`).
 - 100 gated fields: the alias limit (30, not configurable) rules out 100 aliases, so the rows ask
   `users(first: 100)` for `username` (no permission), then for `email` (`@isSelfOrHasRole`);
   the second row's ratio to the first isolates the 100 checks (target: at least {GATED_TARGET:g}).

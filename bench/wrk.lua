@@ -4,10 +4,14 @@
 --   offset = n,          -- where in the rotation each thread starts
 --   expect = "...",      -- the body every response must equal (mode "exact") or contain
 --   expect_mode = "exact" | "contains" | "status",
+--   expect_status = 200,  -- the status every response must have
+--   expect_header = "x-name", expect_header_value = "...",  -- a header every response
+--                         -- must carry with exactly this value ("" : none checked)
 --   max_requests = n,    -- stop after n responses (0: run for the duration) ...
 --   stop_file = "...",   -- ... and create this file, so the harness ends wrk (SIGINT) early
 -- }
--- Every response that is not 200, or whose body is not as expected, counts as "bad", so a
+-- Every response whose status is not the expected one (200 unless the spec says), whose
+-- body is not as expected, or that lacks the expected header value, counts as "bad", so a
 -- row that silently measures failures (an expired token, a stale cookie) shows it.
 
 local threads = {}
@@ -27,6 +31,9 @@ function init(args)
   position = ((SPEC.offset or 0) + (thread_index or 0) * 7919) % count
   expect = SPEC.expect
   expect_mode = SPEC.expect_mode or "status"
+  expect_status = SPEC.expect_status or 200
+  expect_header = SPEC.expect_header or ""
+  expect_header_value = SPEC.expect_header_value or ""
   max_requests = SPEC.max_requests or 0
   stop_file = SPEC.stop_file or ""
   responses = 0
@@ -38,9 +45,21 @@ function request()
   return prepared[position]
 end
 
+-- The value of header `name` (lower case) whatever case the server wrote it in.
+local function header_value(headers, name)
+  for key, value in pairs(headers) do
+    if string.lower(key) == name then
+      return value
+    end
+  end
+  return nil
+end
+
 function response(status, headers, body)
   responses = responses + 1
-  if status ~= 200 then
+  if status ~= expect_status then
+    bad = bad + 1
+  elseif expect_header ~= "" and header_value(headers, expect_header) ~= expect_header_value then
     bad = bad + 1
   elseif expect_mode == "exact" and body ~= expect then
     bad = bad + 1
