@@ -22,6 +22,7 @@ from tests.helpers import (
     make_settings,
     register,
 )
+from tests.helpers.introspection import INACTIVE, ask, introspector
 from tests.helpers.sealed import inner_jws, jwe_header
 
 REFRESH = """
@@ -115,3 +116,30 @@ async def test_tokens_keep_opening_during_a_secret_key_rotation(tmp_path, clean_
         new = (await bearer_login(http, "alice"))["accessToken"]
         assert jwe_header(new)["kid"] != jwe_header(old)["kid"]
         assert (await gql(http, ME, headers=bearer(new), cookies=False)).status == 200
+
+
+async def test_introspection_reads_the_encrypted_token_and_feels_its_logout(
+    http, admin: Persona, alice: Persona
+):
+    caller = await introspector(http, admin)
+    token = (await bearer_login(http, "alice"))["accessToken"]
+
+    live = await ask(http, caller, token, token_type_hint="access_token")
+    assert live.status_code == 200, live.text
+    answer = live.json()
+    assert answer["active"] is True and answer["sub"] == alice.id
+    assert answer["token_type"] == "access_token"
+    # The bare JWS inside is not a token this deployment accepts, there either.
+    assert (await ask(http, caller, inner_jws(token))).content == INACTIVE
+
+    await gql(http, "mutation { logout }", headers=bearer(token), cookies=False)
+    assert (await ask(http, caller, token)).content == INACTIVE
+
+
+async def test_forward_auth_accepts_the_encrypted_token(http, alice: Persona):
+    token = (await bearer_login(http, "alice"))["accessToken"]
+
+    response = await http.get("/auth/verify", headers=bearer(token))
+    assert response.status_code == 204, response.text
+    assert response.headers["x-auth-user-id"] == alice.id
+    assert (await http.get("/auth/verify", headers=bearer(inner_jws(token)))).status_code == 401
