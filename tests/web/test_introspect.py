@@ -10,14 +10,18 @@ import pytest
 import time_machine
 
 from core.clock import utcnow
+from models import User
 from tests.helpers import (
     Persona,
+    app_client,
     bearer,
     bearer_login,
     cookie_login,
     create_token,
     gql,
     jwt_headers,
+    make_persona,
+    make_settings,
     token,
 )
 from tests.helpers.introspection import INACTIVE, INTROSPECT, ask, introspector
@@ -178,3 +182,23 @@ async def test_malformed_or_oversized_bodies_get_400_with_a_clear_error(
     body: dict[str, Any] = response.json()
     assert body["error"] == "invalid_request" and body["code"] == "BAD_REQUEST"
     assert says in body["error_description"]
+
+
+async def test_an_encrypted_access_token_is_read_by_introspection(clean_backends):
+    """With ACCESS_TOKEN_ENCRYPTION=on the client holds a JWE it cannot read; introspection
+    opens it through the same strategy and answers its claims."""
+    async with app_client(make_settings(access_token_encryption=True)) as http:
+        alice = await make_persona(http, "alice")
+        admin = await make_persona(http, "root_admin")
+        await User.filter(id=admin.id).update(roles=["admin"])
+        caller = await introspector(http, admin)
+        pair = await bearer_login(http, "alice")
+        assert pair["accessToken"].count(".") == 4  # compact JWE: five parts
+
+        answer = (await ask(http, caller, pair["accessToken"])).json()
+        assert (
+            answer["active"] is True and answer["sub"] == alice.id and answer["token_type"] == "access_token"
+        )
+
+        assert (await gql(http, LOGOUT, headers=jwt_headers(pair), cookies=False)).status == 200
+        assert (await ask(http, caller, pair["accessToken"])).content == INACTIVE
