@@ -286,6 +286,8 @@ def oauth_error_response(
     section 3.1; its body says `invalid_client`); a 403 challenges with
     `error="insufficient_scope"` and the `needed_scope`.
     """
+    if isinstance(exc, CredentialRejected) and presented_as is None:
+        presented_as = exc.scheme  # a header too malformed to name its scheme first
     error, status, headers = _refusal(exc, presented_as)
     if isinstance(error, BadUserInput):
         status = 400

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from core.clock import utcnow
+from core.settings import SettingsError
 from models import User
 from tests.helpers import (
     Persona,
@@ -202,3 +203,17 @@ async def test_an_encrypted_access_token_is_read_by_introspection(clean_backends
 
         assert (await gql(http, LOGOUT, headers=jwt_headers(pair), cookies=False)).status == 200
         assert (await ask(http, caller, pair["accessToken"])).content == INACTIVE
+
+
+@pytest.mark.parametrize("header", ["Weird xyz", "Bearer", "Bearer " + "a" * 9000])
+async def test_a_malformed_authorization_header_gets_401_not_500(http, header: str):
+    response = await http.post(INTROSPECT, data={"token": "x"}, headers={"Authorization": header})
+
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == 'Bearer realm="gatehouse", error="invalid_token"'
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_introspect_limit_must_be_in_limits_notation():
+    with pytest.raises(SettingsError, match="INTROSPECT_LIMIT"):
+        make_settings(introspect_limit="lots")
