@@ -10,12 +10,22 @@ import hashlib
 import hmac
 
 import httpx
+import jwt
 import pytest
 
 from auth.secrets import derive_key
 from core.settings import Settings
 from tests.helpers import ME, TEST_SECRET, bearer, bearer_login, gql, make_settings
-from tests.helpers.forgery import b64, claims_of, header_of, kid_of, raw_token, server_key, sign
+from tests.helpers.forgery import (
+    b64,
+    claims_of,
+    fixed_key_ring,
+    header_of,
+    kid_of,
+    raw_token,
+    server_key,
+    sign,
+)
 
 INVALID_TOKEN = 'Bearer realm="gatehouse", error="invalid_token"'
 
@@ -102,3 +112,13 @@ async def test_unknown_or_missing_kid_is_refused(http, genuine, kid):
 async def test_the_kid_names_the_derived_key_not_the_secret(genuine):
     assert header_of(genuine)["kid"] == kid_of(server_key())
     assert TEST_SECRET[:8] not in genuine
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256"])
+async def test_an_asymmetric_signature_under_the_hmac_kid_is_refused(http, genuine, algorithm):
+    # A real EdDSA / ES256 signature (the attacker's key) presented under the HS256 kid.
+    signer = fixed_key_ring(algorithm).signer
+    header = header_of(genuine)
+    assert header["alg"] == "HS256"
+    forged = jwt.encode(claims_of(genuine), signer.key, algorithm=algorithm, headers={"kid": header["kid"]})
+    assert_rejected(await gql(http, ME, headers=bearer(forged), cookies=False))
