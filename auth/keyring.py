@@ -135,15 +135,21 @@ def generate_key(algorithm: str, secret: Secret) -> NewKey:
     return NewKey(kid, algorithm, public, jwe.encrypt_compact(header, private, _wrapping_key(secret)))
 
 
-def decrypt_private_key(row: StoredKey, secret: Secret) -> Any:
-    """The private key object of `row` (for PyJWT), decrypted with `secret`; a ciphertext
-    made for another kid, or under another SECRET_KEY, is refused (`ValueError`)."""
-    try:
-        message = jwe.decrypt_compact(row.private_jwe, _wrapping_key(secret))
-    except JoseError as exc:
+def decrypt_private_key(row: StoredKey, secret: Secret, previous: Sequence[Secret] = ()) -> Any:
+    """The private key object of `row` (for PyJWT), decrypted with `secret` or, after a
+    SECRET_KEY rotation, one of the `previous` keys (PREVIOUS_SECRET_KEYS); a ciphertext
+    made for another kid, or under none of them, is refused (`ValueError`)."""
+    for candidate in (secret, *previous):
+        try:
+            message = jwe.decrypt_compact(row.private_jwe, _wrapping_key(candidate))
+            break
+        except JoseError:
+            continue
+    else:
         raise ValueError(
-            f"signing key {row.kid} cannot be decrypted: SECRET_KEY is not the one it was stored under"
-        ) from exc
+            f"signing key {row.kid} cannot be decrypted: it was stored under another SECRET_KEY "
+            "(put that one in PREVIOUS_SECRET_KEYS, or run `python main.py rotate-keys`)"
+        )
     if message.protected.get("kid") != row.kid or message.plaintext is None:
         raise ValueError(f"signing key {row.kid} holds another key's private part")
     jwk = json.loads(message.plaintext)
@@ -224,12 +230,14 @@ class StoredKeyRing(KeyRing):
         secret: Secret,
         reload_interval: float,
         clock: Callable[[], float] = time.time,
+        previous_secrets: Sequence[Secret] = (),
     ) -> None:
         if algorithm not in ASYMMETRIC_CURVES:
             raise ValueError(f"a stored key ring signs with EdDSA or ES256, not {algorithm}")
         super().__init__(algorithm)
         self.store = store
         self._secret = secret
+        self._previous_secrets = tuple(previous_secrets)
         self.reload_interval = reload_interval
         self._clock = clock
         self._loaded_at = float("-inf")
@@ -280,7 +288,9 @@ class StoredKeyRing(KeyRing):
                 newest = max(rows, key=lambda row: (row.created_at, row.kid))
                 private = self._private.get(newest.kid)
                 if private is None:  # decryption and key import: off the event loop
-                    private = await asyncio.to_thread(decrypt_private_key, newest, self._secret)
+                    private = await asyncio.to_thread(
+                        decrypt_private_key, newest, self._secret, self._previous_secrets
+                    )
                 self._private = {newest.kid: private}
                 signer = Signer(newest.kid, self.algorithm, private)
             self._keys = {key.kid: key for key in keys}
@@ -318,7 +328,11 @@ def build_key_ring(settings: Settings, store: SigningKeyStore | None) -> KeyRing
     if store is None:
         raise ValueError(f"JWT_ALGORITHM={settings.jwt_algorithm} needs a signing-key store")
     return StoredKeyRing(
-        settings.jwt_algorithm, store, settings.secret_key, settings.jwt_keys_reload_interval
+        settings.jwt_algorithm,
+        store,
+        settings.secret_key,
+        settings.jwt_keys_reload_interval,
+        previous_secrets=settings.previous_secret_keys,
     )
 
 

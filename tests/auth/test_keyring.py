@@ -188,8 +188,11 @@ def test_a_private_part_does_not_decrypt_under_another_secret_key():
     new = generate_key("EdDSA", SECRET)
     row = type("Row", (), {**new.__dict__, "created_at": T0})()
     assert decrypt_private_key(row, SECRET) is not None
-    with pytest.raises(ValueError, match="SECRET_KEY"):
-        decrypt_private_key(row, Secret("another-secret-key-that-is-long-enough-9876543"))
+    other = Secret("another-secret-key-that-is-long-enough-9876543")
+    with pytest.raises(ValueError, match="another SECRET_KEY"):
+        decrypt_private_key(row, other)
+    # After a SECRET_KEY rotation the old key, kept in PREVIOUS_SECRET_KEYS, still opens it.
+    assert decrypt_private_key(row, other, previous=[SECRET]) is not None
 
 
 def test_a_private_part_copied_onto_another_kid_is_refused():
