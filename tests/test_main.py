@@ -85,7 +85,7 @@ async def login(db_file: Path, login_name: str, password: str) -> dict[str, Any]
 def test_help_lists_the_sub_commands():
     result = run_cli("--help")
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "migrate", "create-admin", "export-schema"):
+    for command in ("serve", "migrate", "create-admin", "rotate-keys", "export-schema"):
         assert command in result.stdout
 
 
@@ -227,6 +227,46 @@ def test_migrate_creates_the_tables(tmp_path, db_file, cli_env):
     with sqlite3.connect(db_file) as connection:
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"users", "credentials", "refresh_tokens"} <= tables
+
+
+# -- rotate-keys --------------------------------------------------------------------
+
+
+def signing_key_rows(db_file: Path) -> list[tuple[str, str | None]]:
+    with sqlite3.connect(db_file) as connection:
+        return list(connection.execute("SELECT kid, retired_at FROM signing_keys ORDER BY created_at"))
+
+
+def test_rotate_keys_adds_a_key_and_retires_an_old_one(tmp_path, db_file, cli_env):
+    first = run_cli("rotate-keys", env=cli_env, cwd=tmp_path)
+    second = run_cli("rotate-keys", env=cli_env, cwd=tmp_path)
+    assert first.returncode == second.returncode == 0, (first.stderr, second.stderr)
+    (old, _), (new, _) = signing_key_rows(db_file)
+    assert f"added EdDSA key {new}" in second.stdout
+
+    refused = run_cli("rotate-keys", "--retire", new, env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "signs now" in refused.stderr and "rotate-keys" in refused.stderr
+    unknown = run_cli("rotate-keys", "--retire", "no-such-kid", env=cli_env, cwd=tmp_path)
+    assert unknown.returncode == 1 and "no live EdDSA signing key" in unknown.stderr
+
+    retired = run_cli("rotate-keys", "--retire", old, env=cli_env, cwd=tmp_path)
+    assert retired.returncode == 0, retired.stderr
+    assert [(kid, at is not None) for kid, at in signing_key_rows(db_file)] == [(old, True), (new, False)]
+    again = run_cli("rotate-keys", "--retire", old, env=cli_env, cwd=tmp_path)
+    assert again.returncode == 1
+
+
+def test_rotate_keys_makes_keys_of_the_configured_algorithm(tmp_path, db_file, cli_env):
+    result = run_cli("rotate-keys", env={**cli_env, "JWT_ALGORITHM": "ES256"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "added ES256 key" in result.stdout
+
+
+def test_rotate_keys_refuses_hs256(tmp_path, cli_env):
+    result = run_cli("rotate-keys", env={**cli_env, "JWT_ALGORITHM": "HS256"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SECRET_KEY" in result.stderr and "PREVIOUS_SECRET_KEYS" in result.stderr
 
 
 # -- export-schema ------------------------------------------------------------------

@@ -396,3 +396,47 @@ def test_dotenv_is_read_as_starlette_reads_it(tmp_path, monkeypatch, secret_file
     assert settings.secret_key.reveal() == "quoted-Jx4Vb9Qm2Lr7Tz5Wk8Ny3Pd6"
     assert settings.allowed_hosts == ("auth.example", "other.example")
     assert settings.identity_cache is False
+
+
+# -- access-token signing (issue 13) ------------------------------------------------
+
+
+def test_jwt_signing_defaults(secret_file):
+    settings = from_env(secret_file)
+    assert settings.jwt_algorithm == "EdDSA"
+    assert settings.jwt_keys_reload_interval == 30
+    assert settings.hasura_claims is False
+    assert (settings.jwt_issuer, settings.jwt_audience) == ("gatehouse", "gatehouse")
+
+
+@pytest.mark.parametrize(
+    ("raw", "algorithm"), [("EdDSA", "EdDSA"), ("eddsa", "EdDSA"), ("es256", "ES256"), ("HS256", "HS256")]
+)
+def test_jwt_algorithm_is_read_in_its_registered_spelling(secret_file, raw, algorithm):
+    assert from_env(secret_file, JWT_ALGORITHM=raw).jwt_algorithm == algorithm
+
+
+@pytest.mark.parametrize("raw", ["RS256", "none", "HS512", "Ed25519"])
+def test_other_jwt_algorithms_are_refused_naming_the_choices(secret_file, raw):
+    with pytest.raises(SettingsError, match="JWT_ALGORITHM must be one of EdDSA, ES256, HS256"):
+        from_env(secret_file, JWT_ALGORITHM=raw)
+
+
+@pytest.mark.parametrize("raw", ["0", "61", "soon"])
+def test_the_key_reload_interval_is_at_most_a_minute(secret_file, raw):
+    with pytest.raises(SettingsError, match="JWT_KEYS_RELOAD_INTERVAL"):
+        from_env(secret_file, JWT_KEYS_RELOAD_INTERVAL=raw)
+
+
+def test_issuer_audience_and_hasura_claims_are_read(secret_file):
+    settings = from_env(
+        secret_file,
+        JWT_ISSUER="https://auth.example.com",
+        JWT_AUDIENCE="api.example.com",
+        HASURA_CLAIMS="on",
+        JWT_KEYS_RELOAD_INTERVAL="5",
+    )
+    assert settings.jwt_issuer == "https://auth.example.com"
+    assert settings.jwt_audience == "api.example.com"
+    assert settings.hasura_claims is True
+    assert settings.jwt_keys_reload_interval == 5
