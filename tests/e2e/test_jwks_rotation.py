@@ -191,3 +191,34 @@ def test_a_stock_verifier_follows_a_rotation_and_a_retirement(server, environmen
     # The new key's token is untouched.
     assert me(server, new_token).json()["data"]["me"]["id"] == user_id
     assert verify_from_jwks(server, new_token)["sub"] == user_id
+
+
+def test_another_instance_verifies_a_new_key_s_token_before_its_own_reload(environment):
+    """Instance B reloads only every 60 s; a token signed by instance A with a key added
+    after B started makes B reload once (the unknown-kid path) and verifies at once."""
+    with GatehouseServer(environment) as a, GatehouseServer(
+        {**environment, "JWT_KEYS_RELOAD_INTERVAL": "60"}
+    ) as b:
+        registered = graphql(
+            a,
+            REGISTER,
+            {
+                "input": {
+                    "username": "alice",
+                    "email": "alice@example.com",
+                    "password": STRONG_PASSWORD,
+                    "transport": "BEARER",
+                }
+            },
+        )
+        assert registered.status_code == 200, registered.text
+        client = Client(a)
+        rotated = rotate_keys(environment)
+        assert rotated.returncode == 0, rotated.stderr
+        new_kid = re.search(r"added EdDSA key ([A-Za-z0-9_-]+)", rotated.stdout).group(1)  # type: ignore[union-attr]
+        assert wait_for(lambda: kid_of(client.refresh()) == new_kid, SEEN_WITHIN, interval=0.3)
+        assert new_kid not in httpx.get(b.url + "/.well-known/jwks.json", timeout=10).text  # not reloaded
+        answer = me(b, client.access_token)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["me"]["username"] == "alice"
+        assert new_kid in httpx.get(b.url + "/.well-known/jwks.json", timeout=10).text
