@@ -18,7 +18,7 @@ from core.errors import BadUserInput
 from models import Credential, CredentialKind
 from schema.build import build_schema
 from schema.input_limits import UNSAFE_TEXT
-from services.credentials import TOKEN_NAME_MAX, check_token_request
+from services.credentials import ROLE_BOUND_SCOPES, TOKEN_NAME_MAX, check_token_request
 from tests.helpers import CREATE_TOKEN, GRAPHQL, Persona, bearer_login, jwt_headers, make_settings
 
 BAD_NAMES = {
@@ -43,7 +43,8 @@ GUARDED = {"lone-surrogate", "low-surrogate", "nul", "only-nul"}
 NAME_PROBLEM = f"Use 1 to {TOKEN_NAME_MAX} printable characters (no control characters)."
 # The scopes the served schema names (Gatehouse's own here: no SCHEMA_MODULES).
 KNOWN_SCOPES = build_schema(make_settings()).known_scopes
-UNKNOWN_SCOPES = f"Unknown scope(s); known: {', '.join(sorted(KNOWN_SCOPES))}."
+# Every scope a token may carry: the schema's, and those bound to a role (tokens:introspect).
+UNKNOWN_SCOPES = f"Unknown scope(s); known: {', '.join(sorted({*KNOWN_SCOPES, *ROLE_BOUND_SCOPES}))}."
 GOOD_NAMES = {
     "plain": "deploy bot",
     "accents": "déploiement",
