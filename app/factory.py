@@ -21,7 +21,7 @@ from auth.backend import AuthBackend
 from auth.middleware import AuthenticationMiddleware
 from auth.passwords import PasswordHasher
 from core.client import ForwardedHeaders
-from core.db import apply_migrations, is_sqlite, tortoise_config
+from core.db import apply_migrations, forget_compiled_queries, is_sqlite, tortoise_config
 from core.header_limits import HeaderLimits
 from core.hosts import HostCheck
 from core.media import APPLICATION_JSON, negotiate
@@ -138,6 +138,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         in_memory = ":memory:" in settings.database_url
+        forget_compiled_queries()
         if settings.auto_migrate and is_sqlite(settings.database_url) and not in_memory:
             await apply_migrations(settings.database_url, apps)
             await Tortoise.close_connections()
@@ -163,8 +164,8 @@ def create_app(
             # Every method reaches the view, so even a PUT is answered in GraphQL JSON.
             Route("/graphql", graphql),
             *([Route("/graphql/schema.graphql", schema_file)] if settings.schema_endpoint else []),
-            # Live connections (contract section 13) will be served here; until then a
-            # socket is authenticated and origin-checked like a request, then closed.
+            # Subscriptions over graphql-transport-ws, when a module brings a Subscription
+            # root (web/subscriptions.py); otherwise the socket is closed after its checks.
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             # Every method reaches both, so a wrong one is answered in their own terms (405).

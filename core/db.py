@@ -57,6 +57,20 @@ def tortoise_config(
     }
 
 
+def forget_compiled_queries() -> None:
+    """Drop the SQL Tortoise compiled for earlier connections.
+
+    Tortoise keeps each model's INSERT/UPDATE/DELETE statements by connection name
+    (`default`) and table, not by database dialect: an app started in a process where
+    another app already wrote through a `default` connection to another kind of database
+    (the suite builds SQLite apps during a PostgreSQL run; an embedding application could
+    too) would send SQLite's `?` placeholders to PostgreSQL. Called before each start.
+    """
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
+
+
 def is_sqlite(database_url: str) -> bool:
     """True for the embedded database."""
     return database_url.startswith("sqlite://")

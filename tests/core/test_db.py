@@ -193,3 +193,19 @@ def test_main_tortoise_orm_refuses_a_bad_module_in_one_line(monkeypatch: pytest.
 
     assert exited.value.code == 2
     assert capsys.readouterr().err.startswith("gatehouse: configuration error: SCHEMA_MODULES: ")
+
+
+async def test_an_app_on_postgresql_after_one_on_sqlite_in_one_process_writes(clean_backends: None):
+    """Tortoise keeps compiled INSERTs by connection name, not dialect: without
+    `forget_compiled_queries` at start, the second app sends SQLite's `?` placeholders to
+    PostgreSQL (the signing key made at start, then every row)."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL); CI sets it")
+    from tests.helpers import app_client, make_persona, make_settings
+
+    async with app_client(make_settings(database_url="sqlite://:memory:")) as on_sqlite:
+        await make_persona(on_sqlite, "first_on_sqlite")
+    async with app_client(make_settings()) as on_postgres:
+        persona = await make_persona(on_postgres, "next_on_postgres")
+
+    assert persona.username == "next_on_postgres"
