@@ -12,6 +12,7 @@ from tests.helpers import (
     bearer_login,
     cookie_login,
     create_token,
+    gql,
     jwt_headers,
     token,
 )
@@ -20,6 +21,8 @@ from tests.helpers.headers import basic
 VERIFY = "/auth/verify"
 LOGOUT = "mutation { logout }"
 REVOKE_ROLE = "mutation($u: ID!, $r: String!) { revokeRole(userId: $u, role: $r) { id roles } }"
+GRANT_ROLE = "mutation($u: ID!, $r: String!) { grantRole(userId: $u, role: $r) { id roles } }"
+ROLE_RULE = "Use 1 to 32 ASCII letters (A-Z, a-z), digits, '_' or '-'."
 
 
 def assert_passes(response: httpx.Response, persona: Persona, roles: str = "", scopes: str = "*") -> None:
@@ -71,6 +74,52 @@ async def test_roles_are_sent_as_a_sorted_list(http, admin: Persona):
     pair = await bearer_login(http, admin.username)
 
     assert_passes(await http.get(VERIFY, headers=jwt_headers(pair)), admin, roles="admin,support")
+
+
+@pytest.mark.parametrize("role", ["管理", "é", "\uff41dmin", "x" * 33, "a,b", "a b"])
+async def test_grant_role_takes_ascii_names_only(http, admin: Persona, alice: Persona, role: str):
+    """A role travels in `X-Auth-Roles`: `str.isalnum` once let "管理" in, and then every
+    forward-auth check of that user was a 500."""
+    admin_headers = jwt_headers(await bearer_login(http, admin.username))
+
+    refused = await gql(http, GRANT_ROLE, {"u": alice.id, "r": role}, headers=admin_headers, cookies=False)
+
+    assert refused.codes == ["BAD_USER_INPUT"], refused.body
+    assert refused.errors[0]["extensions"]["fields"] == {"role": ROLE_RULE}
+    granted = await gql(
+        http, GRANT_ROLE, {"u": alice.id, "r": "Ops_2-" + "x" * 26}, headers=admin_headers, cookies=False
+    )
+    assert granted.data["grantRole"]["roles"] == ["Ops_2-" + "x" * 26], granted.body
+
+
+async def test_a_role_no_header_can_carry_is_left_out_not_a_500(http, admin: Persona, alice: Persona):
+    """A row from before the ASCII rule: the check still passes, without that role."""
+    from models import User
+
+    await User.filter(id=alice.id).update(roles=["管理", "support", "é"])
+    pair = await bearer_login(http, "alice")
+
+    assert_passes(await http.get(VERIFY, headers=jwt_headers(pair)), alice, roles="support")
+    # An admin can still take such a role away, although grantRole would refuse it.
+    admin_headers = jwt_headers(await bearer_login(http, admin.username))
+    taken = await gql(http, REVOKE_ROLE, {"u": alice.id, "r": "管理"}, headers=admin_headers, cookies=False)
+    assert sorted(taken.data["revokeRole"]["roles"]) == ["support", "é"], taken.body
+    unknown = await gql(http, REVOKE_ROLE, {"u": alice.id, "r": "管"}, headers=admin_headers, cookies=False)
+    assert unknown.errors[0]["extensions"]["fields"] == {"role": ROLE_RULE}, unknown.body
+
+
+async def test_a_username_no_header_can_carry_is_refused_not_a_500(http, alice: Persona):
+    """Registration allows ASCII names only; a row that is not gets 403, never a 500 or a
+    check that passes naming nobody."""
+    from models import User
+
+    pair = await bearer_login(http, "alice")
+    await User.filter(id=alice.id).update(username="ålice")
+
+    response = await http.get(VERIFY, headers=jwt_headers(pair))
+
+    assert response.status_code == 403, response.text
+    assert "x-auth-user-id" not in response.headers
 
 
 async def test_a_stale_cookie_is_signed_out_and_cleared(http, alice: Persona):
