@@ -87,10 +87,11 @@ def create_app(
     milliseconds, every few thousand requests).
     """
     redis: Any = connect_redis(settings) if settings.redis_url else None
-    backend = AuthBackend.build(settings, redis=redis, hasher=hasher)
     # Loaded once: their root types join the schema, their models Gatehouse's.
     modules = load_modules(settings.schema_modules)
     schema = build_schema(settings, modules)
+    # The access tokens' `scope` claim names every scope the served schema knows.
+    backend = AuthBackend.build(settings, redis=redis, hasher=hasher, access_scopes=schema.known_scopes)
     # Made now, whatever SCHEMA_ENDPOINT says: `viewer.can` uses it on requests (about
     # 15 ms to make), and a schema whose anonymous Query would be empty stops start-up.
     viewer_schemas(schema)

@@ -8,6 +8,7 @@ function takes the few collaborators it uses, and the resolvers pick them from h
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +57,17 @@ class AuthBackend:
 
     @classmethod
     def build(
-        cls, settings: Settings, redis: Any | None = None, hasher: PasswordHasher | None = None
+        cls,
+        settings: Settings,
+        redis: Any | None = None,
+        hasher: PasswordHasher | None = None,
+        *,
+        access_scopes: Collection[str] = (),
     ) -> AuthBackend:
         """Wire everything; `redis` shares the Basic cache, the rate limits and the
-        identity-cache generations between instances (else `settings.redis_url`)."""
+        identity-cache generations between instances (else `settings.redis_url`).
+        `access_scopes`: every scope the served schema names (`GatehouseSchema.known_scopes`),
+        the access tokens' `scope` claim; the composition passes them in, auth knows no schema."""
         if redis is None and settings.redis_url:
             redis = connect_redis(settings)
         hasher = hasher or BcryptHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
@@ -79,7 +87,9 @@ class AuthBackend:
         passwords = PasswordStrategy(hasher, users)
         sessions = SessionStrategy(live)
         keyring = build_key_ring(settings, SigningKeyRows())
-        bearer = BearerStrategy(JWTStrategy(settings, keyring), RefreshStrategy(live, identity_cache), live)
+        bearer = BearerStrategy(
+            JWTStrategy(settings, keyring, scopes=access_scopes), RefreshStrategy(live, identity_cache), live
+        )
         api_tokens = ApiTokenStrategy(live)
         basic = BasicStrategy(
             passwords,

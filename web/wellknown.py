@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth.keyring import KeyRing
+from auth.strategy.jwt import HASURA_CLAIMS
 from core.settings import Settings
 
 CACHE_CONTROL = "public, max-age=300"  # 5 minutes: a rotation reaches verifiers soon enough
@@ -27,7 +28,20 @@ JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 INTROSPECTION_PATH = "/oauth/introspect"
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
-PUBLISHED_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "jti", "typ", "sid", "roles", "auth_time", "amr")
+PUBLISHED_CLAIMS = (
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "jti",
+    "typ",
+    "sid",
+    "roles",
+    "scope",
+    "auth_time",
+    "amr",
+)
 
 
 def _base_url(settings: Settings, request: Request) -> str:
@@ -53,7 +67,7 @@ def wellknown_routes(settings: Settings, keyring: KeyRing) -> list[Route]:
             "id_token_signing_alg_values_supported": [settings.jwt_algorithm],
             "access_token_signing_alg_values_supported": [settings.jwt_algorithm],
             "subject_types_supported": ["public"],
-            "claims_supported": list(PUBLISHED_CLAIMS),
+            "claims_supported": [*PUBLISHED_CLAIMS, *([HASURA_CLAIMS] if settings.hasura_claims else [])],
         }
         return JSONResponse(document, headers={"Cache-Control": CACHE_CONTROL})
 

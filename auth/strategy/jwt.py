@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -66,9 +66,14 @@ class JWTStrategy:
     """Issues and verifies access tokens: the signing half of the bearer strategy
     (`auth.strategy.bearer.BearerStrategy` joins it to the refresh families)."""
 
-    def __init__(self, settings: Settings, keyring: KeyRing | None = None) -> None:
+    def __init__(
+        self, settings: Settings, keyring: KeyRing | None = None, *, scopes: Collection[str] = ()
+    ) -> None:
         """`keyring`: the keys (`auth/keyring.py`); without one, HS256 settings derive theirs
-        and EdDSA / ES256 need a ring with a store (`AuthBackend.build` makes it)."""
+        and EdDSA / ES256 need a ring with a store (`AuthBackend.build` makes it).
+        `scopes`: every scope the served schema names (`GatehouseSchema.known_scopes`), the
+        `scope` claim of every access token (it carries all of its user's rights)."""
+        self.scope = " ".join(sorted(set(scopes)))
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.ttl = settings.access_token_ttl
@@ -94,8 +99,9 @@ class JWTStrategy:
         `not_after` (the family's absolute end) caps the expiry: no access token outlives
         the family it belongs to. `roles`, `auth_time` and `amr` are the user's roles and
         the family's sign-in, for other services to read (docs/TOKENS.md); Gatehouse itself
-        reads roles from the database on every request. No `scope` claim: an access
-        token carries all of its user's rights, as a session does.
+        reads roles from the database on every request. `scope` (RFC 8693 / RFC 9068:
+        space-separated) names every scope of the served schema: an access token carries
+        all of its user's rights, as a session does.
         """
         now = utcnow()
         expires = now + timedelta(seconds=self.ttl)
@@ -113,6 +119,7 @@ class JWTStrategy:
             "aud": self.audience,
             "typ": ACCESS_TYPE,
             "roles": sorted(set(roles)),
+            "scope": self.scope,
             "amr": list(amr),
         }
         if auth_time is not None:

@@ -31,7 +31,7 @@ LOGOUT = "mutation { logout }"
 REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }"
 
 
-async def test_a_live_access_jwt_answers_its_claims(http, admin: Persona, alice: Persona):
+async def test_a_live_access_jwt_answers_its_claims(http, app, admin: Persona, alice: Persona):
     caller = await introspector(http, admin)
     pair = await bearer_login(http, "alice")
 
@@ -52,6 +52,9 @@ async def test_a_live_access_jwt_answers_its_claims(http, admin: Persona, alice:
     now = utcnow().timestamp()
     assert answer["iat"] <= now + 1 < answer["exp"] <= now + 901
     assert "typ" not in answer
+    # The JWT's own `scope` claim: full rights, every scope the served schema names.
+    assert answer["scope"] == " ".join(sorted(app.state.schema.known_scopes))
+    assert "users:write" in answer["scope"].split()
 
 
 async def test_a_live_api_token_answers_its_scopes_and_expiry(http, admin: Persona, alice: Persona):

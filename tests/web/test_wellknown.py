@@ -43,12 +43,17 @@ async def test_a_token_verifies_with_the_published_key_alone(http, alice):
     assert claims["sub"] == alice.id
 
 
-async def test_the_claims_of_a_login(http, alice):
+async def test_the_claims_of_a_login(http, app, alice):
     before = datetime.now(UTC)
     token = (await bearer_login(http, "alice"))["accessToken"]
     claims = jwt.decode(token, options={"verify_signature": False})
-    contract = {"sub", "iss", "aud", "exp", "iat", "jti", "typ", "sid", "roles", "auth_time", "amr"}
+    contract = {"sub", "iss", "aud", "exp", "iat", "jti", "typ", "sid", "roles", "scope", "auth_time", "amr"}
     assert contract <= set(claims)
+    # Full rights: every scope the served schema names, space-separated (RFC 9068).
+    assert claims["scope"] == " ".join(sorted(app.state.schema.known_scopes))
+    assert {"users:read", "users:write", "credentials:read", "credentials:write"} <= set(
+        claims["scope"].split()
+    )
     assert claims["typ"] == "access" and claims["roles"] == [] and claims["amr"] == ["pwd"]
     signed_in = datetime.fromtimestamp(claims["auth_time"], UTC)
     assert before - timedelta(seconds=2) <= signed_in <= datetime.now(UTC)
@@ -64,7 +69,18 @@ async def test_the_discovery_document_points_at_the_request_s_own_address(http):
     assert document["jwks_uri"] == "http://testserver/.well-known/jwks.json"
     assert document["introspection_endpoint"] == "http://testserver/oauth/introspect"
     assert document["id_token_signing_alg_values_supported"] == ["EdDSA"]
-    assert "roles" in document["claims_supported"]
+    assert {"roles", "scope"} <= set(document["claims_supported"])
+    assert "https://hasura.io/jwt/claims" not in document["claims_supported"]
+
+
+class TestUnderHasuraClaims:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return make_settings(hasura_claims=True)
+
+    async def test_the_hasura_claim_is_supported(self, http):
+        document = (await http.get("/.well-known/openid-configuration")).json()
+        assert "https://hasura.io/jwt/claims" in document["claims_supported"]
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])

@@ -109,6 +109,20 @@ def test_issued_token_carries_the_contract_claims_and_kid():
     assert payload["exp"] - payload["iat"] == ttl
 
 
+def test_the_scope_claim_names_every_scope_it_was_given_space_separated():
+    """Contract section 9: an access token carries all of its user's rights, so `scope`
+    (RFC 9068) names every scope of the served schema, sorted, once each."""
+    jwts = JWTStrategy(
+        make_settings(jwt_algorithm="HS256"), scopes=["users:write", "notes:read", "users:read", "notes:read"]
+    )
+    token, _ = jwts.issue(USER_ID, FAMILY_ID)
+
+    assert (
+        jwt.decode(token, options={"verify_signature": False})["scope"] == "notes:read users:read users:write"
+    )
+    assert jwts.verify(token).claims["scope"] == "notes:read users:read users:write"
+
+
 def test_every_token_has_its_own_jti():
     jwts = strategy()
     first, _ = jwts.issue(USER_ID, FAMILY_ID)
