@@ -87,6 +87,9 @@ http {{
             proxy_set_header X-Auth-Username $auth_username;
             proxy_set_header X-Auth-Roles $auth_roles;
             proxy_set_header X-Auth-Scopes $auth_scopes;
+            # auth_request drops the check's Set-Cookie: hand it on (a stale cookie cleared).
+            auth_request_set $auth_cookie $upstream_http_set_cookie;
+            add_header Set-Cookie $auth_cookie always;
             proxy_pass http://127.0.0.1:{upstream_port};
         }}
 
@@ -97,6 +100,8 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Method $request_method;
+            # Believed from TRUSTED_PROXIES only (127.0.0.1 by default, nginx's address here).
+            proxy_set_header X-Forwarded-Proto $scheme;
         }}
     }}
 }}
@@ -259,3 +264,17 @@ def test_an_api_token_passes_with_its_scopes_until_revoked(nginx: str):
         refused = client.get("/protected/", headers=headers)
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"] == 'Token realm="gatehouse"'
+
+
+def test_a_stale_session_cookie_is_refused_and_cleared_through_the_proxy(nginx: str):
+    """auth_request keeps the check's headers from the client but for WWW-Authenticate:
+    the documented `auth_request_set $auth_cookie` / `add_header Set-Cookie` pair is what
+    lets the clearing Set-Cookie through (docs/TOKENS.md)."""
+    with httpx.Client(base_url=nginx, timeout=10) as client:
+        client.cookies.set("session", "A" * 43)
+        refused = client.get("/protected/")
+
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == 'Bearer realm="gatehouse"'
+    cleared = refused.headers.get("set-cookie", "")
+    assert cleared.startswith("session=") and "max-age=0" in cleared.lower(), refused.headers
