@@ -198,7 +198,7 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     PREVIOUS_SECRET_KEYS."""
     from tortoise import Tortoise
 
-    from auth.keyring import HMAC_ALGORITHM, SigningKeyUnknown, add_key, retire_key
+    from auth.keyring import HMAC_ALGORITHM, ForeignSecretKey, SigningKeyUnknown, retire_key, rotate_key
     from core.db import apply_migrations, is_sqlite, tortoise_config
     from services.signing_keys import SigningKeyRows
 
@@ -227,7 +227,13 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
                     return 1
                 print(f"retired {args.retire}: tokens it signed stop verifying once instances reload")
                 return 0
-            kid = await add_key(store, settings.jwt_algorithm, settings.secret_key)
+            try:
+                kid = await rotate_key(
+                    store, settings.jwt_algorithm, settings.secret_key, settings.previous_secret_keys
+                )
+            except ForeignSecretKey as exc:
+                print(f"gatehouse: {exc}", file=sys.stderr)
+                return 1
         finally:
             await Tortoise.close_connections()
         print(f"added {settings.jwt_algorithm} key {kid}: it signs once instances reload")

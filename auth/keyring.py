@@ -5,8 +5,9 @@
 - `EdDSA` (Ed25519) and `ES256` (P-256): key pairs kept in the database
   (`SigningKeyStore`, `services/signing_keys.py`), the private part as a compact JWE
   (`dir`, `A256GCM`, joserfc) under a key derived from `SECRET_KEY`, the public part as a
-  JWK published at `/.well-known/jwks.json`. The newest live key signs, every live key
-  verifies. `StoredKeyRing` reloads the rows every `JWT_KEYS_RELOAD_INTERVAL` seconds in a
+  JWK published at `/.well-known/jwks.json`. The newest live key signs (the newest that
+  decrypts, when a newer one does not; none when no key does), every live key that
+  parses verifies. `StoredKeyRing` reloads the rows every `JWT_KEYS_RELOAD_INTERVAL` seconds in a
   background task (never on a request), and once more, rate-limited, when a token names a
   kid it does not know yet, so a token signed by another instance just after a rotation
   verifies here too.
@@ -54,8 +55,19 @@ class KeyRingNotReady(RuntimeError):
     """The ring has no signing key yet (`start()` was not awaited)."""
 
 
+class NoUsableSigningKey(KeyRingNotReady):
+    """Live keys exist but none can sign here: no private part decrypts under `SECRET_KEY`
+    or `PREVIOUS_SECRET_KEYS`. Issuing refuses (the error exit answers
+    INTERNAL_SERVER_ERROR) rather than sign with a key the database no longer holds."""
+
+
 class SigningKeyUnknown(ValueError):
     """`rotate-keys --retire` named no live key, or the key that signs now."""
+
+
+class ForeignSecretKey(ValueError):
+    """`rotate-keys` runs under a `SECRET_KEY` that opens none of the live keys: the key it
+    would add could not be decrypted by the instances that sign now."""
 
 
 @dataclass(frozen=True)
@@ -178,11 +190,14 @@ class KeyRing:
         self.algorithm = algorithm
         self._keys = {key.kid: key for key in keys}
         self._signer = signer
+        self._unusable: str | None = None  # why no key signs, once loaded rows left none
 
     @property
     def signer(self) -> Signer:
-        """The key that signs now."""
+        """The key that signs now (`NoUsableSigningKey` when no live key decrypts here)."""
         if self._signer is None:
+            if self._unusable is not None:
+                raise NoUsableSigningKey(self._unusable)
             raise KeyRingNotReady("the signing keys are not loaded: await the key ring's start()")
         return self._signer
 
@@ -250,9 +265,11 @@ class StoredKeyRing(KeyRing):
         """Load the live keys, creating the first one on a database that has none, then
         reload every `reload_interval` seconds in the background (unless `background` is False)."""
         await self.reload()
-        if self._signer is None:
+        if self._signer is None and self._unusable is None:  # no live row at all
             await add_key(self.store, self.algorithm, self._secret)
             await self.reload()
+        if self._unusable is not None:  # live keys, none of them ours: refuse to start
+            raise NoUsableSigningKey(self._unusable)
         if background and self._task is None:
             self._task = asyncio.create_task(self._reload_forever(), name="gatehouse-keyring-reload")
 
@@ -277,24 +294,43 @@ class StoredKeyRing(KeyRing):
         return True
 
     async def reload(self) -> None:
-        """Read the live keys and swap them in at once; the newest signs."""
+        """Read the live keys and swap them in at once, whatever some rows hold.
+
+        Every live row whose public JWK parses verifies (a bad row is logged by kid and left
+        out); the newest of them whose private part decrypts signs (logged loudly when that
+        is not the newest). When none decrypts the ring stops signing: a retired key never
+        keeps signing or verifying because a newer row is unreadable.
+        """
         if self._reloading is None:
             self._reloading = asyncio.Lock()
         async with self._reloading:
             rows = list(await self.store.live(self.algorithm))
-            keys = [verifying_key(row) for row in rows]
-            signer = None
-            if rows:
-                newest = max(rows, key=lambda row: (row.created_at, row.kid))
-                private = self._private.get(newest.kid)
-                if private is None:  # decryption and key import: off the event loop
-                    private = await asyncio.to_thread(
-                        decrypt_private_key, newest, self._secret, self._previous_secrets
-                    )
-                self._private = {newest.kid: private}
-                signer = Signer(newest.kid, self.algorithm, private)
+            keys, parsed = _parse_rows(rows)
+            chosen = await _newest_decryptable(parsed, self._secret, self._previous_secrets, self._private)
+            signer, unusable = None, None
+            if chosen is not None:
+                row, private = chosen
+                self._private = {row.kid: private}
+                signer = Signer(row.kid, self.algorithm, private)
+                newest = parsed[0]
+                if row.kid != newest.kid:
+                    logger.error(
+                        "the newest %s signing key %s cannot be decrypted with SECRET_KEY or "
+                        "PREVIOUS_SECRET_KEYS: signing with the older key %s (was rotate-keys run "
+                        "under another SECRET_KEY?)",
+                        self.algorithm, newest.kid, row.kid,
+                    )  # fmt: skip
+            elif rows:
+                self._private = {}
+                unusable = (
+                    f"none of the {len(rows)} live {self.algorithm} signing keys can sign here "
+                    "(no readable one decrypts with SECRET_KEY or PREVIOUS_SECRET_KEYS): "
+                    "no access token is issued until one does"
+                )
+                logger.error("%s", unusable)
             self._keys = {key.kid: key for key in keys}
             self._signer = signer
+            self._unusable = unusable
             self._loaded_at = self._clock()
 
     async def reload_for(self, kid: str) -> bool:
@@ -321,6 +357,59 @@ class StoredKeyRing(KeyRing):
                 logger.warning("reloading the signing keys failed; keeping the loaded ones", exc_info=True)
 
 
+# What a malformed row or ciphertext raises on the way through joserfc / cryptography.
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, JoseError)
+
+
+def _newest_first(rows: Sequence[Any]) -> list[Any]:
+    return sorted(rows, key=lambda row: (row.created_at, row.kid), reverse=True)
+
+
+def _parse_rows(rows: Sequence[Any], *, log: bool = True) -> tuple[list[VerifyingKey], list[Any]]:
+    """The verifying keys of the rows that parse, and those rows newest first; each row
+    that does not is left out and (with `log`) logged by kid, never its content."""
+    keys, parsed = [], []
+    for row in _newest_first(rows):
+        try:
+            keys.append(verifying_key(row))
+        except _UNREADABLE as exc:
+            if log:
+                logger.error(
+                    "signing key %s has an unreadable public JWK (%s): it neither verifies nor signs",
+                    row.kid, type(exc).__name__,
+                )  # fmt: skip
+            continue
+        parsed.append(row)
+    return keys, parsed
+
+
+async def _newest_decryptable(
+    rows_newest_first: Sequence[Any],
+    secret: Secret,
+    previous: Sequence[Secret],
+    decrypted: dict[str, Any] | None = None,
+    *,
+    log: bool = True,
+) -> tuple[Any, Any] | None:
+    """The newest row whose private part decrypts under `secret` or `previous`, with its
+    private key (`decrypted`: already known ones, by kid); None when none does. Each row
+    that does not is (with `log`) logged by kid."""
+    for row in rows_newest_first:
+        private = (decrypted or {}).get(row.kid)
+        if private is None:
+            try:  # decryption and key import: off the event loop
+                private = await asyncio.to_thread(decrypt_private_key, row, secret, previous)
+            except _UNREADABLE as exc:
+                if log:
+                    logger.error(
+                        "signing key %s cannot sign here: its private part does not decrypt (%s)",
+                        row.kid, type(exc).__name__,
+                    )  # fmt: skip
+                continue
+        return row, private
+    return None
+
+
 def build_key_ring(settings: Settings, store: SigningKeyStore | None) -> KeyRing:
     """The ring `JWT_ALGORITHM` asks for: HS256 from the settings, else from `store`."""
     if settings.jwt_algorithm == HMAC_ALGORITHM:
@@ -341,6 +430,26 @@ async def add_key(store: SigningKeyStore, algorithm: str, secret: Secret) -> str
     new = await asyncio.to_thread(generate_key, algorithm, secret)
     await store.add(new.kid, new.algorithm, new.public_jwk, new.private_jwe)
     return new.kid
+
+
+async def rotate_key(
+    store: SigningKeyStore, algorithm: str, secret: Secret, previous: Sequence[Secret] = ()
+) -> str:
+    """`rotate-keys`: add a key, refused (`ForeignSecretKey`) unless `secret` or `previous`
+    decrypts the key that signs now (the newest live key a ring with these secrets signs
+    with): a key added under another `SECRET_KEY` would be the newest, yet no instance could
+    sign with it. On a database without live keys the first key is added. Its kid."""
+    rows = list(await store.live(algorithm))
+    if rows:  # the command line says one line itself: no per-row logs
+        _, parsed = _parse_rows(rows, log=False)
+        signing = await _newest_decryptable(parsed, secret, previous, log=False)
+        if signing is None:
+            raise ForeignSecretKey(
+                f"refused: neither this SECRET_KEY nor PREVIOUS_SECRET_KEYS decrypts any of the "
+                f"{len(rows)} live {algorithm} signing keys, so the instances could not sign with "
+                "a key added here; run rotate-keys with the SECRET_KEY the instances use"
+            )
+    return await add_key(store, algorithm, secret)
 
 
 async def retire_key(store: SigningKeyStore, algorithm: str, kid: str) -> None:

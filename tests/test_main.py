@@ -257,6 +257,23 @@ def test_rotate_keys_adds_a_key_and_retires_an_old_one(tmp_path, db_file, cli_en
     assert again.returncode == 1
 
 
+def test_rotate_keys_refuses_a_secret_key_that_cannot_open_the_key_that_signs_now(tmp_path, db_file, cli_env):
+    assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
+    ((signing, _),) = signing_key_rows(db_file)
+    other = "another-secret-key-that-is-long-enough-9876543"
+    refused = run_cli("rotate-keys", env={**cli_env, "SECRET_KEY": other}, cwd=tmp_path)
+    assert refused.returncode == 1
+    said = [line for line in refused.stderr.splitlines() if line.startswith("gatehouse:")]
+    assert len(said) == 1 and said[0].startswith("gatehouse: refused") and "SECRET_KEY" in said[0]
+    assert "Traceback" not in refused.stderr and other not in refused.stderr
+    assert [kid for kid, _ in signing_key_rows(db_file)] == [signing]  # nothing added
+    # After a SECRET_KEY rotation, the old key in PREVIOUS_SECRET_KEYS opens it: allowed.
+    rotated = {**cli_env, "SECRET_KEY": other, "PREVIOUS_SECRET_KEYS": TEST_SECRET}
+    allowed = run_cli("rotate-keys", env=rotated, cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    assert len(signing_key_rows(db_file)) == 2
+
+
 def test_rotate_keys_makes_keys_of_the_configured_algorithm(tmp_path, db_file, cli_env):
     result = run_cli("rotate-keys", env={**cli_env, "JWT_ALGORITHM": "ES256"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

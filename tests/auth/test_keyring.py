@@ -14,7 +14,9 @@ import time_machine
 
 from auth.keyring import (
     UNKNOWN_KID_RELOAD_GAP,
+    ForeignSecretKey,
     KeyRingNotReady,
+    NoUsableSigningKey,
     StaticKeyRing,
     StoredKeyRing,
     add_key,
@@ -22,6 +24,7 @@ from auth.keyring import (
     decrypt_private_key,
     generate_key,
     retire_key,
+    rotate_key,
 )
 from core.settings import Secret
 from tests.helpers import TEST_SECRET, make_settings
@@ -212,3 +215,45 @@ def test_hs256_derives_its_keys_and_publishes_nothing():
 def test_an_asymmetric_ring_needs_a_store():
     with pytest.raises(ValueError, match="store"):
         build_key_ring(make_settings(jwt_algorithm="EdDSA"), None)
+
+
+# -- rows that cannot be read or decrypted ---------------------------------------------
+
+OTHER_SECRET = Secret("another-secret-key-that-is-long-enough-9876543")
+
+
+async def test_a_row_with_an_unreadable_public_jwk_is_left_out_and_the_others_load(caplog):
+    store = MemorySigningKeys()
+    keys = ring(store)
+    await keys.start(background=False)
+    old = keys.signer.kid
+    broken = await add_key(store, "EdDSA", SECRET)
+    store.rows[-1].public_jwk = {"kty": "OKP", "crv": "Ed25519", "kid": broken, "x": "not base64url!"}
+    await keys.reload()  # does not raise: the readable rows are swapped in
+    assert not keys.knows(broken) and keys.knows(old)
+    assert keys.signer.kid == old  # the broken newest cannot sign: tokens would not verify
+    assert f"signing key {broken} has an unreadable public JWK" in caplog.text
+    assert store.rows[-1].private_jwe not in caplog.text
+
+
+async def test_a_ring_whose_live_keys_none_decrypts_refuses_to_start_and_adds_no_key():
+    store = MemorySigningKeys()
+    await add_key(store, "EdDSA", OTHER_SECRET)
+    keys = ring(store)
+    with pytest.raises(NoUsableSigningKey, match="PREVIOUS_SECRET_KEYS"):
+        await keys.start(background=False)
+    assert len(store.rows) == 1  # no key of this SECRET_KEY slipped in as the newest
+    assert keys.knows(store.rows[0].kid)  # tokens other instances sign still verify
+    with pytest.raises(NoUsableSigningKey):
+        keys.signer  # noqa: B018
+
+
+async def test_rotate_key_refuses_a_secret_key_that_opens_no_live_key():
+    store = MemorySigningKeys()
+    first = await rotate_key(store, "EdDSA", SECRET)  # an empty database: the first key
+    with pytest.raises(ForeignSecretKey, match="SECRET_KEY the instances use"):
+        await rotate_key(store, "EdDSA", OTHER_SECRET)
+    assert [row.kid for row in store.rows] == [first]
+    # After a SECRET_KEY rotation the old one, in PREVIOUS_SECRET_KEYS, opens the key.
+    second = await rotate_key(store, "EdDSA", OTHER_SECRET, previous=[SECRET])
+    assert [row.kid for row in store.rows] == [first, second]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from auth.keyring import SigningKeyUnknown, StoredKeyRing, add_key, retire_key
+from auth.keyring import NoUsableSigningKey, SigningKeyUnknown, StoredKeyRing, add_key, retire_key
 from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
+from core.errors import INTERNAL_MESSAGE
 from core.settings import Secret
-from tests.helpers import TEST_SECRET, make_settings
+from tests.helpers import LOGIN, STRONG_PASSWORD, TEST_SECRET, gql, login_variables, make_settings
 from tests.helpers.forgery import header_of, kid_of, server_key
 from tests.helpers.signing_keys import MemorySigningKeys
 
@@ -87,3 +88,54 @@ async def test_the_key_that_signs_now_cannot_be_retired():
     with pytest.raises(SigningKeyUnknown, match="no live"):
         await retire_key(store, "EdDSA", "not-a-kid")
     assert [row.retired_at for row in store.rows] == [None]
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256"])
+async def test_a_key_retired_while_the_newest_cannot_be_decrypted_stops_verifying_and_signing(
+    algorithm, caplog
+):
+    # rotate-keys run under another SECRET_KEY (before it refused that): the newest row's
+    # private part opens for no instance. The leaked key is then retired: it must be gone,
+    # not kept (with the old signer) because the reload stumbles on the newest row.
+    store = MemorySigningKeys()
+    ring = StoredKeyRing(algorithm, store, Secret(TEST_SECRET), reload_interval=30)
+    await ring.start(background=False)
+    jwts = JWTStrategy(make_settings(jwt_algorithm=algorithm), ring)
+    leaked = ring.signer.kid
+    old_token, _ = jwts.issue(USER, FAMILY)
+    foreign = await add_key(store, algorithm, Secret(NEW))
+    await ring.reload()
+    assert ring.signer.kid == leaked  # the newest cannot sign here: the older one still does
+    assert ring.knows(foreign)  # ... but tokens signed with it elsewhere verify
+    assert f"the newest {algorithm} signing key {foreign} cannot be decrypted" in caplog.text
+
+    await retire_key(store, algorithm, leaked)
+    await ring.reload()
+    assert not ring.knows(leaked)
+    assert leaked not in {key["kid"] for key in ring.public_jwks()["keys"]}
+    with pytest.raises(InvalidAccessToken):
+        jwts.verify(old_token)
+    with pytest.raises(InvalidAccessToken):
+        await jwts.verify_or_reload(old_token)
+    with pytest.raises(NoUsableSigningKey, match="no access token is issued"):
+        jwts.issue(USER, FAMILY)  # no key left to sign with here: refused, not the retired one
+    private_parts = [row.private_jwe for row in store.rows]
+    assert not any(part in caplog.text for part in private_parts)
+
+
+async def test_a_login_with_no_key_left_to_sign_answers_an_internal_error_without_internals(
+    http, app, alice, caplog
+):
+    # The only key this instance can decrypt is retired (a newer one was stored under
+    # another SECRET_KEY): the login answers INTERNAL_SERVER_ERROR and says nothing more.
+    ring = app.state.backend.keyring
+    ours = ring.signer.kid
+    foreign = await add_key(ring.store, ring.algorithm, Secret(NEW))
+    await retire_key(ring.store, ring.algorithm, ours)
+    await ring.reload()
+    assert [key["kid"] for key in (await http.get("/.well-known/jwks.json")).json()["keys"]] == [foreign]
+    result = await gql(http, LOGIN, login_variables("alice", STRONG_PASSWORD), cookies=False)
+    assert result.codes == ["INTERNAL_SERVER_ERROR"]
+    assert result.errors[0]["message"] == INTERNAL_MESSAGE
+    assert "SECRET_KEY" not in str(result.body) and ours not in str(result.body)
+    assert "no access token is issued" in caplog.text  # the operator is told why
