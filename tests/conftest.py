@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.factory import create_app
+from core.db import forget_compiled_queries
 from core.settings import Settings
 from tests.helpers import (
     TEST_DATABASE_URL,
@@ -25,6 +26,14 @@ from tests.helpers import (
     reset_postgres,
     reset_redis,
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_tortoise_sql() -> None:
+    """Each test starts without SQL Tortoise compiled for an earlier test's database: it
+    keys that SQL by connection name, not dialect (core/db.py `forget_compiled_queries`),
+    and the suite mixes SQLite apps into a PostgreSQL run."""
+    forget_compiled_queries()
 
 
 @pytest.fixture
