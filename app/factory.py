@@ -162,6 +162,10 @@ def create_app(
 
     app = Starlette(
         routes=[
+            # First: forward auth is asked on every request a proxy lets through, and the
+            # router tries routes in order (no other route matches this path, nor it theirs).
+            # Every method reaches it, so a wrong one is answered in its own terms (405).
+            Route("/auth/verify", forward_auth),
             # Every method reaches the view, so even a PUT is answered in GraphQL JSON.
             Route("/graphql", graphql),
             *([Route("/graphql/schema.graphql", schema_file)] if settings.schema_endpoint else []),
@@ -169,8 +173,7 @@ def create_app(
             # root (web/subscriptions.py); otherwise the socket is closed after its checks.
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
-            # Every method reaches both, so a wrong one is answered in their own terms (405).
-            Route("/auth/verify", forward_auth),
+            # Every method reaches it, so a wrong one is answered in its own terms (405).
             Route("/oauth/introspect", introspect),
             # Public keys and discovery for services verifying access tokens (section 9).
             *wellknown_routes(settings, backend.keyring),

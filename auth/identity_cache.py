@@ -82,6 +82,7 @@ class FileGenerations(LocalGenerations):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
+        self._stat_path = os.fspath(path)  # `stat()` of a str skips the Path conversion each request
         if not path.exists():
             self._write()
 
@@ -93,7 +94,7 @@ class FileGenerations(LocalGenerations):
     async def current(self, user_id: str) -> str | None:
         """The file stamp plus the local counter."""
         try:
-            found = os.stat(self.path)
+            found = os.stat(self._stat_path)
         except OSError:
             return None
         return f"{found.st_ino}:{found.st_mtime_ns}:{found.st_size}/{self._counters.get(user_id, 0)}"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from auth.identity import PASSWORD_AMR, Identity, Scheme
-from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
+from auth.strategy.jwt import InvalidAccessToken, JWTStrategy, UnknownKeyId
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.rows import LiveCredentials
 from core.clock import as_utc
@@ -89,7 +89,14 @@ class BearerStrategy:
         """The identity of an access token: verified, and its family live (through the
         identity cache, under the user the token names)."""
         try:
-            claims = await self.jwt.verify_or_reload(token)
+            # The plain `verify` first (no coroutine on the common path, a remembered
+            # token); only an unknown kid goes through the key ring's reload.
+            claims = self.jwt.verify(token)
+        except UnknownKeyId:
+            try:
+                claims = await self.jwt.verify_or_reload(token)
+            except InvalidAccessToken:
+                return None
         except InvalidAccessToken:
             return None
         family_id = claims.family_id
