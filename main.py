@@ -193,7 +193,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
     """Add a signing key that signs from the next reload on (every instance within
-    JWT_KEYS_RELOAD_INTERVAL seconds), or with `--retire KID` end one: tokens it signed stop
+    JWT_KEYS_RELOAD_INTERVAL seconds), or with `--retire=KID` end one: tokens it signed stop
     verifying. Refused under JWT_ALGORITHM=HS256, whose keys are SECRET_KEY and
     PREVIOUS_SECRET_KEYS."""
     from tortoise import Tortoise
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser(
         "rotate-keys",
         help="add a signing key (it signs from the next reload on; older keys keep verifying), "
-        "or end one with --retire KID",
+        "or end one with --retire=KID (with '=': a kid may begin with '-')",
     )
     rotate.add_argument(
         "--retire",

@@ -244,16 +244,20 @@ def test_rotate_keys_adds_a_key_and_retires_an_old_one(tmp_path, db_file, cli_en
     (old, _), (new, _) = signing_key_rows(db_file)
     assert f"added EdDSA key {new}" in second.stdout
 
-    refused = run_cli("rotate-keys", "--retire", new, env=cli_env, cwd=tmp_path)
+    refused = run_cli("rotate-keys", f"--retire={new}", env=cli_env, cwd=tmp_path)
     assert refused.returncode == 1
     assert "signs now" in refused.stderr and "rotate-keys" in refused.stderr
-    unknown = run_cli("rotate-keys", "--retire", "no-such-kid", env=cli_env, cwd=tmp_path)
+    unknown = run_cli("rotate-keys", "--retire=no-such-kid", env=cli_env, cwd=tmp_path)
     assert unknown.returncode == 1 and "no live EdDSA signing key" in unknown.stderr
+    # A kid is a base64url thumbprint and may begin with "-": written with "=", it is
+    # still a kid (as `--retire -abc` argparse would take for an option).
+    dashed = run_cli("rotate-keys", "--retire=-no-such-kid", env=cli_env, cwd=tmp_path)
+    assert dashed.returncode == 1 and "no live EdDSA signing key" in dashed.stderr
 
-    retired = run_cli("rotate-keys", "--retire", old, env=cli_env, cwd=tmp_path)
+    retired = run_cli("rotate-keys", f"--retire={old}", env=cli_env, cwd=tmp_path)
     assert retired.returncode == 0, retired.stderr
     assert [(kid, at is not None) for kid, at in signing_key_rows(db_file)] == [(old, True), (new, False)]
-    again = run_cli("rotate-keys", "--retire", old, env=cli_env, cwd=tmp_path)
+    again = run_cli("rotate-keys", f"--retire={old}", env=cli_env, cwd=tmp_path)
     assert again.returncode == 1
 
 

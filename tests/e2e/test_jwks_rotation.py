@@ -174,10 +174,10 @@ def test_a_stock_verifier_follows_a_rotation_and_a_retirement(server, environmen
     assert me(server, new_token).json()["data"]["me"]["id"] == user_id
 
     # The key that signs now cannot be retired.
-    refused = rotate_keys(environment, "--retire", new_kid)
+    refused = rotate_keys(environment, f"--retire={new_kid}")
     assert refused.returncode == 1 and "signs now" in refused.stderr
 
-    retired = rotate_keys(environment, "--retire", old_kid)
+    retired = rotate_keys(environment, f"--retire={old_kid}")
     assert retired.returncode == 0, retired.stderr
     assert wait_for(lambda: me(server, old_token).status_code == 401, SEEN_WITHIN), server.output()
     answer = me(server, old_token)
