@@ -11,8 +11,6 @@ module is skipped, naming the command that installs it, except under CI, where i
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -25,14 +23,10 @@ import pytest
 from tests.helpers import (
     LOGIN,
     STRONG_PASSWORD,
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
-    TEST_SECRET,
     login_variables,
-    reset_postgres,
-    reset_redis,
 )
-from tests.helpers.processes import GatehouseServer, free_port, wait_for
+from tests.helpers.config import in_ci
+from tests.helpers.processes import GatehouseServer, free_port, fresh_server_environment, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -116,10 +110,6 @@ def nginx_binary() -> str | None:
     return found
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture
 def nginx_path() -> str:
     found = nginx_binary()
@@ -134,17 +124,7 @@ def nginx_path() -> str:
 
 @pytest.fixture
 def gatehouse(tmp_path: Path) -> Iterator[GatehouseServer]:
-    if TEST_DATABASE_URL:
-        asyncio.run(reset_postgres(TEST_DATABASE_URL))
-    if TEST_REDIS_URL:
-        asyncio.run(reset_redis(TEST_REDIS_URL))
-    env = {
-        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite://{tmp_path / 'gatehouse.db'}",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "APP_ENV": "development",
-        **({"REDIS_URL": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
-    }
+    env = fresh_server_environment(tmp_path)
     with GatehouseServer(env) as running:
         yield running
 

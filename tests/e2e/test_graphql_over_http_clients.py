@@ -18,7 +18,6 @@ and uses automatic persisted queries over POST and GET.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.config import in_ci
 from tests.helpers.processes import ROOT, GatehouseServer
 
 pytestmark = pytest.mark.server
@@ -37,10 +37,6 @@ NODE_PACKAGES = ("graphql-http", "@apollo/client", "graphql", "rxjs")
 NODE_TIMEOUT = 120.0  # seconds for one client program
 SECRET = "graphql-over-http-clients-secret-key-0123456789"
 AUDIT_STATUSES = {"ok", "notice", "warn", "error"}
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def missing_node_tooling() -> str | None:

@@ -3,7 +3,6 @@ request path, then a real `python main.py serve` over a real socket."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -12,19 +11,14 @@ from graphql import build_schema as build_sdl
 
 from models import User
 from tests.helpers import (
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
-    TEST_SECRET,
     Persona,
     bearer,
     bearer_login,
     create_token,
     gql,
     register,
-    reset_postgres,
-    reset_redis,
 )
-from tests.helpers.processes import GatehouseServer
+from tests.helpers.processes import GatehouseServer, fresh_server_environment
 
 FIELDS = (
     "Query.me",
@@ -121,17 +115,7 @@ async def test_a_malformed_or_unknown_field_is_bad_user_input(
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[GatehouseServer]:  # type: ignore[no-untyped-def]
-    if TEST_DATABASE_URL:
-        asyncio.run(reset_postgres(TEST_DATABASE_URL))
-    if TEST_REDIS_URL:
-        asyncio.run(reset_redis(TEST_REDIS_URL))
-    env = {
-        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite://{tmp_path / 'gatehouse.db'}",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "APP_ENV": "development",
-        **({"REDIS_URL": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
-    }
+    env = fresh_server_environment(tmp_path)
     with GatehouseServer(env) as running:
         yield running
 

@@ -21,6 +21,11 @@ STRONG_PASSWORD = "correct horse battery staple"
 OTHER_PASSWORD = "violet tractor umbrella sonnet"
 
 
+def in_ci() -> bool:
+    """True under CI (`CI=true`), where a test must fail, not skip, for a missing part."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def uses_postgres() -> bool:
     """True when the suite runs against PostgreSQL."""
     return TEST_DATABASE_URL is not None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers.config import TEST_GRAPHQL_EXECUTOR
+from tests.helpers.config import TEST_DATABASE_URL, TEST_GRAPHQL_EXECUTOR, TEST_REDIS_URL, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0  # seconds
@@ -31,6 +31,26 @@ def engine_environment() -> dict[str, str]:
     """`GRAPHQL_EXECUTOR` for a server process: the engine the suite runs with
     (`TEST_GRAPHQL_EXECUTOR`), so CI's pass per engine reaches real servers too."""
     return {"GRAPHQL_EXECUTOR": TEST_GRAPHQL_EXECUTOR} if TEST_GRAPHQL_EXECUTOR else {}
+
+
+def fresh_server_environment(workdir: Path) -> dict[str, str]:
+    """The environment of a development server on the suite's backends, emptied first:
+    PostgreSQL and Redis when configured, else a new SQLite file in `workdir`."""
+    import asyncio
+
+    from tests.helpers.backends import reset_postgres, reset_redis
+
+    if TEST_DATABASE_URL:
+        asyncio.run(reset_postgres(TEST_DATABASE_URL))
+    if TEST_REDIS_URL:
+        asyncio.run(reset_redis(TEST_REDIS_URL))
+    return {
+        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite://{workdir / 'gatehouse.db'}",
+        "SECRET_KEY": TEST_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "APP_ENV": "development",
+        **({"REDIS_URL": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
+    }
 
 
 def free_port() -> int:

@@ -11,7 +11,6 @@ except under CI (`CI` set), where it fails: CI must never lose these tests quiet
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,14 +22,10 @@ import pytest
 
 from tests.helpers import (
     STRONG_PASSWORD,
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
-    TEST_SECRET,
     register,
-    reset_postgres,
-    reset_redis,
 )
-from tests.helpers.processes import GatehouseServer
+from tests.helpers.config import in_ci
+from tests.helpers.processes import GatehouseServer, fresh_server_environment
 
 pytestmark = pytest.mark.server
 
@@ -50,10 +45,6 @@ def missing_browser() -> str | None:
     return None
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatehouseServer]:
     reason = missing_browser()
@@ -61,20 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatehouseServer
         if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
-    import asyncio
 
-    if TEST_DATABASE_URL:
-        asyncio.run(reset_postgres(TEST_DATABASE_URL))
-    if TEST_REDIS_URL:
-        asyncio.run(reset_redis(TEST_REDIS_URL))
-    workdir = tmp_path_factory.mktemp("graphiql")
-    env = {
-        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite://{workdir / 'gatehouse.db'}",
-        "SECRET_KEY": TEST_SECRET,
-        "BCRYPT_ROUNDS": "4",
-        "APP_ENV": "development",
-        **({"REDIS_URL": TEST_REDIS_URL} if TEST_REDIS_URL else {}),
-    }
+    env = fresh_server_environment(tmp_path_factory.mktemp("graphiql"))
     with GatehouseServer(env) as running:
         yield running
 
