@@ -1281,11 +1281,12 @@ def write_results(
   sends it; every answer checked by wrk.lua (status 204, alice's id in `X-Auth-User-Id`).
 - 100 gated fields: the alias limit (30, not configurable) rules out 100 aliases, so the rows ask
   `users(first: 100)` for `username` (no permission), then for `email` (`@isSelfOrHasRole`);
-  both are measured against the ceiling like every row, and then head to head: {HEAD_TO_HEAD_ROUNDS}
-  {HEAD_TO_HEAD_SLICE} s `email` slices over {HEAD_TO_HEAD_CONNECTIONS} connections, each between two `username` slices, each
-  slice's rate taken from its mean latency (connections / mean latency), since at ~100 req/s the
-  requests in flight when a slice ends move a request count by several percent; the gated row's
-  ratio is the median of the `email` slices to the mean of the `username` slices around them, and
+  both are measured against the ceiling like every row, and then head to head:
+  {HEAD_TO_HEAD_ROUNDS} {HEAD_TO_HEAD_SLICE} s `email` slices over {HEAD_TO_HEAD_CONNECTIONS} connections,
+  each between two `username` slices, each slice's rate taken from its mean latency
+  (connections / mean latency), since at ~100 req/s the requests in flight when a slice
+  ends move a request count by several percent; the gated row's ratio is the median of the
+  `email` slices to the mean of the `username` slices around them, and
   isolates the 100 checks (target: at least {GATED_TARGET:g}).
 - Module: the server serves the schema module `bench/shelf` (`SCHEMA_MODULES={SHELF_MODULE}`, its
   migration applied with Gatehouse's); alice's 100 items, seeded through its service, listed by
