@@ -27,6 +27,8 @@ class ErrorCode(str, Enum):
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     # Section 12: signed in, but the sign-in is older than the field allows.
     INSUFFICIENT_AUTH = "INSUFFICIENT_AUTH"
+    # Section 11: the password was right, but REQUIRE_VERIFIED_EMAIL waits for the address.
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
 
 
 GENERIC_LOGIN_FAILURE = "Invalid login or password."
@@ -69,6 +71,14 @@ class InsufficientAuth(GatehouseError):
             message or f"This needs a sign-in within the last {max_age} seconds; reauthenticate first.",
             maxAge=max_age,
         )
+
+
+class EmailNotVerified(GatehouseError):
+    """A sign-in with the right password by an account whose email address is not verified
+    yet, while `REQUIRE_VERIFIED_EMAIL` is on. Only someone who knows the password gets it,
+    so it tells nobody else that the account exists."""
+
+    code = ErrorCode.EMAIL_NOT_VERIFIED
 
 
 class BadUserInput(GatehouseError):

@@ -87,6 +87,77 @@ class Secret:
         return hash(self._value)
 
 
+@dataclass(frozen=True)
+class MailServer:
+    """Where mail goes (`MAIL_URL`): `console` (the log), or an SMTP server.
+
+    `smtp://user:pass@host:port` upgrades with STARTTLS when the server offers it (port
+    587 by default); `smtps://` speaks TLS from the first byte (port 465 by default).
+    The password is a `Secret`, so `repr()` never shows it.
+    """
+
+    scheme: str = "console"  # console, smtp or smtps
+    host: str = ""
+    port: int = 0
+    username: str | None = None
+    password: Secret | None = None
+
+    @property
+    def console(self) -> bool:
+        """True when mails are written to the log instead of being sent."""
+        return self.scheme == "console"
+
+    def __repr__(self) -> str:  # never the password, nor the user name
+        if self.console:
+            return "MailServer('console')"
+        login = "***@" if self.username else ""
+        return f"MailServer('{self.scheme}://{login}{self.host}:{self.port}')"
+
+    __str__ = __repr__
+
+
+_MAIL_DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
+MAIL_URL_SHAPE = "console, smtp://user:pass@host:port or smtps://user:pass@host:port"
+
+
+def parse_mail_url(raw: str) -> MailServer:
+    """`MAIL_URL` as a `MailServer`; a `SettingsError` naming MAIL_URL (never its password)."""
+    from urllib.parse import unquote
+
+    value = raw.strip()
+    if value.lower() == "console":
+        return MailServer()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"MAIL_URL must be {MAIL_URL_SHAPE}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _MAIL_DEFAULT_PORTS or not parts.hostname:
+        raise SettingsError(f"MAIL_URL must be {MAIL_URL_SHAPE}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(f"MAIL_URL takes no path, query or fragment: {MAIL_URL_SHAPE}")
+    if parts.password is not None and not parts.username:
+        raise SettingsError("MAIL_URL has a password without a user name")
+    return MailServer(
+        scheme=scheme,
+        host=parts.hostname,
+        port=port or _MAIL_DEFAULT_PORTS[scheme],
+        username=unquote(parts.username) if parts.username else None,
+        password=Secret(unquote(parts.password)) if parts.password else None,
+    )
+
+
+def _check_public_url(url: str) -> str:
+    """`PUBLIC_URL` without a trailing slash; it must be an http(s) origin, maybe with a path."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"PUBLIC_URL must be the server's public base URL such as https://auth.example.com, got {url!r}"
+        )
+    return url.rstrip("/")
+
+
 T = TypeVar("T")
 _ON = ("1", "true", "on", "yes")
 _OFF = ("0", "false", "off", "no")
@@ -234,6 +305,16 @@ class Settings:
     # A team's importable modules (`SCHEMA_MODULES`), merged into the schema and the
     # database by schema/modules.py: here only their spelling is checked.
     schema_modules: tuple[str, ...] = ()
+    # Account recovery and email (contract section 11; services/mail.py, services/account_mail.py).
+    mail_server: MailServer = MailServer()
+    mail_from: str = "gatehouse@localhost"
+    # The base of links in mails; `None`: http://HOST:PORT (never the request's Host header).
+    public_url: str | None = None
+    mail_timeout: float = 10.0  # seconds an SMTP connection may take for each step
+    mail_limit_per_address: str = "3/hour"
+    mail_limit_per_ip: str = "20/hour"
+    # On: login, register and Basic wait until the account's email address is verified.
+    require_verified_email: bool = False
 
     @property
     def production(self) -> bool:
@@ -308,6 +389,12 @@ class Settings:
             raise SettingsError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
         if not 1 <= self.jwt_keys_reload_interval <= 60:
             raise SettingsError("JWT_KEYS_RELOAD_INTERVAL must be between 1 and 60 seconds")
+        _check_mail(self)
+
+    @property
+    def link_base(self) -> str:
+        """Where links in mails point: `PUBLIC_URL`, else this server's own address."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def access_log_on(self) -> bool:
@@ -374,6 +461,13 @@ class Settings:
             jwt_algorithm=_jwt_algorithm(_text(config, "JWT_ALGORITHM", "EdDSA")),
             jwt_keys_reload_interval=_int(config, "JWT_KEYS_RELOAD_INTERVAL", 30, 1, 60),
             hasura_claims=_flag(config, "HASURA_CLAIMS") is True,
+            mail_server=parse_mail_url(_text(config, "MAIL_URL", "console")),
+            mail_from=_text(config, "MAIL_FROM", cls.mail_from).strip(),
+            public_url=_text(config, "PUBLIC_URL", "") or None,
+            mail_timeout=float(_int(config, "MAIL_TIMEOUT", 10, 1, 120)),
+            mail_limit_per_address=_text(config, "MAIL_LIMIT_PER_ADDRESS", cls.mail_limit_per_address),
+            mail_limit_per_ip=_text(config, "MAIL_LIMIT_PER_IP", cls.mail_limit_per_ip),
+            require_verified_email=_flag(config, "REQUIRE_VERIFIED_EMAIL") is True,
         )
         _check_at_start_up(settings)
         return settings
@@ -526,6 +620,11 @@ def _check_at_start_up(settings: Settings) -> None:
             raise SettingsError(message)
         if settings.app_env == "development":
             logger.warning("%s", message)
+    if settings.production and settings.mail_server.console:
+        logger.warning(
+            "MAIL_URL is console in production: mails (with their links) are written to the log "
+            "and never sent; set MAIL_URL to smtp:// or smtps://"
+        )
     if settings.app_env == "development":
         for problem in _weak_keys(settings):
             logger.warning("%s", problem)
@@ -580,6 +679,8 @@ _LIMIT_VARIABLES = (
     "REGISTER_LIMIT_PER_IP",
     "REFRESH_LIMIT_PER_IP",
     "INTROSPECT_LIMIT",
+    "MAIL_LIMIT_PER_ADDRESS",
+    "MAIL_LIMIT_PER_IP",
 )
 
 
@@ -610,6 +711,29 @@ def _check_schema_modules(modules: tuple[str, ...]) -> None:
     repeated = sorted({m for m in modules if modules.count(m) > 1})
     if repeated:
         raise SettingsError(f"SCHEMA_MODULES lists {', '.join(repeated)} more than once")
+
+
+def _check_mail(settings: Settings) -> None:
+    """MAIL_FROM is an address, PUBLIC_URL a base URL; production sends links to its
+    public address only (https, and set whenever real mail goes out)."""
+    from email.utils import parseaddr
+
+    if "@" not in parseaddr(settings.mail_from)[1] or any(c in settings.mail_from for c in "\r\n"):
+        raise SettingsError(
+            "MAIL_FROM must be an address such as Gatehouse <noreply@example.com>, "
+            f"got {settings.mail_from!r}"
+        )
+    if settings.public_url is not None:
+        object.__setattr__(settings, "public_url", _check_public_url(settings.public_url))
+    if not settings.production:
+        return
+    if settings.public_url is None and not settings.mail_server.console:
+        raise SettingsError(
+            "PUBLIC_URL is required in production when MAIL_URL sends mail: links in mails must "
+            "point to the server's public address, such as https://auth.example.com"
+        )
+    if settings.public_url is not None and not settings.public_url.startswith("https://"):
+        raise SettingsError(f"PUBLIC_URL must be an https:// URL in production, got {settings.public_url}")
 
 
 def _jwt_algorithm(raw: str) -> str:

@@ -54,6 +54,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.UNAUTHENTICATED.value: 401,
     ErrorCode.FORBIDDEN.value: 403,
     ErrorCode.INSUFFICIENT_AUTH.value: 403,
+    ErrorCode.EMAIL_NOT_VERIFIED.value: 403,
     ErrorCode.PAYLOAD_TOO_LARGE.value: 413,
 }
 
