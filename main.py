@@ -71,12 +71,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.factory import create_app
+    from app.preflight import check_before_serving
     from core.http_protocol import uvicorn_http_options
     from core.log_filters import drop_query_strings_from_uvicorn
-    from core.preflight import check_backends
 
     settings = _settings()
-    if problem := asyncio.run(check_backends(settings)):
+    # The backends answer, and the stored signing keys let this instance sign.
+    if problem := asyncio.run(check_before_serving(settings)):
         print(f"gatehouse: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -229,7 +230,11 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
                 return 0
             try:
                 kid = await rotate_key(
-                    store, settings.jwt_algorithm, settings.secret_key, settings.previous_secret_keys
+                    store,
+                    settings.jwt_algorithm,
+                    settings.secret_key,
+                    settings.previous_secret_keys,
+                    despite_unreadable_keys=args.despite_unreadable_keys,
                 )
             except ForeignSecretKey as exc:
                 print(f"gatehouse: {exc}", file=sys.stderr)
@@ -287,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KID",
         help="end the key KID: tokens it signed stop verifying (the key that signs now is "
         "refused: rotate first)",
+    )
+    rotate.add_argument(
+        "--despite-unreadable-keys",
+        action="store_true",
+        help="add the key even though this SECRET_KEY (and PREVIOUS_SECRET_KEYS) opens none of "
+        "the live keys: only when the SECRET_KEY they were stored under is lost, and the "
+        "instances run with this one",
     )
     rotate.set_defaults(func=cmd_rotate_keys)
     sub.add_parser("export-schema", help="write the SDL to schema.graphql").set_defaults(

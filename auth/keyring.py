@@ -260,6 +260,7 @@ class StoredKeyRing(KeyRing):
         self._reloading: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
         self._private: dict[str, Any] = {}  # decrypted private keys by kid, kept across reloads
+        self._live_rows = 0  # live rows at the last load, readable or not
 
     async def start(self, *, background: bool = True) -> None:
         """Load the live keys, creating the first one on a database that has none, then
@@ -269,7 +270,7 @@ class StoredKeyRing(KeyRing):
             await add_key(self.store, self.algorithm, self._secret)
             await self.reload()
         if self._unusable is not None:  # live keys, none of them ours: refuse to start
-            raise NoUsableSigningKey(self._unusable)
+            raise NoUsableSigningKey(no_signing_key_refusal(self.algorithm, self._live_rows))
         if background and self._task is None:
             self._task = asyncio.create_task(self._reload_forever(), name="gatehouse-keyring-reload")
 
@@ -331,6 +332,7 @@ class StoredKeyRing(KeyRing):
             self._keys = {key.kid: key for key in keys}
             self._signer = signer
             self._unusable = unusable
+            self._live_rows = len(rows)
             self._loaded_at = self._clock()
 
     async def reload_for(self, kid: str) -> bool:
@@ -410,6 +412,38 @@ async def _newest_decryptable(
     return None
 
 
+async def signing_row(rows: Sequence[Any], secret: Secret, previous: Sequence[Secret] = ()) -> Any | None:
+    """The row of `rows` (live keys of one algorithm) a ring holding `secret` and `previous`
+    signs with: the newest whose public JWK parses and whose private part decrypts; None
+    when none does. Quiet: its callers (start-up, `rotate-keys`) say one line themselves."""
+    _, parsed = _parse_rows(rows, log=False)
+    chosen = await _newest_decryptable(parsed, secret, previous, log=False)
+    return None if chosen is None else chosen[0]
+
+
+def no_signing_key_refusal(algorithm: str, live: int) -> str:
+    """Why an instance refuses to start when none of its `live` keys can sign, and what to do."""
+    return (
+        f"none of the {live} live {algorithm} signing keys can sign here: no private part decrypts "
+        "with SECRET_KEY or PREVIOUS_SECRET_KEYS (or the rows are damaged); start with the "
+        "SECRET_KEY they were stored under (after a SECRET_KEY rotation, the old one in "
+        "PREVIOUS_SECRET_KEYS), or, if that one is lost, add a key under this SECRET_KEY with "
+        "`python main.py rotate-keys --despite-unreadable-keys`"
+    )
+
+
+async def startup_refusal(store: SigningKeyStore, settings: Settings) -> str | None:
+    """None when this instance can sign with the stored keys of `JWT_ALGORITHM` (or none is
+    stored yet: the first start makes one; or HS256, whose keys are settings), else the one
+    line that says why it must not start and what to do. Reads only; logs nothing."""
+    if settings.jwt_algorithm == HMAC_ALGORITHM:
+        return None
+    rows = list(await store.live(settings.jwt_algorithm))
+    if not rows or await signing_row(rows, settings.secret_key, settings.previous_secret_keys):
+        return None
+    return no_signing_key_refusal(settings.jwt_algorithm, len(rows))
+
+
 def build_key_ring(settings: Settings, store: SigningKeyStore | None) -> KeyRing:
     """The ring `JWT_ALGORITHM` asks for: HS256 from the settings, else from `store`."""
     if settings.jwt_algorithm == HMAC_ALGORITHM:
@@ -433,21 +467,28 @@ async def add_key(store: SigningKeyStore, algorithm: str, secret: Secret) -> str
 
 
 async def rotate_key(
-    store: SigningKeyStore, algorithm: str, secret: Secret, previous: Sequence[Secret] = ()
+    store: SigningKeyStore,
+    algorithm: str,
+    secret: Secret,
+    previous: Sequence[Secret] = (),
+    *,
+    despite_unreadable_keys: bool = False,
 ) -> str:
     """`rotate-keys`: add a key, refused (`ForeignSecretKey`) unless `secret` or `previous`
     decrypts the key that signs now (the newest live key a ring with these secrets signs
     with): a key added under another `SECRET_KEY` would be the newest, yet no instance could
-    sign with it. On a database without live keys the first key is added. Its kid."""
+    sign with it. `despite_unreadable_keys` (`--despite-unreadable-keys`) adds it anyway, the
+    way out when the `SECRET_KEY` the live keys were stored under is lost (or their rows are
+    damaged) and the instances run with `secret`. On a database without live keys the first
+    key is added. Its kid."""
     rows = list(await store.live(algorithm))
-    if rows:  # the command line says one line itself: no per-row logs
-        _, parsed = _parse_rows(rows, log=False)
-        signing = await _newest_decryptable(parsed, secret, previous, log=False)
-        if signing is None:
+    if rows and not despite_unreadable_keys:
+        if await signing_row(rows, secret, previous) is None:
             raise ForeignSecretKey(
                 f"refused: neither this SECRET_KEY nor PREVIOUS_SECRET_KEYS decrypts any of the "
                 f"{len(rows)} live {algorithm} signing keys, so the instances could not sign with "
-                "a key added here; run rotate-keys with the SECRET_KEY the instances use"
+                "a key added here; run rotate-keys with the SECRET_KEY the instances use (if the "
+                "one the keys were stored under is lost, add --despite-unreadable-keys)"
             )
     return await add_key(store, algorithm, secret)
 

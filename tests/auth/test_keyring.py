@@ -25,6 +25,7 @@ from auth.keyring import (
     generate_key,
     retire_key,
     rotate_key,
+    startup_refusal,
 )
 from core.settings import Secret
 from tests.helpers import TEST_SECRET, make_settings
@@ -240,7 +241,7 @@ async def test_a_ring_whose_live_keys_none_decrypts_refuses_to_start_and_adds_no
     store = MemorySigningKeys()
     await add_key(store, "EdDSA", OTHER_SECRET)
     keys = ring(store)
-    with pytest.raises(NoUsableSigningKey, match="PREVIOUS_SECRET_KEYS"):
+    with pytest.raises(NoUsableSigningKey, match="SECRET_KEY they were stored under"):
         await keys.start(background=False)
     assert len(store.rows) == 1  # no key of this SECRET_KEY slipped in as the newest
     assert keys.knows(store.rows[0].kid)  # tokens other instances sign still verify
@@ -257,3 +258,33 @@ async def test_rotate_key_refuses_a_secret_key_that_opens_no_live_key():
     # After a SECRET_KEY rotation the old one, in PREVIOUS_SECRET_KEYS, opens the key.
     second = await rotate_key(store, "EdDSA", OTHER_SECRET, previous=[SECRET])
     assert [row.kid for row in store.rows] == [first, second]
+
+
+async def test_rotate_key_despite_unreadable_keys_adds_one_this_secret_key_signs_with():
+    # The SECRET_KEY the live keys were stored under is lost: the way out the start-up
+    # refusal names. The unreadable keys stay live (they still verify) until retired.
+    store = MemorySigningKeys()
+    lost = await rotate_key(store, "EdDSA", OTHER_SECRET)
+    added = await rotate_key(store, "EdDSA", SECRET, despite_unreadable_keys=True)
+    keys = ring(store)
+    await keys.start(background=False)
+    assert keys.signer.kid == added and keys.knows(lost)
+    assert len(store.rows) == 2
+
+
+async def test_the_startup_check_names_the_cause_and_the_way_out_and_reads_only():
+    store = MemorySigningKeys()
+    settings = make_settings(jwt_algorithm="EdDSA")
+    assert await startup_refusal(store, settings) is None  # nothing stored: the first start makes it
+    await add_key(store, "EdDSA", OTHER_SECRET)
+    await add_key(store, "EdDSA", OTHER_SECRET)
+    store.rows[-1].public_jwk = {"kty": "OKP"}  # damaged: counted, never read
+    refusal = await startup_refusal(store, settings)
+    assert refusal is not None and "none of the 2 live EdDSA signing keys can sign here" in refusal
+    assert "SECRET_KEY they were stored under" in refusal and "--despite-unreadable-keys" in refusal
+    assert "\n" not in refusal and TEST_SECRET not in refusal
+    assert await startup_refusal(store, make_settings(jwt_algorithm="ES256")) is None  # none of ES256
+    assert await startup_refusal(store, make_settings(jwt_algorithm="HS256")) is None
+    rotated = make_settings(jwt_algorithm="EdDSA", previous_secret_keys=(OTHER_SECRET,))
+    assert await startup_refusal(store, rotated) is None  # the older row opens
+    assert len(store.rows) == 2
