@@ -13,6 +13,7 @@ import asyncio
 import getpass
 import logging
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.log_filters import drop_query_strings_from_uvicorn
 
     settings = _settings()
-    # The backends answer, and the stored signing keys let this instance sign.
+    # The backends answer, the database holds every migration (or start-up will apply
+    # them: MIGRATE_ON_START), and the stored signing keys let this instance sign.
     if problem := asyncio.run(check_before_serving(settings)):
         print(f"gatehouse: {problem}", file=sys.stderr)
         return 2
+    try:
+        listener = _listen(settings.host, settings.port)
+    except OSError as exc:
+        print(f"gatehouse: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Tortoise logs each start and close of its connections at INFO, with their objects'
+    # reprs: the lifespan's own checks would read as "Tortoise-ORM shutdown" at start.
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
     try:
         app = create_app(settings, freeze_heap=True)
     except SettingsError as exc:  # a setting that only building the app can check (a manifest)
@@ -88,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     drop_query_strings_from_uvicorn()
     print(f"Gatehouse on http://{settings.host}:{settings.port}/graphql ({settings.app_env})", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -104,7 +114,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **uvicorn_http_options(),
         log_level="info",
     )
-    return 0
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])
+    return 0 if server.started else 3  # uvicorn's own status for a start-up that failed
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The socket `serve` hands uvicorn, bound before the app is built, so a port in use
+    stops start-up in one line (uvicorn binds only after the app's start-up, logging
+    around its error). Bound as uvicorn binds (`Config.bind_socket`)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # A restart need not wait for the last run's connections in TIME_WAIT; a live
+    # listener on the port still refuses the bind.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host.strip("[]"), port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -222,7 +250,13 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
         try:
             if args.retire:
                 try:
-                    await retire_key(store, settings.jwt_algorithm, args.retire)
+                    await retire_key(
+                        store,
+                        settings.jwt_algorithm,
+                        args.retire,
+                        settings.secret_key,
+                        settings.previous_secret_keys,
+                    )
                 except SigningKeyUnknown as exc:
                     print(f"gatehouse: {exc}", file=sys.stderr)
                     return 1

@@ -65,6 +65,11 @@ class SigningKeyUnknown(ValueError):
     """`rotate-keys --retire` named no live key, or the key that signs now."""
 
 
+class RetireLeavesNoSigner(SigningKeyUnknown):
+    """`rotate-keys --retire` would leave no live key that its `SECRET_KEY` (or
+    `PREVIOUS_SECRET_KEYS`) decrypts: the instances would have nothing to sign with."""
+
+
 class ForeignSecretKey(ValueError):
     """`rotate-keys` runs under a `SECRET_KEY` that opens none of the live keys: the key it
     would add could not be decrypted by the instances that sign now."""
@@ -493,11 +498,16 @@ async def rotate_key(
     return await add_key(store, algorithm, secret)
 
 
-async def retire_key(store: SigningKeyStore, algorithm: str, kid: str) -> None:
+async def retire_key(
+    store: SigningKeyStore, algorithm: str, kid: str, secret: Secret, previous: Sequence[Secret] = ()
+) -> None:
     """End the key `kid`: tokens it signed stop verifying once instances reload.
 
     Refused (`SigningKeyUnknown`) for a kid that names no live key and for the key that
-    signs now (the newest): rotate first, so that some key always signs.
+    signs now (the newest): rotate first, so that some key always signs. Refused as well
+    (`RetireLeavesNoSigner`) when no other live key parses and decrypts under `secret` or
+    `previous`: with the newest unreadable (stored under another `SECRET_KEY`), the older
+    key is the one that really signs, and retiring it would leave the instances none.
     """
     rows = list(await store.live(algorithm))
     if not any(row.kid == kid for row in rows):
@@ -506,5 +516,11 @@ async def retire_key(store: SigningKeyStore, algorithm: str, kid: str) -> None:
     if newest.kid == kid:
         raise SigningKeyUnknown(
             f"{kid} is the key that signs now; run `python main.py rotate-keys` first, then retire it"
+        )
+    if await signing_row([row for row in rows if row.kid != kid], secret, previous) is None:
+        raise RetireLeavesNoSigner(
+            f"refused: {kid} is the only live {algorithm} signing key that this SECRET_KEY or "
+            "PREVIOUS_SECRET_KEYS decrypts, so the instances would have none to sign with; "
+            "run `python main.py rotate-keys` first, then retire it"
         )
     await store.retire(kid)

@@ -278,6 +278,27 @@ def test_rotate_keys_refuses_a_secret_key_that_cannot_open_the_key_that_signs_no
     assert len(signing_key_rows(db_file)) == 2
 
 
+def test_rotate_keys_refuses_to_retire_the_only_key_its_secret_key_signs_with(tmp_path, db_file, cli_env):
+    assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
+    other = {**cli_env, "SECRET_KEY": "another-secret-key-that-is-long-enough-9876543"}
+    foreign = run_cli("rotate-keys", "--despite-unreadable-keys", env=other, cwd=tmp_path)
+    assert foreign.returncode == 0, foreign.stderr
+    (signing, _), (newest, _) = signing_key_rows(db_file)
+
+    # Under TEST_SECRET the newest does not decrypt: `signing` is what really signs.
+    refused = run_cli("rotate-keys", f"--retire={signing}", env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 1
+    said = [line for line in refused.stderr.splitlines() if line.startswith("gatehouse:")]
+    assert len(said) == 1 and said[0].startswith("gatehouse: refused") and "rotate-keys" in said[0]
+    assert "Traceback" not in refused.stderr
+    assert [(kid, at) for kid, at in signing_key_rows(db_file)] == [(signing, None), (newest, None)]
+
+    # Where the newest decrypts (the machine that added it), the retirement goes ahead.
+    retired = run_cli("rotate-keys", f"--retire={signing}", env=other, cwd=tmp_path)
+    assert retired.returncode == 0, retired.stderr
+    assert [(kid, at is None) for kid, at in signing_key_rows(db_file)] == [(signing, False), (newest, True)]
+
+
 def test_rotate_keys_makes_keys_of_the_configured_algorithm(tmp_path, db_file, cli_env):
     result = run_cli("rotate-keys", env={**cli_env, "JWT_ALGORITHM": "ES256"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -76,7 +76,7 @@ async def test_a_retired_key_leaves_the_ring_and_the_jwks():
     old = keys.signer.kid
     await add_key(store, "EdDSA", SECRET)
     await keys.reload()
-    await retire_key(store, "EdDSA", old)
+    await retire_key(store, "EdDSA", old, SECRET)
     await keys.reload()
     assert not keys.knows(old)
     assert old not in {k["kid"] for k in keys.public_jwks()["keys"]}

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from auth.keyring import NoUsableSigningKey, SigningKeyUnknown, StoredKeyRing, add_key, retire_key
+from auth.keyring import (
+    NoUsableSigningKey,
+    RetireLeavesNoSigner,
+    SigningKeyUnknown,
+    StoredKeyRing,
+    add_key,
+    retire_key,
+)
 from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
 from core.errors import INTERNAL_MESSAGE
 from core.settings import Secret
@@ -70,7 +77,7 @@ async def test_a_retired_stored_key_verifies_nothing_even_remembered_tokens(algo
     assert ring.signer.kid != old_kid
     assert jwts.verify(old_token).user_id == USER  # rotated, not retired: still verifies
 
-    await retire_key(store, algorithm, old_kid)
+    await retire_key(store, algorithm, old_kid, Secret(TEST_SECRET))
     await ring.reload()
     with pytest.raises(InvalidAccessToken):
         jwts.verify(old_token)
@@ -84,9 +91,9 @@ async def test_the_key_that_signs_now_cannot_be_retired():
     ring = StoredKeyRing("EdDSA", store, Secret(TEST_SECRET), reload_interval=30)
     await ring.start(background=False)
     with pytest.raises(SigningKeyUnknown, match="signs now"):
-        await retire_key(store, "EdDSA", ring.signer.kid)
+        await retire_key(store, "EdDSA", ring.signer.kid, Secret(TEST_SECRET))
     with pytest.raises(SigningKeyUnknown, match="no live"):
-        await retire_key(store, "EdDSA", "not-a-kid")
+        await retire_key(store, "EdDSA", "not-a-kid", Secret(TEST_SECRET))
     assert [row.retired_at for row in store.rows] == [None]
 
 
@@ -109,7 +116,7 @@ async def test_a_key_retired_while_the_newest_cannot_be_decrypted_stops_verifyin
     assert ring.knows(foreign)  # ... but tokens signed with it elsewhere verify
     assert f"the newest {algorithm} signing key {foreign} cannot be decrypted" in caplog.text
 
-    await retire_key(store, algorithm, leaked)
+    await retire_key(store, algorithm, leaked, Secret(NEW))  # from the machine that added it
     await ring.reload()
     assert not ring.knows(leaked)
     assert leaked not in {key["kid"] for key in ring.public_jwks()["keys"]}
@@ -123,6 +130,35 @@ async def test_a_key_retired_while_the_newest_cannot_be_decrypted_stops_verifyin
     assert not any(part in caplog.text for part in private_parts)
 
 
+@pytest.mark.parametrize("newest", ["stored-under-another-secret-key", "damaged-public-jwk"])
+async def test_retiring_the_only_key_this_secret_key_signs_with_is_refused(newest):
+    # The newest row cannot sign here, so the older key is the one that really signs:
+    # retiring it would leave every instance with this SECRET_KEY nothing to sign with.
+    store = MemorySigningKeys()
+    ring = StoredKeyRing("EdDSA", store, Secret(TEST_SECRET), reload_interval=30)
+    await ring.start(background=False)
+    signing = ring.signer.kid
+    if newest == "damaged-public-jwk":
+        await add_key(store, "EdDSA", Secret(TEST_SECRET))
+        store.rows[-1].public_jwk = {"kty": "OKP", "crv": "Ed25519"}
+    else:
+        await add_key(store, "EdDSA", Secret(NEW))
+    await ring.reload()
+    assert ring.signer.kid == signing
+
+    with pytest.raises(RetireLeavesNoSigner, match="only live EdDSA signing key"):
+        await retire_key(store, "EdDSA", signing, Secret(TEST_SECRET))
+    assert [row.retired_at for row in store.rows] == [None, None]  # nothing changed
+    await ring.reload()
+    assert ring.signer.kid == signing
+
+    # Once a key this SECRET_KEY opens is the newest, the old one may go.
+    added = await add_key(store, "EdDSA", Secret(TEST_SECRET))
+    await retire_key(store, "EdDSA", signing, Secret(TEST_SECRET))
+    await ring.reload()
+    assert ring.signer.kid == added and not ring.knows(signing)
+
+
 async def test_a_login_with_no_key_left_to_sign_answers_an_internal_error_without_internals(
     http, app, alice, caplog
 ):
@@ -131,7 +167,7 @@ async def test_a_login_with_no_key_left_to_sign_answers_an_internal_error_withou
     ring = app.state.backend.keyring
     ours = ring.signer.kid
     foreign = await add_key(ring.store, ring.algorithm, Secret(NEW))
-    await retire_key(ring.store, ring.algorithm, ours)
+    await retire_key(ring.store, ring.algorithm, ours, Secret(NEW))
     await ring.reload()
     assert [key["kid"] for key in (await http.get("/.well-known/jwks.json")).json()["keys"]] == [foreign]
     result = await gql(http, LOGIN, login_variables("alice", STRONG_PASSWORD), cookies=False)

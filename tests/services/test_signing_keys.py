@@ -67,7 +67,7 @@ async def test_0003_adds_the_table_and_the_rows_serve_a_ring(tmp_path: Path, cle
         assert [row.kid for row in await rows.live("ES256")] == [first, second]
         await ring.reload()
         assert ring.signer.kid == second  # decrypted from its row
-        await retire_key(rows, "ES256", first)
+        await retire_key(rows, "ES256", first, secret)
         assert [row.kid for row in await rows.live("ES256")] == [second]
         assert not await rows.retire(first)  # already retired
         await ring.reload()
