@@ -1,4 +1,4 @@
-"""Credentials a user holds: sessions, refresh-token families and API tokens.
+"""Credentials a user holds: sessions, refresh-token families, API tokens and linked identities.
 
 Every kind is one `Credential` row so that listing and revoking treat them alike.
 Secrets are never stored: only SHA-256 digests of high-entropy random values.
@@ -22,6 +22,8 @@ class CredentialKind(str, Enum):
     SESSION = "SESSION"
     REFRESH = "REFRESH"
     API_TOKEN = "API_TOKEN"
+    # A linked account at another OpenID provider (models/external_identities.py).
+    EXTERNAL = "EXTERNAL"
 
 
 class Credential(Model):
