@@ -148,6 +148,180 @@ def parse_mail_url(raw: str) -> MailServer:
     )
 
 
+# -- Sign-in with other OpenID providers (contract section 10; docs/FEDERATION.md) -------
+
+# A provider's name is part of its callback's path (`/auth/callback/{name}`).
+PROVIDER_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+DEFAULT_OIDC_SCOPES = ("openid", "email", "profile")
+_PROVIDER_KEYS = frozenset({"name", "issuer", "client_id", "client_secret", "scopes", "mobile_client_ids"})
+_TRUSTED_ISSUER_KEYS = frozenset({"issuer", "audience", "jwks_uri"})
+_TEXT_MAX = 255  # issuers, client ids, audiences: what the database columns hold
+
+
+@dataclass(frozen=True)
+class OidcProviderSettings:
+    """One entry of `OIDC_PROVIDERS`: an OpenID provider users may sign in with.
+
+    `name` names it in the API (`beginExternalLogin(provider: ...)`) and in its callback
+    (`/auth/callback/{name}`); its metadata and keys are read from `issuer`.
+    `client_secret` is a `Secret`, absent for a public client (PKCE alone);
+    `mobile_client_ids` are the client ids of native apps whose ID tokens
+    `loginWithIdToken` accepts besides those of `client_id`.
+    """
+
+    name: str
+    issuer: str
+    client_id: str
+    client_secret: Secret | None = None
+    scopes: tuple[str, ...] = DEFAULT_OIDC_SCOPES
+    mobile_client_ids: tuple[str, ...] = ()
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        """The `aud` values an ID token for this deployment may carry (mobile sign-in)."""
+        return (self.client_id, *self.mobile_client_ids)
+
+
+@dataclass(frozen=True)
+class TrustedIssuerSettings:
+    """One entry of `TRUSTED_ISSUERS`: an issuer whose JWTs for `audience` are bearer
+    credentials of the users linked to their `sub`; its keys come from `jwks_uri`, else
+    from its discovery document."""
+
+    issuer: str
+    audience: str
+    jwks_uri: str | None = None
+
+
+def _json_entries(variable: str, raw: str, keys: frozenset[str]) -> list[dict[str, Any]]:
+    import json
+
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{variable} must be a JSON list of objects") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SettingsError(f"{variable} must be a JSON list of objects")
+    for number, entry in enumerate(entries, start=1):
+        unknown = sorted(set(entry) - keys)
+        if unknown:
+            raise SettingsError(
+                f"{variable} entry {number} has unknown key(s) {', '.join(unknown)}; "
+                f"use {', '.join(sorted(keys))}"
+            )
+    return entries
+
+
+def _entry_text(
+    variable: str, number: int, entry: dict[str, Any], key: str, required: bool = True
+) -> str | None:
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > _TEXT_MAX or not value.isprintable():
+        raise SettingsError(
+            f"{variable} entry {number} needs {key!r}: a string of 1 to {_TEXT_MAX} characters"
+        )
+    return value.strip()
+
+
+def _entry_list(variable: str, number: int, entry: dict[str, Any], key: str) -> tuple[str, ...] | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v and v.isprintable() for v in value):
+        raise SettingsError(f"{variable} entry {number}: {key!r} must be a list of strings")
+    return tuple(dict.fromkeys(value))
+
+
+def _provider_url(variable: str, number: int, key: str, url: str, production: bool) -> str:
+    """An issuer or key URL: https, or plain http to a loopback address outside production
+    (a provider on the same machine, as in the tests); no query, fragment or user."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        host, parts = "", urlsplit("")
+    loopback = host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+    plain_allowed = parts.scheme == "http" and loopback and not production
+    if (
+        not host
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or not (parts.scheme == "https" or plain_allowed)
+    ):
+        raise SettingsError(
+            f"{variable} entry {number}: {key!r} must be an https URL without query or fragment "
+            f"(plain http only to a loopback address outside production), got {url!r}"
+        )
+    return url
+
+
+def parse_oidc_providers(raw: str, production: bool = False) -> tuple[OidcProviderSettings, ...]:
+    """`OIDC_PROVIDERS` (a JSON list of `{"name", "issuer", "client_id", "client_secret"?,
+    "scopes"?, "mobile_client_ids"?}`); every refusal names the variable and the entry,
+    never a client secret."""
+    variable = "OIDC_PROVIDERS"
+    providers: list[OidcProviderSettings] = []
+    for number, entry in enumerate(_json_entries(variable, raw, _PROVIDER_KEYS), start=1):
+        name = _entry_text(variable, number, entry, "name") or ""
+        if not PROVIDER_NAME_PATTERN.fullmatch(name):
+            raise SettingsError(
+                f"{variable} entry {number}: 'name' must be 1 to 32 of a-z, 0-9, '_' and '-' "
+                f"(it is part of the callback URL), got {name!r}"
+            )
+        issuer = _provider_url(
+            variable, number, "issuer", _entry_text(variable, number, entry, "issuer") or "", production
+        )
+        client_id = _entry_text(variable, number, entry, "client_id") or ""
+        secret = entry.get("client_secret")
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise SettingsError(f"{variable} entry {number}: 'client_secret' must be a non-empty string")
+        scopes = _entry_list(variable, number, entry, "scopes") or DEFAULT_OIDC_SCOPES
+        if "openid" not in scopes:
+            scopes = ("openid", *scopes)
+        providers.append(
+            OidcProviderSettings(
+                name=name,
+                issuer=issuer,
+                client_id=client_id,
+                client_secret=Secret(secret) if secret else None,
+                scopes=scopes,
+                mobile_client_ids=_entry_list(variable, number, entry, "mobile_client_ids") or (),
+            )
+        )
+    names = [p.name for p in providers]
+    if repeated := sorted({n for n in names if names.count(n) > 1}):
+        raise SettingsError(f"{variable} names {', '.join(repeated)} more than once")
+    return tuple(providers)
+
+
+def parse_trusted_issuers(raw: str, production: bool = False) -> tuple[TrustedIssuerSettings, ...]:
+    """`TRUSTED_ISSUERS` (a JSON list of `{"issuer", "audience", "jwks_uri"?}`); every
+    refusal names the variable and the entry."""
+    variable = "TRUSTED_ISSUERS"
+    issuers: list[TrustedIssuerSettings] = []
+    for number, entry in enumerate(_json_entries(variable, raw, _TRUSTED_ISSUER_KEYS), start=1):
+        issuer = _provider_url(
+            variable, number, "issuer", _entry_text(variable, number, entry, "issuer") or "", production
+        )
+        jwks_uri = _entry_text(variable, number, entry, "jwks_uri", required=False)
+        issuers.append(
+            TrustedIssuerSettings(
+                issuer=issuer,
+                audience=_entry_text(variable, number, entry, "audience") or "",
+                jwks_uri=_provider_url(variable, number, "jwks_uri", jwks_uri, production)
+                if jwks_uri
+                else None,
+            )
+        )
+    named = [i.issuer for i in issuers]
+    if repeated := sorted({n for n in named if named.count(n) > 1}):
+        raise SettingsError(f"{variable} lists {', '.join(repeated)} more than once")
+    return tuple(issuers)
+
+
 def _check_public_url(url: str) -> str:
     """`PUBLIC_URL` without a trailing slash; it must be an http(s) origin, maybe with a path."""
     parts = urlsplit(url)
@@ -315,6 +489,12 @@ class Settings:
     mail_limit_per_ip: str = "20/hour"
     # On: login, register and Basic wait until the account's email address is verified.
     require_verified_email: bool = False
+    # OpenID providers users may sign in with (OIDC_PROVIDERS; auth/federation/).
+    oidc_providers: tuple[OidcProviderSettings, ...] = ()
+    # Issuers whose JWTs are bearer credentials of linked users (TRUSTED_ISSUERS).
+    trusted_issuers: tuple[TrustedIssuerSettings, ...] = ()
+    # Seconds a provider's discovery document, keys or token endpoint may take (OIDC_TIMEOUT).
+    oidc_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -389,6 +569,8 @@ class Settings:
             raise SettingsError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
         if not 1 <= self.jwt_keys_reload_interval <= 60:
             raise SettingsError("JWT_KEYS_RELOAD_INTERVAL must be between 1 and 60 seconds")
+        if any(t.issuer == self.jwt_issuer for t in self.trusted_issuers):
+            raise SettingsError("TRUSTED_ISSUERS may not list Gatehouse's own JWT_ISSUER")
         _check_mail(self)
 
     @property
@@ -424,6 +606,7 @@ class Settings:
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
         identity_cache = _flag(config, "IDENTITY_CACHE")
+        production = app_env == "production"
         settings = cls(
             secret_key=Secret(raw_secret),
             previous_secret_keys=tuple(Secret(k) for k in _list(config, "PREVIOUS_SECRET_KEYS")),
@@ -468,6 +651,9 @@ class Settings:
             mail_limit_per_address=_text(config, "MAIL_LIMIT_PER_ADDRESS", cls.mail_limit_per_address),
             mail_limit_per_ip=_text(config, "MAIL_LIMIT_PER_IP", cls.mail_limit_per_ip),
             require_verified_email=_flag(config, "REQUIRE_VERIFIED_EMAIL") is True,
+            oidc_providers=parse_oidc_providers(_text(config, "OIDC_PROVIDERS", "[]"), production),
+            trusted_issuers=parse_trusted_issuers(_text(config, "TRUSTED_ISSUERS", "[]"), production),
+            oidc_timeout=float(_int(config, "OIDC_TIMEOUT", 10, 1, 60)),
         )
         _check_at_start_up(settings)
         return settings
