@@ -7,13 +7,22 @@ serves Gatehouse's /graphql (so a session cookie is set for the host the browser
 and `/protected/`, which asks `/auth/verify` first and hands the user's `X-Auth-*`
 headers to a tiny upstream (a second nginx server that echoes them). Without nginx the
 module is skipped, naming the command that installs it, except under CI, where it fails.
+
+The production cases run a second, smaller configuration: Gatehouse with
+`APP_ENV=production`, and nginx serving `/protected/` twice, over TLS (a certificate made
+for the test) and over plain HTTP, its checks connecting from `127.0.0.2`, the one
+address in `TRUSTED_PROXIES`. Basic is accepted only over HTTPS, which Gatehouse learns
+from that proxy's `X-Forwarded-Proto` alone.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,7 @@ from tests.helpers import (
 )
 from tests.helpers.config import in_ci
 from tests.helpers.processes import GatehouseServer, free_port, fresh_server_environment, wait_for
+from tests.helpers.smtp import client_context, self_signed_certificate
 
 pytestmark = pytest.mark.server
 
@@ -129,25 +139,20 @@ def gatehouse(tmp_path: Path) -> Iterator[GatehouseServer]:
         yield running
 
 
-@pytest.fixture
-def nginx(nginx_path: str, gatehouse: GatehouseServer, tmp_path: Path) -> Iterator[str]:
-    """A running nginx in front of `gatehouse`; yields its base URL."""
-    prefix = tmp_path / "nginx"
-    prefix.mkdir()
-    port, upstream_port = free_port(), free_port()
+@contextmanager
+def running_nginx(nginx_path: str, prefix: Path, config_text: str, probe: str) -> Iterator[None]:
+    """nginx with `config_text` (its files under `prefix`), running until the block ends;
+    ready once `probe` (a plain-HTTP URL it serves) answers."""
     config = prefix / "nginx.conf"
-    config.write_text(
-        CONFIG.format(tmp=prefix, port=port, upstream_port=upstream_port, gatehouse_port=gatehouse.port)
-    )
+    config.write_text(config_text)
     command = [nginx_path, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        ready = wait_for(lambda: httpx.get(f"{url}/protected/", timeout=1).status_code in (200, 401))
+        ready = wait_for(lambda: httpx.get(probe, timeout=1).status_code in (200, 401))
         assert ready, (prefix / "error.log").read_text(errors="replace")
-        yield url
+        yield
     finally:
         process.terminate()
         try:
@@ -155,6 +160,18 @@ def nginx(nginx_path: str, gatehouse: GatehouseServer, tmp_path: Path) -> Iterat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def nginx(nginx_path: str, gatehouse: GatehouseServer, tmp_path: Path) -> Iterator[str]:
+    """A running nginx in front of `gatehouse`; yields its base URL."""
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    port, upstream_port = free_port(), free_port()
+    config = CONFIG.format(tmp=prefix, port=port, upstream_port=upstream_port, gatehouse_port=gatehouse.port)
+    url = f"http://127.0.0.1:{port}"
+    with running_nginx(nginx_path, prefix, config, f"{url}/protected/"):
+        yield url
 
 
 def graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -258,3 +275,166 @@ def test_a_stale_session_cookie_is_refused_and_cleared_through_the_proxy(nginx: 
     assert refused.headers["www-authenticate"] == 'Bearer realm="gatehouse"'
     cleared = refused.headers.get("set-cookie", "")
     assert cleared.startswith("session=") and "max-age=0" in cleared.lower(), refused.headers
+
+
+# -- production: Basic only over HTTPS, as a trusted proxy forwards it -------------------
+
+PROXY_ADDRESS = "127.0.0.2"  # the checks' source address (proxy_bind): TRUSTED_PROXIES
+BASIC_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8"'
+PROTECTED_LOCATIONS = """
+        location /protected/ {{
+            auth_request /_verify;
+            auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
+            auth_request_set $auth_username $upstream_http_x_auth_username;
+            auth_request_set $auth_roles $upstream_http_x_auth_roles;
+            auth_request_set $auth_scopes $upstream_http_x_auth_scopes;
+            proxy_set_header X-Auth-User-Id $auth_user_id;
+            proxy_set_header X-Auth-Username $auth_username;
+            proxy_set_header X-Auth-Roles $auth_roles;
+            proxy_set_header X-Auth-Scopes $auth_scopes;
+            proxy_pass http://127.0.0.1:{upstream_port};
+        }}
+
+        location = /_verify {{
+            internal;
+            proxy_pass http://127.0.0.1:{gatehouse_port}/auth/verify;
+            proxy_bind {proxy_address};
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            # $scheme: https on the TLS server, http on the plain one; a client's own
+            # X-Forwarded-Proto is replaced, never passed on.
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+"""
+PRODUCTION_CONFIG = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+
+    server {{
+        listen 127.0.0.1:{upstream_port};
+        location / {{
+            default_type text/plain;
+            set $who "id=$http_x_auth_user_id name=$http_x_auth_username";
+            set $what "roles=$http_x_auth_roles scopes=$http_x_auth_scopes";
+            return 200 "$who $what uri=$request_uri\\n";
+        }}
+    }}
+
+    # TLS ends here, as in front of a production Gatehouse.
+    server {{
+        listen 127.0.0.1:{https_port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+{locations}
+    }}
+
+    # The same locations over plain HTTP.
+    server {{
+        listen 127.0.0.1:{http_port};
+{locations}
+    }}
+}}
+"""
+
+
+@dataclass
+class ProductionProxy:
+    """nginx in front of a production Gatehouse: its two faces, the certificate a client
+    trusts, and Gatehouse's own address."""
+
+    https_url: str
+    http_url: str
+    certificate: Path
+    gatehouse_url: str
+
+
+@pytest.fixture
+def production_gatehouse(tmp_path: Path) -> Iterator[GatehouseServer]:
+    env = {
+        **fresh_server_environment(tmp_path),
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "BCRYPT_ROUNDS": "10",  # production's least
+        "TRUSTED_PROXIES": PROXY_ADDRESS,
+    }
+    with GatehouseServer(env) as running:
+        yield running
+
+
+@pytest.fixture
+def production_proxy(
+    nginx_path: str, production_gatehouse: GatehouseServer, tmp_path: Path
+) -> Iterator[ProductionProxy]:
+    prefix = tmp_path / "nginx-production"
+    prefix.mkdir()
+    cert, key = self_signed_certificate(prefix)
+    https_port, http_port, upstream_port = free_port(), free_port(), free_port()
+    locations = PROTECTED_LOCATIONS.format(
+        upstream_port=upstream_port, gatehouse_port=production_gatehouse.port, proxy_address=PROXY_ADDRESS
+    )
+    config = PRODUCTION_CONFIG.format(
+        tmp=prefix,
+        https_port=https_port,
+        http_port=http_port,
+        upstream_port=upstream_port,
+        cert=cert,
+        key=key,
+        locations=locations,
+    )
+    http_url = f"http://127.0.0.1:{http_port}"
+    with running_nginx(nginx_path, prefix, config, f"{http_url}/protected/"):
+        yield ProductionProxy(f"https://127.0.0.1:{https_port}", http_url, cert, production_gatehouse.url)
+
+
+def register_directly(gatehouse_url: str, username: str) -> str:
+    """Register `username` at Gatehouse itself (not through nginx); the user's id."""
+    with httpx.Client(base_url=gatehouse_url, timeout=30) as client:
+        return str(register(client, username)[0])
+
+
+def test_production_basic_over_https_passes_and_a_wrong_password_gets_the_challenge(
+    production_proxy: ProductionProxy,
+):
+    user_id = register_directly(production_proxy.gatehouse_url, "bea")
+    tls = client_context(production_proxy.certificate)
+    with httpx.Client(base_url=production_proxy.https_url, verify=tls, timeout=30) as client:
+        seen = echoed(client.get("/protected/page?x=1", auth=("bea", STRONG_PASSWORD)))
+        expected = {"id": user_id, "name": "bea", "roles": "", "scopes": "*", "uri": "/protected/page?x=1"}
+        assert seen == expected
+
+        refused = client.get("/protected/page", auth=("bea", "not the password at all"))
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == BASIC_CHALLENGE
+        assert "x-auth-user-id" not in refused.headers
+
+
+def test_production_basic_over_plain_http_is_refused_even_with_a_forged_forwarded_proto(
+    production_proxy: ProductionProxy,
+):
+    register_directly(production_proxy.gatehouse_url, "hal")
+    with httpx.Client(base_url=production_proxy.http_url, timeout=30) as client:
+        for headers in ({}, {"X-Forwarded-Proto": "https"}):
+            refused = client.get("/protected/", auth=("hal", STRONG_PASSWORD), headers=headers)
+            assert refused.status_code == 401, (headers, refused.text)
+            assert refused.headers["www-authenticate"] == BASIC_CHALLENGE
+
+    # Straight to Gatehouse from 127.0.0.1, which is no trusted proxy: its
+    # X-Forwarded-Proto is not believed, so this is Basic over plain HTTP too.
+    with httpx.Client(base_url=production_proxy.gatehouse_url, timeout=30) as client:
+        direct = client.get(
+            "/auth/verify", auth=("hal", STRONG_PASSWORD), headers={"X-Forwarded-Proto": "https"}
+        )
+    assert direct.status_code == 401
+    assert direct.headers["www-authenticate"] == BASIC_CHALLENGE
+    assert "HTTPS is required" in direct.text
