@@ -33,6 +33,7 @@ from schema.engine import build_engine
 from schema.graphiql import graphiql_routes
 from schema.modules import load_modules, model_apps
 from schema.viewer import viewer_schemas
+from web.account_pages import account_page_routes
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
 from web.forward_auth import ForwardAuthEndpoint
@@ -179,6 +180,8 @@ def create_app(
             *wellknown_routes(settings, backend.keyring),
             # GraphiQL's scripts and stylesheets, served locally; production has no IDE.
             *([] if settings.production else graphiql_routes()),
+            # The pages links in mails open (section 11): static, they call /graphql.
+            *account_page_routes(),
         ],
         lifespan=lifespan,
         middleware=[

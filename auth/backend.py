@@ -33,7 +33,9 @@ from auth.strategy.session import SessionStrategy
 from auth.transport.base import CookieTransport, HeaderTransport
 from core.redis_client import connect_redis
 from core.settings import Settings
+from services.account_mail import AccountMail
 from services.credential_rows import CredentialRows
+from services.mail import Outbox, build_sender
 from services.signing_keys import SigningKeyRows
 from services.user_rows import UserRows
 
@@ -54,6 +56,9 @@ class AuthBackend:
     api_tokens: ApiTokenStrategy
     basic: BasicStrategy
     keyring: KeyRing
+    # Mail off the request path (services/mail.py) and the flows that use it (section 11).
+    outbox: Outbox
+    account_mail: AccountMail
 
     @classmethod
     def build(
@@ -98,7 +103,9 @@ class AuthBackend:
             limiter,
             identity_cache,
             derive_key(secret, "identity-cache/basic/v1"),
+            require_verified_email=settings.require_verified_email,
         )
+        outbox = Outbox(build_sender(settings))
         methods = [
             AuthMethod(HeaderTransport("Basic", https_only=settings.production), basic),
             AuthMethod(HeaderTransport("Token"), api_tokens),
@@ -118,14 +125,19 @@ class AuthBackend:
             api_tokens=api_tokens,
             basic=basic,
             keyring=keyring,
+            outbox=outbox,
+            account_mail=AccountMail(outbox, limiter, settings),
         )
 
     async def start(self) -> None:
-        """What needs the database up: the signing keys (the first one made on a new database)."""
+        """What needs the database up: the signing keys (the first one made on a new
+        database), and the mail outbox's workers (its jobs read and write rows)."""
         await self.keyring.start()
+        await self.outbox.start()
 
     async def stop(self) -> None:
-        """End background work (the key ring's reloads)."""
+        """End background work (the mail outbox, after a short grace; the key ring's reloads)."""
+        await self.outbox.stop()
         await self.keyring.stop()
 
     def strategy_for(self, scheme: Scheme) -> Strategy:

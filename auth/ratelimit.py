@@ -12,6 +12,8 @@ Built on the `limits` library with moving windows. The counters live in Redis wh
   longest window, so an account is never locked for good.
 - A refused attempt is not recorded, so hammering a blocked account does not extend its
   wait; a successful login clears the account's counters.
+- Requests that send mail (`mail_attempt`) count per client IP and per address, known
+  to an account or not (`MAIL_LIMIT_PER_IP`, `MAIL_LIMIT_PER_ADDRESS`).
 - Counter keys are keyed digests, so Redis never holds a username, email or IP in clear.
 - The per-IP counters key an address in one spelling (`core.client.rate_limit_key`), and
   an IPv6 address by its network of `IPV6_RATE_LIMIT_PREFIX` bits (64 by default): one
@@ -104,6 +106,8 @@ class LoginLimiter:
         self.register_per_ip = parse_many(settings.register_limit_per_ip)
         self.refresh_per_ip = parse_many(settings.refresh_limit_per_ip)
         self.introspect_per_caller = parse_many(settings.introspect_limit)
+        self.mail_per_address = parse_many(settings.mail_limit_per_address)
+        self.mail_per_ip = parse_many(settings.mail_limit_per_ip)
         self.ipv6_prefix = settings.ipv6_rate_limit_prefix
 
     def _account(self, login: str) -> str:
@@ -157,6 +161,16 @@ class LoginLimiter:
             self.introspect_per_caller,
             "introspect-caller",
             keyed_digest(self._key, caller_credential_id)[:32],
+        )
+
+    async def mail_attempt(self, address: str, ip: str | None) -> None:
+        """Count a request that mails `address` (a reset, a verification, an email change)
+        from `ip` (`MAIL_LIMIT_PER_IP`, then `MAIL_LIMIT_PER_ADDRESS`); `RateLimited` when
+        over. The address is counted whether or not an account has it, so the limit tells
+        nobody which addresses are known, and no one can flood a mailbox."""
+        await self._hit(self.mail_per_ip, "mail-ip", self._ip(ip))
+        await self._hit(
+            self.mail_per_address, "mail-address", keyed_digest(self._key, address.strip().lower())[:32]
         )
 
     @property

@@ -13,7 +13,7 @@ from core.errors import BadUserInput
 from schema.context import Context
 from schema.inputs import LoginInput, RegisterInput
 from schema.types import ApiTokenPayload, AuthPayload, Credential, Transport, User
-from services import accounts, credentials
+from services import account_deletion, accounts, credentials
 
 T = TypeVar("T")
 
@@ -71,6 +71,8 @@ async def register(info: Info[Context, None], input: RegisterInput) -> AuthPaylo
     user = await accounts.register(
         auth.hasher, auth.limiter, input.username, input.email, input.password, ctx.client
     )
+    # The verification mail; with REQUIRE_VERIFIED_EMAIL no sign-in until it is used.
+    await auth.account_mail.welcome(user, ctx.client)
     return await _sign_in(ctx, user, input.transport)
 
 
@@ -80,6 +82,7 @@ async def login(info: Info[Context, None], input: LoginInput) -> AuthPayload:
     _require_transport(ctx, input.transport)
     auth = ctx.backend
     user = await accounts.login(auth.limiter, auth.passwords, input.login, input.password, ctx.client)
+    await auth.account_mail.check_may_sign_in(user, ctx.client)
     return await _sign_in(ctx, user, input.transport)
 
 
@@ -197,3 +200,72 @@ async def set_user_active(info: Info[Context, None], user_id: strawberry.ID, act
         auth.identity_cache, auth.basic_cache, user_id, active, ctx.identity, ctx.client
     )
     return User.from_row(row)
+
+
+# -- account recovery and email (contract section 11) ------------------------------------
+
+
+async def request_email_verification(info: Info[Context, None]) -> bool:
+    """Mail the caller a new verification link."""
+    ctx = info.context
+    await ctx.backend.account_mail.request_verification(ctx.identity, ctx.client)
+    return True
+
+
+async def verify_email(info: Info[Context, None], token: str) -> bool:
+    """Spend a verification link's token: the address is verified."""
+    ctx = info.context
+    await ctx.backend.account_mail.verify_email(ctx.backend.identity_cache, token, ctx.client)
+    return True
+
+
+async def request_password_reset(info: Info[Context, None], email: str) -> bool:
+    """Mail a reset link if an account has this address; true either way."""
+    ctx = info.context
+    await ctx.backend.account_mail.request_password_reset(email, ctx.client)
+    return True
+
+
+async def reset_password(info: Info[Context, None], token: str, new_password: str) -> bool:
+    """Spend a reset link's token for a new password; every credential of the user ends."""
+    ctx = info.context
+    auth = ctx.backend
+    await auth.account_mail.reset_password(
+        auth.hasher, auth.identity_cache, auth.basic_cache, token, new_password, ctx.client
+    )
+    return True
+
+
+async def request_email_change(info: Info[Context, None], new_email: str, current_password: str) -> bool:
+    """Mail a confirmation link to the new address."""
+    ctx = info.context
+    await ctx.backend.account_mail.request_email_change(
+        ctx.backend.hasher, ctx.identity, new_email, current_password, ctx.client
+    )
+    return True
+
+
+async def confirm_email_change(info: Info[Context, None], token: str) -> bool:
+    """Spend a confirmation link's token: the account moves to the new address."""
+    ctx = info.context
+    auth = ctx.backend
+    await auth.account_mail.confirm_email_change(auth.identity_cache, auth.basic_cache, token, ctx.client)
+    return True
+
+
+async def delete_account(info: Info[Context, None], current_password: str) -> bool:
+    """Delete the caller's account; every credential ends, the session cookie is cleared."""
+    ctx = info.context
+    auth = ctx.backend
+    await account_deletion.delete_account(
+        auth.hasher,
+        auth.limiter,
+        auth.identity_cache,
+        auth.basic_cache,
+        ctx.identity,
+        current_password,
+        ctx.client,
+    )
+    if ctx.identity.scheme is Scheme.SESSION:
+        ctx.end_session()
+    return True

@@ -82,6 +82,44 @@ class Mutation:
         extensions=gated(HasRole(ADMIN), HasScope("users:write")),
         description="Deactivation ends every credential.",
     )
+    # Account recovery and email (contract section 11; services/account_mail.py).
+    request_email_verification: bool = strawberry.mutation(
+        resolver=mutation.request_email_verification,
+        extensions=gated(IsAuthenticated()),
+        description="Mail a new verification link to the caller's address (older links end).",
+    )
+    verify_email: bool = strawberry.mutation(
+        resolver=mutation.verify_email,
+        metadata=public(),
+        description="Verify the address a verification link was mailed to, with the link's token.",
+    )
+    request_password_reset: bool = strawberry.mutation(
+        resolver=mutation.request_password_reset,
+        metadata=public(),
+        description="Mail a password-reset link if an account has this address; "
+        "true either way, in the same time.",
+    )
+    reset_password: bool = strawberry.mutation(
+        resolver=mutation.reset_password,
+        metadata=public(),
+        description="Set a new password with a reset link's token; every credential of the user ends.",
+    )
+    request_email_change: bool = strawberry.mutation(
+        resolver=mutation.request_email_change,
+        extensions=gated(IsAuthenticated(), HasScope("credentials:write")),
+        description="Mail a confirmation link to the new address; the account moves when it is used.",
+    )
+    confirm_email_change: bool = strawberry.mutation(
+        resolver=mutation.confirm_email_change,
+        metadata=public(),
+        description="Move the account to the new address with the confirmation link's token; "
+        "the old address is told.",
+    )
+    delete_account: bool = strawberry.mutation(
+        resolver=mutation.delete_account,
+        extensions=gated(IsAuthenticated(), HasScope("credentials:write")),
+        description="Delete the caller's account and its personal data; every credential ends.",
+    )
 
 
 class GatehouseSchema(strawberry.Schema):

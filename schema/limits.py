@@ -1,11 +1,12 @@
 """Validation rules that bound what one GraphQL operation may do.
 
 `OneCredentialFieldPerOperation`: an operation holds at most one of `login`, `register`,
-`changePassword`, `refreshToken` and `reauthenticate`, counted over the root selection set with aliases,
-inline fragments and fragment spreads followed. Otherwise one HTTP request could carry
-many password guesses (aliases) past per-request defences. The document is refused
-during validation, before anything executes, with `BAD_USER_INPUT` (the client sent a
-document the server does not accept; no permission is involved).
+`changePassword`, `refreshToken`, `reauthenticate`, `requestEmailChange` and
+`deleteAccount`, counted over the root selection set with aliases, inline fragments and
+fragment spreads followed. Otherwise one HTTP request could carry many password guesses
+(aliases) past per-request defences. The document is refused during validation, before
+anything executes, with `BAD_USER_INPUT` (the client sent a document the server does not
+accept; no permission is involved).
 
 The same rule keeps a field that hands out a credential (`login`, `register`,
 `refreshToken`, `createApiToken`) alone in its operation (`__typename` aside): every root
@@ -30,8 +31,19 @@ from graphql import (
     ValidationRule,
 )
 
-# `reauthenticate` checks a password like `login`: aliases must not multiply the guesses.
-CREDENTIAL_FIELDS = frozenset({"login", "register", "changePassword", "refreshToken", "reauthenticate"})
+# `reauthenticate`, `requestEmailChange` and `deleteAccount` check a password like `login`:
+# aliases must not multiply the guesses.
+CREDENTIAL_FIELDS = frozenset(
+    {
+        "login",
+        "register",
+        "changePassword",
+        "refreshToken",
+        "reauthenticate",
+        "requestEmailChange",
+        "deleteAccount",
+    }
+)
 MAX_CREDENTIAL_FIELDS = 1
 # Fields whose answer carries a secret just committed; each must be alone in its operation.
 ISSUING_FIELDS = frozenset({"login", "register", "refreshToken", "createApiToken"})
@@ -105,7 +117,8 @@ class OneCredentialFieldPerOperation(ValidationRule):
             self.report_error(
                 GraphQLError(
                     "An operation may hold at most one of login, register, changePassword "
-                    f"and refreshToken (reauthenticate counts as one); this one holds {found}.",
+                    "and refreshToken (reauthenticate, requestEmailChange and deleteAccount count "
+                    f"as one); this one holds {found}.",
                     node,
                 )
             )

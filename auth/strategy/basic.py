@@ -18,6 +18,7 @@ from auth.strategy.password import PasswordStrategy
 from auth.strategy.rows import cached_read
 from auth.strategy.stores import UserStore
 from core.clock import utcnow
+from core.errors import EmailNotVerified
 
 if TYPE_CHECKING:
     from auth.ratelimit import LoginLimiter
@@ -49,6 +50,9 @@ def decode_basic(value: str) -> BasicCredentials:
     return BasicCredentials(login, password)
 
 
+UNVERIFIED = "Verify your email address first (REQUIRE_VERIFIED_EMAIL is on); then sign in."
+
+
 class BasicStrategy:
     """Verifies a Basic header value into an active user (a `Strategy`, carried by `Basic`)."""
 
@@ -63,8 +67,11 @@ class BasicStrategy:
         limiter: LoginLimiter | None = None,
         identity_cache: IdentityCache | None = None,
         identity_key: bytes | None = None,
+        require_verified_email: bool = False,
     ) -> None:
         self.passwords = passwords
+        # REQUIRE_VERIFIED_EMAIL: a Basic request is a sign-in, so it waits for the address.
+        self.require_verified_email = require_verified_email
         self.cache = cache
         self.users = users
         self.limiter = limiter
@@ -89,6 +96,9 @@ class BasicStrategy:
             )
         if user is None:
             return None
+        if self.require_verified_email and user.email_verified_at is None:
+            # Only after the password was right: nobody else learns the account exists.
+            raise EmailNotVerified(UNVERIFIED)
         # Basic proves the password on every request: its sign-in is now, by password.
         return Identity(
             user=user,

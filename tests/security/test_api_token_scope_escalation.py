@@ -59,6 +59,13 @@ DOCUMENTED: dict[str, str | None] = {
     "login": None,
     "refreshToken": None,
     "reauthenticate": "no API token",  # NO_TOKEN
+    "requestEmailVerification": None,
+    "verifyEmail": None,
+    "requestPasswordReset": None,
+    "resetPassword": None,
+    "requestEmailChange": "credentials:write",
+    "confirmEmailChange": None,
+    "deleteAccount": "credentials:write",
 }
 # No API token may use the field, whatever its scopes (`reauthenticate`: tokens are exempt
 # from step-up and are no password oracle, docs/SECURITY.md): FORBIDDEN for every scope set.
@@ -205,6 +212,35 @@ CALLS: dict[str, Call] = {
     ),
     "reauthenticate": lambda w, h, n: gql(
         w.http, 'mutation { reauthenticate(password: "not the password") }', headers=h, cookies=False
+    ),
+    # Section 11: unknown tokens, an unknown address, wrong current passwords.
+    "requestEmailVerification": lambda w, h, n: gql(
+        w.http, "mutation { requestEmailVerification }", headers=h, cookies=False
+    ),
+    "verifyEmail": lambda w, h, n: gql(
+        w.http, 'mutation { verifyEmail(token: "unknown") }', headers=h, cookies=False
+    ),
+    "requestPasswordReset": lambda w, h, n: gql(
+        w.http,
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        {"e": f"nobody{n}@example.com"},
+        h,
+        cookies=False,
+    ),
+    "resetPassword": lambda w, h, n: gql(
+        w.http, 'mutation { resetPassword(token: "unknown", newPassword: "x") }', headers=h, cookies=False
+    ),
+    "requestEmailChange": lambda w, h, n: gql(
+        w.http,
+        'mutation { requestEmailChange(newEmail: "new@example.com", currentPassword: "wrong one") }',
+        headers=h,
+        cookies=False,
+    ),
+    "confirmEmailChange": lambda w, h, n: gql(
+        w.http, 'mutation { confirmEmailChange(token: "unknown") }', headers=h, cookies=False
+    ),
+    "deleteAccount": lambda w, h, n: gql(
+        w.http, 'mutation { deleteAccount(currentPassword: "wrong one") }', headers=h, cookies=False
     ),
 }
 

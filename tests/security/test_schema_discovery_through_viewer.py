@@ -54,6 +54,10 @@ async def test_an_anonymous_caller_gets_only_the_public_fields(production: httpx
         "Mutation.register",
         "Mutation.login",
         "Mutation.refreshToken",
+        "Mutation.verifyEmail",
+        "Mutation.requestPasswordReset",
+        "Mutation.resetPassword",
+        "Mutation.confirmEmailChange",
     }
     assert found & (ADMIN_ONLY | {"Credential", "@isAuthenticated", "@hasScope"}) == set()
 
