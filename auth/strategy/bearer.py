@@ -61,6 +61,7 @@ class BearerStrategy:
     ) -> BearerTokens:
         """A new refresh-token family, signed in now with the methods `amr`, and its first
         access token."""
+        signer = self.jwt.keyring.signer  # before the family: no key to sign with, no row
         refresh_token, family = await self.refresh.write_family(user, client.user_agent, client.ip, amr)
         auth_time, family_amr = _sign_in_of(family)
         access_token, expires_in = self.jwt.issue(
@@ -70,17 +71,29 @@ class BearerStrategy:
             roles=user.roles,
             auth_time=auth_time,
             amr=family_amr,
+            signer=signer,
         )
         return BearerTokens(access_token, refresh_token, expires_in, str(family.id), auth_time, family_amr)
 
     async def rotate(self, refresh_token: str) -> tuple[User, BearerTokens]:
         """Spend a refresh token for a new pair (`RefreshRejected` when it cannot be spent);
-        the new access token never outlives the family's absolute end."""
+        the new access token never outlives the family's absolute end.
+
+        The signer is taken before the token is spent: with no key to sign with
+        (`NoUsableSigningKey`) nothing is spent, so the client's retry once a key is back
+        is a retry, not a reuse that would end its family."""
+        signer = self.jwt.keyring.signer
         successor, family = await self.refresh.rotate(refresh_token)
         end = self.refresh.family_end(family)
         auth_time, amr = _sign_in_of(family)
         access_token, expires_in = self.jwt.issue(
-            str(family.user_id), str(family.id), end, roles=family.user.roles, auth_time=auth_time, amr=amr
+            str(family.user_id),
+            str(family.id),
+            end,
+            roles=family.user.roles,
+            auth_time=auth_time,
+            amr=amr,
+            signer=signer,
         )
         tokens = BearerTokens(access_token, successor, expires_in, str(family.id), auth_time, amr)
         return family.user, tokens

@@ -24,7 +24,7 @@ from typing import Any
 
 import jwt
 
-from auth.keyring import KeyRing, build_key_ring
+from auth.keyring import KeyRing, Signer, build_key_ring
 from auth.token_encryption import UnreadableToken, token_envelope
 from core.clock import utcnow
 from core.settings import Settings
@@ -93,6 +93,7 @@ class JWTStrategy:
         roles: Sequence[str] = (),
         auth_time: datetime | None = None,
         amr: Sequence[str] = (),
+        signer: Signer | None = None,
     ) -> tuple[str, int]:
         """A new access token for `user_id` in family `family_id`, and its lifetime in seconds.
 
@@ -101,7 +102,8 @@ class JWTStrategy:
         the family's sign-in, for other services to read (docs/TOKENS.md); Gatehouse itself
         reads roles from the database on every request. `scope` (RFC 8693 / RFC 9068:
         space-separated) names every scope of the served schema: an access token carries
-        all of its user's rights, as a session does.
+        all of its user's rights, as a session does. `signer`: the key ring's signer,
+        taken before the family was written (`BearerStrategy`), else the one of now.
         """
         now = utcnow()
         expires = now + timedelta(seconds=self.ttl)
@@ -126,7 +128,7 @@ class JWTStrategy:
             claims["auth_time"] = int(auth_time.timestamp())
         if self.hasura_claims:
             claims[HASURA_CLAIMS] = hasura_claims(user_id, roles)
-        signer = self.keyring.signer
+        signer = signer if signer is not None else self.keyring.signer
         token = jwt.encode(claims, signer.key, algorithm=signer.algorithm, headers={"kid": signer.kid})
         return self.envelope.seal(token), min(self.ttl, max(0, exp - int(now.timestamp())))
 

@@ -18,16 +18,21 @@ import httpx
 import pytest
 from tortoise.exceptions import OperationalError
 
+from auth.keyring import add_key
+from core.settings import Secret
 from models import Credential, CredentialKind, RefreshToken
 from tests.helpers import (
+    LOGIN,
     ME,
     STRONG_PASSWORD,
+    TEST_SECRET,
     Persona,
     bearer,
     bearer_login,
     create_token,
     gql,
     jwt_headers,
+    login_variables,
     session_cookie_value,
     token,
 )
@@ -220,4 +225,32 @@ async def test_a_rotation_that_fails_to_store_its_successor_spends_nothing(
 
     # The client retries with the same token: a retry, not a reuse.
     payload = _assert_delivered(await _rotate(http, tokens["refreshToken"]), alice)
+    assert (await gql(http, ME, headers=bearer(payload["accessToken"]), cookies=False)).status == 200
+
+
+# -- no key to sign the access token with (every live key unreadable here) ------------
+
+
+async def test_a_rotation_while_no_key_can_sign_spends_nothing_and_signs_in_nobody(http, app, alice: Persona):
+    # The only key this instance decrypts is retired while a newer one, stored under
+    # another SECRET_KEY, stays: issuing fails (INTERNAL_SERVER_ERROR) until a key this
+    # instance can sign with is back. The refresh token must not be spent meanwhile, or
+    # the client's retry counts as reuse and ends its family; no sign-in row is left.
+    tokens = await bearer_login(http, "alice")
+    ring = app.state.backend.keyring
+    ours = ring.signer.kid
+    await add_key(ring.store, ring.algorithm, Secret("another-secret-key-that-is-long-enough-1111111111"))
+    await ring.store.retire(ours)
+    await ring.reload()
+    families = await Credential.filter(kind=CredentialKind.REFRESH).count()
+
+    failed = await _rotate(http, tokens["refreshToken"])
+    assert failed.codes == ["INTERNAL_SERVER_ERROR"], failed.body
+    refused_login = await gql(http, LOGIN, login_variables("alice", STRONG_PASSWORD), cookies=False)
+    assert refused_login.codes == ["INTERNAL_SERVER_ERROR"], refused_login.body
+    assert await Credential.filter(kind=CredentialKind.REFRESH).count() == families
+
+    await add_key(ring.store, ring.algorithm, Secret(TEST_SECRET))  # rotate-keys, fixed
+    await ring.reload()
+    payload = _assert_delivered(await _rotate(http, tokens["refreshToken"]), alice)  # a retry
     assert (await gql(http, ME, headers=bearer(payload["accessToken"]), cookies=False)).status == 200
