@@ -248,7 +248,7 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
         await Tortoise.init(config=tortoise_config(settings.database_url, apps=apps))
         store = SigningKeyRows()
         try:
-            if args.retire:
+            if args.retire is not None:  # `--retire=` (an empty $KID) retires, never rotates
                 try:
                     await retire_key(
                         store,

@@ -261,6 +261,17 @@ def test_rotate_keys_adds_a_key_and_retires_an_old_one(tmp_path, db_file, cli_en
     assert again.returncode == 1
 
 
+def test_rotate_keys_with_an_empty_retire_is_refused_not_taken_for_a_rotation(tmp_path, db_file, cli_env):
+    # `--retire=$KID` with KID unset: the operator meant to retire, never to add a key.
+    assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
+    before = signing_key_rows(db_file)
+    refused = run_cli("rotate-keys", "--retire=", env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 1, (refused.stdout, refused.stderr)
+    assert "no live EdDSA signing key has kid ''" in refused.stderr
+    assert "added" not in refused.stdout
+    assert signing_key_rows(db_file) == before
+
+
 def test_rotate_keys_refuses_a_secret_key_that_cannot_open_the_key_that_signs_now(tmp_path, db_file, cli_env):
     assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
     ((signing, _),) = signing_key_rows(db_file)
