@@ -1,9 +1,11 @@
-"""Revocation is immediate: for every credential kind and every way of ending it, the very
-next request with the old credential gets the new answer. Also refresh-token rotation."""
+"""Revocation is immediate: for every credential kind and every way of ending it (logout,
+revokeCredential, changePassword, resetPassword, deleteAccount, roles, deactivation), the
+very next request with the old credential gets the new answer. Also refresh-token rotation."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 import time_machine
 
 from core.clock import utcnow
+from core.settings import Settings, parse_mail_url
 from tests.helpers import (
     ALL_SCOPES,
     BASIC_CHALLENGE,
@@ -30,8 +33,11 @@ from tests.helpers import (
     create_token,
     gql,
     jwt_headers,
+    make_settings,
     token,
 )
+from tests.helpers.account_mail import DELETE, RESET, reset_token
+from tests.helpers.smtp import Mailbox
 
 ME = "query { me { id roles } }"
 USERS = "query { users { totalCount } }"
@@ -48,6 +54,19 @@ GRANT = "mutation($u: ID!, $r: String!) { grantRole(userId: $u, role: $r) { id r
 REVOKE_ROLE = "mutation($u: ID!, $r: String!) { revokeRole(userId: $u, role: $r) { id roles } }"
 SET_ACTIVE = "mutation($u: ID!, $a: Boolean!) { setUserActive(userId: $u, active: $a) { id } }"
 REVOKE = "mutation($id: ID!) { revokeCredential(id: $id) }"
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server: resetPassword's tokens are read out of delivered mails."""
+    with Mailbox() as box:
+        yield box
+
+
+@pytest.fixture
+def settings(mailbox: Mailbox) -> Settings:
+    return make_settings(mail_server=parse_mail_url(mailbox.url()))
+
 
 ALL_KINDS = ["session", "jwt", "refresh", "token", "basic"]
 ROW_KINDS = ["session", "jwt", "refresh", "token"]  # the kinds that are a revocable row
@@ -260,6 +279,44 @@ async def test_wrong_current_password_changes_nothing(http, alice: Persona):
     assert result.codes == ["BAD_USER_INPUT"], result.body
     assert "currentPassword" in result.errors[0]["extensions"]["fields"]
     assert_works(held, await probe(http, held), alice.id)
+
+
+# -- resetPassword (contract section 11) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+async def test_reset_password_ends_every_credential(app, http, mailbox, alice: Persona, kind: str):
+    held = await hold(http, kind)
+    bystander = await _other(http)
+    assert_works(held, await probe(http, held), alice.id)
+
+    reset = await reset_token(app, http, mailbox, alice.email)
+    result = await gql(http, RESET, {"t": reset, "p": OTHER_PASSWORD}, cookies=False)
+    assert result.data == {"resetPassword": True}, result.body
+
+    # Unlike changePassword, nothing is kept: the reset came with no credential at all.
+    assert_refused(held, await probe(http, held))
+    assert (await gql(http, ME, headers=bystander, cookies=False)).status == 401
+    new_password = await gql(http, ME, headers=basic("alice", OTHER_PASSWORD), cookies=False)
+    assert new_password.data["me"]["id"] == alice.id, new_password.body
+
+
+# -- deleteAccount (contract section 11) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+async def test_delete_account_ends_every_credential(http, alice: Persona, bob: Persona, kind: str):
+    held = await hold(http, kind)
+    actor = await _other(http)
+    bob_jwt = jwt_headers(await bearer_login(http, "bob"))
+    assert_works(held, await probe(http, held), alice.id)
+
+    result = await gql(http, DELETE, {"p": STRONG_PASSWORD}, headers=actor, cookies=False)
+    assert result.data == {"deleteAccount": True}, result.body
+
+    assert_refused(held, await probe(http, held))
+    assert (await gql(http, ME, headers=actor, cookies=False)).status == 401
+    assert (await gql(http, ME, headers=bob_jwt, cookies=False)).data["me"]["id"] == bob.id
 
 
 # -- roles ----------------------------------------------------------------------------------
