@@ -575,8 +575,13 @@ class Settings:
 
     @property
     def link_base(self) -> str:
-        """Where links in mails point: `PUBLIC_URL`, else this server's own address."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        """Where links in mails point: `PUBLIC_URL`, else this server's own address (a
+        wildcard `HOST` as 127.0.0.1); never the Host header of a request."""
+        if self.public_url:
+            return self.public_url
+        host = self.host.strip().strip("[]")
+        host = "127.0.0.1" if host in _WILDCARD_ADDRESSES else host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def access_log_on(self) -> bool:
