@@ -136,28 +136,42 @@ async def test_verification_reset_change_and_deletion_over_starttls(server, tls_
     assert "mail-pass:1" not in log and reset not in log and token not in log
 
 
-async def test_console_mail_puts_the_link_in_the_log_for_a_developer(tmp_path):
-    with GatehouseServer(fresh_server_environment(tmp_path)) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            access = await _register(client, "dev")
-            pattern = re.compile(rf"{re.escape(server.url)}{VERIFY_PATH}\?token=([A-Za-z0-9_-]+)")
-            assert wait_for(lambda: pattern.search(server.output()), timeout=15), server.output()
-            token = pattern.search(server.output()).group(1)  # type: ignore[union-attr]
-            assert (await _gql(client, VERIFY, {"t": token}))[1] == {"data": {"verifyEmail": True}}
-            assert (await _gql(client, VERIFIED_ME, token=access))[1]["data"]["me"]["emailVerified"] is True
+@pytest.fixture
+def console_server(tmp_path: Path) -> Iterator[GatehouseServer]:
+    """A development server with the default MAIL_URL (console)."""
+    with GatehouseServer(fresh_server_environment(tmp_path)) as running:
+        yield running
 
 
-async def test_a_mail_server_that_is_down_costs_the_client_nothing(tmp_path):
+@pytest.fixture
+def server_without_mail(tmp_path: Path) -> Iterator[GatehouseServer]:
+    """A server whose MAIL_URL names a port nobody listens on."""
     env = {**fresh_server_environment(tmp_path), "MAIL_URL": f"smtp://127.0.0.1:{free_port()}"}
-    with GatehouseServer(env) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            await _register(client, "alice")
-            started = time.monotonic()
-            status, body = await _gql(client, REQUEST_RESET, {"e": "alice@example.com"})
-            assert (status, body) == (200, {"data": {"requestPasswordReset": True}})
-            assert time.monotonic() - started < 2.0
-            assert wait_for(lambda: "mail failed (attempt 1 of 4)" in server.output(), timeout=15), (
-                server.output()
-            )
-            # The server goes on answering while the outbox retries.
-            assert (await client.get("/healthz")).status_code == 200
+    with GatehouseServer(env) as running:
+        yield running
+
+
+async def test_console_mail_puts_the_link_in_the_log_for_a_developer(console_server):
+    server = console_server
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        access = await _register(client, "dev")
+        pattern = re.compile(rf"{re.escape(server.url)}{VERIFY_PATH}\?token=([A-Za-z0-9_-]+)")
+        assert wait_for(lambda: pattern.search(server.output()), timeout=15), server.output()
+        token = pattern.search(server.output()).group(1)  # type: ignore[union-attr]
+        assert (await _gql(client, VERIFY, {"t": token}))[1] == {"data": {"verifyEmail": True}}
+        assert (await _gql(client, VERIFIED_ME, token=access))[1]["data"]["me"]["emailVerified"] is True
+
+
+async def test_a_mail_server_that_is_down_costs_the_client_nothing(server_without_mail):
+    server = server_without_mail
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        await _register(client, "alice")
+        started = time.monotonic()
+        status, body = await _gql(client, REQUEST_RESET, {"e": "alice@example.com"})
+        assert (status, body) == (200, {"data": {"requestPasswordReset": True}})
+        assert time.monotonic() - started < 2.0
+        assert wait_for(lambda: "mail failed (attempt 1 of 4)" in server.output(), timeout=15), (
+            server.output()
+        )
+        # The server goes on answering while the outbox retries.
+        assert (await client.get("/healthz")).status_code == 200
