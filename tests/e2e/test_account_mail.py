@@ -68,10 +68,6 @@ def settings(mailbox: Mailbox) -> Settings:
     )
 
 
-def _user_headers(tokens) -> dict[str, str]:
-    return jwt_headers(tokens)
-
-
 # -- verification ---------------------------------------------------------------------------
 
 
@@ -134,9 +130,7 @@ async def test_a_verification_link_expires_after_24_hours(app, http, mailbox):
     with time_machine.travel(utcnow() + timedelta(hours=24, seconds=5), tick=False):
         expired = await gql(http, VERIFY, {"t": token}, cookies=False)
     assert expired.codes == ["BAD_USER_INPUT"], expired.body
-    assert expired.errors[0]["extensions"]["fields"] == {
-        "token": expired.errors[0]["extensions"]["fields"]["token"]
-    }
+    assert set(expired.errors[0]["extensions"]["fields"]) == {"token"}
 
 
 @pytest.mark.parametrize(
@@ -309,7 +303,8 @@ async def test_aliases_do_not_multiply_a_password_check(http, alice):
     headers = jwt_headers(await bearer_login(http, "alice"))
     many = 'mutation { a: deleteAccount(currentPassword: "x") b: deleteAccount(currentPassword: "y") }'
     result = await gql(http, many, headers=headers, cookies=False)
-    assert result.codes == ["BAD_USER_INPUT"] or result.codes == ["GRAPHQL_VALIDATION_FAILED"], result.body
+    assert result.codes == ["GRAPHQL_VALIDATION_FAILED"], result.body
+    assert "at most one of" in result.errors[0]["message"]
     assert result.data is None
     assert (await gql(http, ME, headers=headers, cookies=False)).data["me"]["id"] == alice.id
 
