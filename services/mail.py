@@ -152,6 +152,17 @@ def build_sender(settings: Settings, tls_context: ssl.SSLContext | None = None) 
     return SmtpSender(settings.mail_server, settings.mail_from, settings.mail_timeout, tls_context)
 
 
+def describe_failure(exc: BaseException) -> str:
+    """A log line's account of a failed send, without the server's own words: an SMTP
+    reply may quote the recipient's address (`550 <bob@example.com>: no such user`),
+    so replies are named by type and code only."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return f"{type(exc).__name__}: {len(exc.recipients)} recipient(s) refused"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: reply {exc.code}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 # The work of one mail: find what it needs, and return the mail, or None for no mail.
 MailJob = Callable[[], Awaitable[Mail | None]]
 
@@ -237,12 +248,11 @@ class Outbox:
                 await self.sender.send(mail)
             except Exception as exc:  # noqa: BLE001 - every failure is retried, then logged
                 logger.warning(
-                    "sending the %s mail failed (attempt %d of %d): %s: %s",
+                    "sending the %s mail failed (attempt %d of %d): %s",
                     what,
                     attempt,
                     self.attempts,
-                    type(exc).__name__,
-                    str(exc)[:200],
+                    describe_failure(exc),
                 )
                 if attempt < self.attempts:
                     await asyncio.sleep(self.backoff * 4 ** (attempt - 1))

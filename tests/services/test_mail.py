@@ -231,3 +231,20 @@ async def test_stop_waits_a_little_then_ends_a_job_that_hangs():
     started = time.monotonic()
     await outbox.stop(grace=0.2)
     assert time.monotonic() - started < 3
+
+
+async def test_a_refused_recipient_is_logged_without_the_address(caplog):
+    with Mailbox() as mailbox:
+        mailbox.keeper.refused.add("alice@example.com")
+        outbox = Outbox(_sender(mailbox.url()), attempts=2, backoff=0.01)
+        await outbox.start()
+        try:
+            with caplog.at_level(logging.INFO, logger="gatehouse.mail"):
+                outbox.submit("reset", _job)
+                await asyncio.wait_for(outbox.idle(), 10)
+        finally:
+            await outbox.stop()
+        assert mailbox.messages == []
+    lines = [r.getMessage() for r in caplog.records if r.name == "gatehouse.mail"]
+    assert any("SMTPRecipientsRefused" in line for line in lines), lines
+    assert not any("alice" in line for line in lines), lines
