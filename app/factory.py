@@ -36,6 +36,7 @@ from schema.viewer import viewer_schemas
 from web.account_pages import account_page_routes
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
+from web.federation import ExternalCallback
 from web.forward_auth import ForwardAuthEndpoint
 from web.graphql import GraphQLView
 from web.introspect import IntrospectionEndpoint
@@ -131,6 +132,13 @@ def create_app(
     # RFC 7662 introspection: authenticates its caller and the token itself through the
     # same Authenticator, with OAuth-style errors (web/introspect.py).
     introspect = IntrospectionEndpoint(settings, backend.authenticator, backend.limiter, backend.bearer.jwt)
+    # Where other providers send the browser back (section 10): the session cookie's
+    # identity is read as for /graphql (a link must finish as the user who began it).
+    # No origin check: a top-level navigation from the provider carries none worth one;
+    # the flow's state, bound to the browser's flow cookie, is the check.
+    external_callback = AuthenticationMiddleware(
+        ExternalCallback(settings, backend), backend.authenticator, settings, refuse_credentials
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         if await _database_answers(settings.db_timeout):
@@ -176,6 +184,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             # Every method reaches it, so a wrong one is answered in its own terms (405).
             Route("/oauth/introspect", introspect),
+            Route("/auth/callback/{provider}", external_callback),
             # Public keys and discovery for services verifying access tokens (section 9).
             *wellknown_routes(settings, backend.keyring),
             # GraphiQL's scripts and stylesheets, served locally; production has no IDE.

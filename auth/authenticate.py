@@ -17,6 +17,7 @@ from auth.identity import ANONYMOUS, Identity, Scheme
 from auth.methods import AuthMethod
 from auth.strategy.api_token import looks_like_api_token
 from auth.strategy.base import Strategy
+from auth.strategy.trusted_issuer import TrustedIssuerStrategy
 from auth.transport.base import CookieTransport, HeaderTransport
 from auth.transport.header import read_authorization
 from core.client import ClientInfo
@@ -35,8 +36,16 @@ class Authenticator:
     else the session cookie. Every method is known, enabled or not, so a disabled one is
     refused by name instead of being mistaken for another."""
 
-    def __init__(self, methods: Iterable[AuthMethod], enabled: Collection[str]) -> None:
+    def __init__(
+        self,
+        methods: Iterable[AuthMethod],
+        enabled: Collection[str],
+        trusted_issuers: TrustedIssuerStrategy | None = None,
+    ) -> None:
         by_scheme = {method.strategy.scheme: method for method in methods}
+        # Bearer JWTs of other issuers (TRUSTED_ISSUERS), chosen by their `iss`; `None`
+        # when there is none, so Gatehouse's own tokens pay nothing for the choice.
+        self._trusted = trusted_issuers if trusted_issuers is not None and trusted_issuers.enabled else None
         # Decided once, not per request: each header method as (strategy, why it is
         # refused before reading anything or None, whether it needs HTTPS).
         self._basic = self._header_route(by_scheme[Scheme.BASIC], enabled)
@@ -90,6 +99,8 @@ class Authenticator:
                 strategy, disabled, https_only = self._token
             else:
                 strategy, disabled, https_only = self._jwt
+                if self._trusted is not None and self._trusted.issuer_of(header.value) is not None:
+                    strategy = self._trusted
             if disabled is not None:
                 raise CredentialRejected(disabled, presented_as)
             if https_only and not client.is_https:

@@ -14,7 +14,8 @@ from typing import Any
 
 from auth.authenticate import Authenticator
 from auth.basic_cache import BasicCache, MemoryBasicCache, RedisBasicCache
-from auth.identity import DerivedIdentities, Scheme
+from auth.federation.providers import Federation
+from auth.identity import EXTERNAL_KIND, DerivedIdentities, Scheme
 from auth.identity_cache import IdentityCache, generations_for
 from auth.keyring import KeyRing, build_key_ring
 from auth.methods import AuthMethod
@@ -30,11 +31,13 @@ from auth.strategy.password import PasswordStrategy
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.rows import LiveCredentials
 from auth.strategy.session import SessionStrategy
+from auth.strategy.trusted_issuer import TrustedIssuerStrategy
 from auth.transport.base import CookieTransport, HeaderTransport
 from core.redis_client import connect_redis
 from core.settings import Settings
 from services.account_mail import AccountMail
 from services.credential_rows import CredentialRows
+from services.external_identity_rows import ExternalLinkRows
 from services.mail import Outbox, build_sender
 from services.signing_keys import SigningKeyRows
 from services.user_rows import UserRows
@@ -56,6 +59,9 @@ class AuthBackend:
     api_tokens: ApiTokenStrategy
     basic: BasicStrategy
     keyring: KeyRing
+    # Other OpenID providers (OIDC_PROVIDERS) and issuers (TRUSTED_ISSUERS), section 10.
+    federation: Federation
+    trusted_issuers: TrustedIssuerStrategy
     # Mail off the request path (services/mail.py) and the flows that use it (section 11).
     outbox: Outbox
     account_mail: AccountMail
@@ -106,6 +112,8 @@ class AuthBackend:
             require_verified_email=settings.require_verified_email,
         )
         outbox = Outbox(build_sender(settings))
+        federation = Federation(settings)
+        trusted_issuers = TrustedIssuerStrategy(federation, ExternalLinkRows(), identity_cache, settings)
         methods = [
             AuthMethod(HeaderTransport("Basic", https_only=settings.production), basic),
             AuthMethod(HeaderTransport("Token"), api_tokens),
@@ -114,7 +122,7 @@ class AuthBackend:
         ]
         return cls(
             settings=settings,
-            authenticator=Authenticator(methods, settings.auth_schemes),
+            authenticator=Authenticator(methods, settings.auth_schemes, trusted_issuers),
             hasher=hasher,
             limiter=limiter,
             identity_cache=identity_cache,
@@ -125,6 +133,8 @@ class AuthBackend:
             api_tokens=api_tokens,
             basic=basic,
             keyring=keyring,
+            federation=federation,
+            trusted_issuers=trusted_issuers,
             outbox=outbox,
             account_mail=AccountMail(outbox, limiter, settings),
         )
@@ -139,9 +149,13 @@ class AuthBackend:
         """End background work (the mail outbox, after a short grace; the key ring's reloads)."""
         await self.outbox.stop()
         await self.keyring.stop()
+        await self.federation.close()
 
-    def strategy_for(self, scheme: Scheme) -> Strategy:
-        """The strategy that reads (and ends) credentials of `scheme`."""
+    def strategy_for(self, scheme: Scheme, kind: str | None = None) -> Strategy:
+        """The strategy that reads (and ends) credentials of `scheme`; `kind` is the
+        credential's kind, which tells a trusted issuer's token from Gatehouse's own."""
+        if kind == EXTERNAL_KIND:
+            return self.trusted_issuers
         strategies: dict[Scheme, Strategy] = {
             Scheme.SESSION: self.sessions,
             Scheme.JWT: self.bearer,

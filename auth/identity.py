@@ -76,9 +76,14 @@ class Identity:
 
 ANONYMOUS = Identity()
 
-# RFC 8176's name for a password, the method of every sign-in Gatehouse has today.
+# RFC 8176's name for a password, the method of a login, register, Basic or reauthenticate.
 PASSWORD = "pwd"
 PASSWORD_AMR: tuple[str, ...] = (PASSWORD,)
+# A sign-in through another OpenID provider (contract section 12: `ext`), and the
+# credential kind of a linked identity, whose provider tokens are bearer credentials.
+EXTERNAL = "ext"
+EXTERNAL_AMR: tuple[str, ...] = (EXTERNAL,)
+EXTERNAL_KIND = "EXTERNAL"
 
 
 def credential_identity(credential: Credential, scheme: Scheme, presented_as: str) -> Identity:

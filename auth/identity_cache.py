@@ -222,6 +222,11 @@ class IdentityCache:
         if generation is not None:
             self._entries[key] = (generation, value)
 
+    def owner_of(self, key: str) -> str | None:
+        """The user `key` was last seen to belong to, or `None` (for a credential whose
+        key may move to another user, such as a provider account linked again)."""
+        return self._owners.get(key) if self.enabled else None
+
     def forget(self, key: str) -> None:
         """Drop one entry (for example after a failed liveness check)."""
         self._entries.pop(key, None)

@@ -47,6 +47,16 @@ def normalise_password(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+# The stored hash of an account without a password (one made through another OpenID
+# provider): no bcrypt hash, so every check against it fails, at the cost of a dummy check.
+NO_PASSWORD_HASH = ""
+
+
+def has_password(password_hash: str) -> bool:
+    """Whether a stored hash stands for a password at all (`NO_PASSWORD_HASH` does not)."""
+    return password_hash != NO_PASSWORD_HASH
+
+
 def password_too_long(password: str) -> bool:
     """True when `password` is longer than any password can be as typed: refuse it unread."""
     return len(password) > PASSWORD_INPUT_MAX

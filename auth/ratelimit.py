@@ -154,6 +154,12 @@ class LoginLimiter:
         """Count a refresh-token exchange from `ip`."""
         await self._hit(self.refresh_per_ip, "refresh-ip", self._ip(ip))
 
+    async def external_attempt(self, ip: str | None) -> None:
+        """Count a sign-in through another provider from `ip` (`beginExternalLogin`,
+        `loginWithIdToken`, `linkExternalIdentity`) against the per-IP login limit, the
+        same counter password attempts fill."""
+        await self._hit(self.per_ip, "login-ip", self._ip(ip))
+
     async def introspect_attempt(self, caller_credential_id: str) -> None:
         """Count a `POST /oauth/introspect` call by the API token `caller_credential_id`
         (`INTROSPECT_LIMIT`): a leaked service token cannot be used to test many values."""

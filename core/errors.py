@@ -29,6 +29,8 @@ class ErrorCode(str, Enum):
     INSUFFICIENT_AUTH = "INSUFFICIENT_AUTH"
     # Section 11: the password was right, but REQUIRE_VERIFIED_EMAIL waits for the address.
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    # Section 10: a provider's sign-in that may neither create nor join an account.
+    ACCOUNT_LINK_REQUIRED = "ACCOUNT_LINK_REQUIRED"
 
 
 GENERIC_LOGIN_FAILURE = "Invalid login or password."
@@ -79,6 +81,19 @@ class EmailNotVerified(GatehouseError):
     so it tells nobody else that the account exists."""
 
     code = ErrorCode.EMAIL_NOT_VERIFIED
+
+
+class AccountLinkRequired(GatehouseError):
+    """A sign-in with another provider that neither creates nor joins an account: an
+    account already has its email (`reason` `EMAIL_IN_USE`: its owner signs in and links
+    the provider), or the provider does not vouch for the email (`EMAIL_NOT_VERIFIED`:
+    register, then link). Never an account taken over silently (docs/FEDERATION.md)."""
+
+    code = ErrorCode.ACCOUNT_LINK_REQUIRED
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
 
 
 class BadUserInput(GatehouseError):

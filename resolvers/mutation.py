@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from auth.identity import Scheme
+from auth.identity import EXTERNAL_AMR, PASSWORD_AMR, Scheme
 from core.errors import BadUserInput
 from schema.context import Context
 from schema.inputs import LoginInput, RegisterInput
-from schema.types import ApiTokenPayload, AuthPayload, Credential, Transport, User
-from services import account_deletion, accounts, credentials
+from schema.types import ApiTokenPayload, AuthPayload, Credential, ExternalLogin, Transport, User
+from services import account_deletion, accounts, credentials, external_identities
 
 T = TypeVar("T")
 
@@ -52,13 +53,15 @@ def _signed_in(ctx: Context, signed: credentials.SignIn) -> AuthPayload:
     )
 
 
-async def _sign_in(ctx: Context, user: accounts.Account, transport: Transport | None) -> AuthPayload:
-    """Issue the credential for `transport`."""
+async def _sign_in(
+    ctx: Context, user: accounts.Account, transport: Transport | None, amr: Sequence[str] = PASSWORD_AMR
+) -> AuthPayload:
+    """Issue the credential for `transport`, signed in by the methods `amr`."""
     auth = ctx.backend
     if transport is Transport.BEARER:
-        return _signed_in(ctx, await credentials.sign_in_with_bearer(auth.bearer, user, ctx.client))
+        return _signed_in(ctx, await credentials.sign_in_with_bearer(auth.bearer, user, ctx.client, amr))
     signed = await credentials.sign_in_with_session(
-        auth.sessions, auth.identity_cache, ctx.identity, user, ctx.client
+        auth.sessions, auth.identity_cache, ctx.identity, user, ctx.client, amr
     )
     return _signed_in(ctx, signed)
 
@@ -90,7 +93,7 @@ async def logout(info: Info[Context, None], everywhere: bool | None = False) -> 
     """End this credential, or every credential of the user."""
     ctx = info.context
     auth = ctx.backend
-    strategy = auth.strategy_for(ctx.identity.scheme)
+    strategy = auth.strategy_for(ctx.identity.scheme, ctx.identity.credential_kind)
     await credentials.logout(
         strategy, auth.identity_cache, auth.basic_cache, ctx.identity, bool(everywhere), ctx.client
     )
@@ -251,6 +254,66 @@ async def confirm_email_change(info: Info[Context, None], token: str) -> bool:
     auth = ctx.backend
     await auth.account_mail.confirm_email_change(auth.identity_cache, auth.basic_cache, token, ctx.client)
     return True
+
+
+async def _begin(ctx: Context, provider: str, redirect_to: str | None, purpose: str) -> ExternalLogin:
+    """A provider flow bound to this browser (its flow cookie, written by the transport)."""
+    auth = ctx.backend
+    url = await external_identities.begin_flow(
+        auth.federation,
+        auth.limiter,
+        provider,
+        purpose=purpose,
+        redirect_to=_given(redirect_to),
+        own_origins=ctx.own_origins(),
+        allowed_origins=auth.settings.allowed_origins,
+        callback_base=ctx.public_base(),
+        binding=ctx.external_flow_binding(),
+        client=ctx.client,
+        user=ctx.identity.user if purpose == external_identities.LINK else None,
+    )
+    return ExternalLogin(url=url)
+
+
+async def begin_external_login(
+    info: Info[Context, None], provider: str, redirect_to: str | None = strawberry.UNSET
+) -> ExternalLogin:
+    """Start a browser sign-in with another provider; its callback sets the session cookie
+    and sends the browser to `redirectTo` (this server's origin or ALLOWED_ORIGINS)."""
+    ctx = info.context
+    _require_transport(ctx, Transport.COOKIE)
+    return await _begin(ctx, provider, redirect_to, external_identities.LOGIN)
+
+
+async def link_external_identity(
+    info: Info[Context, None], provider: str, redirect_to: str | None = strawberry.UNSET
+) -> ExternalLogin:
+    """Start a flow whose callback links the provider's identity to the caller's account."""
+    return await _begin(info.context, provider, redirect_to, external_identities.LINK)
+
+
+async def login_with_id_token(
+    info: Info[Context, None],
+    provider: str,
+    id_token: str,
+    nonce: str | None = strawberry.UNSET,
+    transport: Transport | None = Transport.BEARER,
+) -> AuthPayload:
+    """Sign in with an ID token a native app's SDK holds (BEARER by default)."""
+    ctx = info.context
+    transport = transport or Transport.BEARER
+    _require_transport(ctx, transport)
+    auth = ctx.backend
+    user = await external_identities.sign_in_with_id_token(
+        auth.federation,
+        auth.limiter,
+        provider,
+        id_token,
+        _given(nonce),
+        ctx.client,
+        require_verified_email=auth.settings.require_verified_email,
+    )
+    return await _sign_in(ctx, user, transport, EXTERNAL_AMR)
 
 
 async def delete_account(info: Info[Context, None], current_password: str) -> bool:

@@ -23,7 +23,7 @@ from schema.limits import OneCredentialFieldPerOperation
 from schema.modules import SchemaModule, load_modules, merge_root
 from schema.public import judged_after_write, permissions_of, public, ungated_root_fields
 from schema.rules import describe_rules
-from schema.types import ApiTokenPayload, AuthPayload, Credential, User, UserConnection, Viewer
+from schema.types import ApiTokenPayload, AuthPayload, Credential, ExternalLogin, User, UserConnection, Viewer
 
 ADMIN = "admin"
 
@@ -119,6 +119,25 @@ class Mutation:
         resolver=mutation.delete_account,
         extensions=gated(IsAuthenticated(), HasScope("credentials:write")),
         description="Delete the caller's account and its personal data; every credential ends.",
+    )
+    # Sign-in with other OpenID providers (contract section 10; services/external_identities.py).
+    begin_external_login: ExternalLogin = strawberry.mutation(
+        resolver=mutation.begin_external_login,
+        metadata=public(),
+        description="Start a browser sign-in with a provider of OIDC_PROVIDERS: send the browser to "
+        "`url`; the callback sets the session cookie and goes to `redirectTo`.",
+    )
+    login_with_id_token: AuthPayload = strawberry.mutation(
+        resolver=mutation.login_with_id_token,
+        metadata=public(),
+        description="Sign in with an ID token a native app's SDK obtained from a provider of "
+        "OIDC_PROVIDERS (used once; `nonce` as the app sent it).",
+    )
+    link_external_identity: ExternalLogin = strawberry.mutation(
+        resolver=mutation.link_external_identity,
+        extensions=gated(IsAuthenticated(), HasScope("credentials:write")),
+        description="Start a flow whose callback links the provider's identity to the caller's "
+        "account (listed in myCredentials as EXTERNAL).",
     )
 
 

@@ -42,11 +42,13 @@ CREDENTIAL_FIELDS = frozenset(
         "reauthenticate",
         "requestEmailChange",
         "deleteAccount",
+        # A token guessed or replayed is a sign-in attempt like a password.
+        "loginWithIdToken",
     }
 )
 MAX_CREDENTIAL_FIELDS = 1
 # Fields whose answer carries a secret just committed; each must be alone in its operation.
-ISSUING_FIELDS = frozenset({"login", "register", "refreshToken", "createApiToken"})
+ISSUING_FIELDS = frozenset({"login", "register", "refreshToken", "createApiToken", "loginWithIdToken"})
 
 
 def count_root_fields(

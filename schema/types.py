@@ -51,7 +51,9 @@ class User:
         )
 
 
-@strawberry.type(description="A session, refresh-token family or API token of the caller.")
+@strawberry.type(
+    description="A session, refresh-token family, API token or linked identity (EXTERNAL) of the caller."
+)
 class Credential:
     id: strawberry.ID
     kind: CredentialKind  # type: ignore[valid-type]
@@ -65,7 +67,8 @@ class Credential:
 
     @classmethod
     def from_row(cls, row: CredentialRow, current_id: str | None) -> Credential:
-        """Wrap a model row; `current` marks the credential of this request."""
+        """Wrap a model row; `current` marks the credential of this request. A linked
+        identity is named by its provider and does not expire (it lasts until revoked)."""
         return cls(
             id=strawberry.ID(str(row.id)),
             kind=row.kind,
@@ -73,7 +76,7 @@ class Credential:
             scopes=list(row.scopes),
             created_at=row.created_at,
             last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
+            expires_at=None if row.kind == KindEnum.EXTERNAL else row.expires_at,
             user_agent=row.user_agent,
             current=str(row.id) == current_id,
         )
@@ -86,6 +89,14 @@ class AuthPayload:
     refresh_token: str | None = strawberry.field(default=None, description="BEARER only.")
     token_type: str | None = strawberry.field(default=None, description='"Bearer" with BEARER.')
     expires_in: int | None = strawberry.field(default=None, description="Seconds until accessToken expires.")
+
+
+@strawberry.type(description="Where to send the browser to sign in with (or link) another provider.")
+class ExternalLogin:
+    url: str = strawberry.field(
+        description="The provider's authorization URL (code flow, PKCE S256, state, nonce); "
+        "it ends at /auth/callback/{provider}."
+    )
 
 
 @strawberry.type(description="A new API token; `token` is shown once, never again.")

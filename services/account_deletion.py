@@ -13,12 +13,12 @@ from tortoise.transactions import in_transaction
 from auth.basic_cache import BasicCache
 from auth.identity import Identity
 from auth.identity_cache import IdentityCache
-from auth.passwords import PasswordHasher, password_too_long
+from auth.passwords import PasswordHasher, has_password, password_too_long
 from auth.ratelimit import LoginLimiter
 from core.client import ClientInfo
 from core.errors import BadUserInput
-from models import AccountToken, User
-from services import credentials
+from models import AccountToken, ExternalIdentity, ExternalLoginFlow, User
+from services import credentials, external_identities
 from services.audit import audit
 
 WRONG_PASSWORD = "The current password is wrong."
@@ -27,11 +27,14 @@ WRONG_PASSWORD = "The current password is wrong."
 async def erase_linked_data(user_id: str) -> None:
     """Delete every row that ties personal data to the account, before the account itself.
 
-    The one place to extend when a table holds data of a user: list it here (linked
-    external identities, issue 14, belong here), even when its foreign key cascades, so
-    that what leaving removes is written down in one place.
+    The one place to extend when a table holds data of a user: list it here, even when
+    its foreign key cascades, so that what leaving removes is written down in one place.
+    Linked identities go (the provider's subject and email with them), and so do the
+    provider sign-ins the user began and did not finish.
     """
     await AccountToken.filter(user_id=user_id).delete()
+    await ExternalIdentity.filter(user_id=user_id).delete()
+    await ExternalLoginFlow.filter(user_id=user_id).delete()
 
 
 async def delete_account(
@@ -49,7 +52,13 @@ async def delete_account(
     assert user is not None
     user_id = str(user.id)
     await limiter.login_attempt(user.username, client.ip if client else None)
-    if password_too_long(current_password) or not await hasher.verify(current_password, user.password_hash):
+    if not has_password(user.password_hash):
+        # An account made through a provider: a recent sign-in through it stands for the
+        # password it does not have (docs/FEDERATION.md).
+        if not external_identities.proves_provider_sign_in(identity):
+            audit("account_delete_refused", client, user_id=user_id)
+            raise BadUserInput({"currentPassword": external_identities.NO_PASSWORD_PROOF})
+    elif password_too_long(current_password) or not await hasher.verify(current_password, user.password_hash):
         audit("account_delete_refused", client, user_id=user_id)
         raise BadUserInput({"currentPassword": WRONG_PASSWORD})
     await limiter.login_succeeded(user.username)

@@ -11,14 +11,14 @@ from tortoise.expressions import Q
 from auth.basic_cache import BasicCache
 from auth.identity import PASSWORD_AMR, Identity
 from auth.identity_cache import IdentityCache
-from auth.passwords import PasswordHasher, password_too_long
+from auth.passwords import PasswordHasher, has_password, password_too_long
 from auth.ratelimit import LoginLimiter
 from auth.strategy.password import PasswordStrategy
 from core.client import ClientInfo
 from core.clock import utcnow
 from core.errors import GENERIC_LOGIN_FAILURE, BadUserInput, Forbidden, RateLimited, Unauthenticated
 from models import CredentialKind, User
-from services import credential_rows, credentials
+from services import credential_rows, credentials, external_identities
 from services.audit import audit
 from services.validation import check_password, check_username, normalise_email
 
@@ -131,14 +131,21 @@ async def change_password(
     new: str,
     client: ClientInfo | None = None,
 ) -> None:
-    """Check the current password, set the new one, end every other credential."""
+    """Check the current password, set the new one, end every other credential.
+
+    An account made through another provider has no password: a sign-in through its
+    provider within the last 10 minutes stands for the current one (an empty
+    `currentPassword` is sent), and this sets its first password."""
     user = identity.user
     assert user is not None
     # The current password is a guess like any login: a stolen session must not
     # become an unlimited password oracle.
     await limiter.login_attempt(user.username, client.ip if client else None)
+    if not has_password(user.password_hash):
+        if not external_identities.proves_provider_sign_in(identity):
+            raise BadUserInput({"currentPassword": external_identities.NO_PASSWORD_PROOF})
     # An over-long current password cannot be right: refused unread, like a wrong one.
-    if password_too_long(current) or not await hasher.verify(current, user.password_hash):
+    elif password_too_long(current) or not await hasher.verify(current, user.password_hash):
         raise BadUserInput({"currentPassword": "The current password is wrong."})
     await limiter.login_succeeded(user.username)
     if message := await check_password(new, user.username, user.email):

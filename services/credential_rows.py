@@ -8,7 +8,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from core.clock import utcnow
-from models import Credential, CredentialKind, RefreshToken, User
+from models import Credential, CredentialKind, ExternalIdentity, RefreshToken, User
 
 
 class CredentialRows:
@@ -114,11 +114,36 @@ class CredentialRows:
 
 
 async def revoke_all_of(user_id: str, keep: str | None = None) -> int:
-    """End every live credential of a user but `keep`; how many ended."""
+    """End every live credential of a user but `keep`; how many ended.
+
+    Links to other providers are credentials too and end, except the one the account was
+    created with: it is how an account without a password signs in, so it stays, and
+    only the provider tokens issued until now stop working on it (`tokens_not_before`).
+    """
+    now = utcnow()
+    origin = ExternalIdentity.filter(user_id=user_id, created_account=True)
+    kept = [str(i) for i in await origin.values_list("credential_id", flat=True)]
+    if kept:
+        await origin.update(tokens_not_before=now)
     query = Credential.filter(user_id=user_id, revoked_at__isnull=True)
     if keep is not None:
-        query = query.exclude(id=keep)
-    return int(await query.update(revoked_at=utcnow()))
+        kept.append(keep)
+    if kept:
+        query = query.exclude(id__in=kept)
+    return int(await query.update(revoked_at=now))
+
+
+async def kind_of_own(user_id: str, credential_id: str) -> CredentialKind | None:
+    """The kind of one live credential of `user_id`, or `None` when there is none such."""
+    row = await Credential.filter(id=credential_id, user_id=user_id, revoked_at__isnull=True).first()
+    return None if row is None else CredentialKind(row.kind)
+
+
+async def live_links_of(user_id: str) -> int:
+    """How many live links to other providers the user has."""
+    return await Credential.filter(
+        user_id=user_id, kind=CredentialKind.EXTERNAL, revoked_at__isnull=True
+    ).count()
 
 
 async def revoke_own(user_id: str, credential_id: str) -> bool:

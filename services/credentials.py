@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auth.basic_cache import BasicCache
-from auth.identity import Identity, Scheme
+from auth.identity import PASSWORD_AMR, Identity, Scheme
 from auth.identity_cache import IdentityCache
+from auth.passwords import has_password
 from auth.ratelimit import LoginLimiter
 from auth.strategy.api_token import ApiTokenStrategy
 from auth.strategy.base import Strategy
@@ -33,6 +34,10 @@ ADMIN_ROLE = "admin"
 # tells who holds any live token, an administrator's knowledge.
 ROLE_BOUND_SCOPES: dict[str, str] = {INTROSPECT_SCOPE: ADMIN_ROLE}
 TOKEN_NAME_MAX = 100
+LAST_WAY_IN = (
+    "This linked identity is the only way to sign in to this account: link another provider, "
+    "or give the account a password (requestPasswordReset), before unlinking it."
+)
 SCOPE_ECHO_MAX = 40  # longest unknown scope repeated back in an error message
 
 
@@ -61,14 +66,16 @@ async def sign_in_with_session(
     current: Identity,
     user: User,
     client: ClientInfo,
+    amr: Sequence[str] = PASSWORD_AMR,
 ) -> SignIn:
-    """A new server-side session, with a new id at every sign-in: the session the request
-    came with (`current`) ends here, so an id fixed by someone else never gains a user."""
+    """A new server-side session, signed in now by the methods `amr`, with a new id at
+    every sign-in: the session the request came with (`current`) ends here, so an id
+    fixed by someone else never gains a user."""
     if current.scheme is Scheme.SESSION and current.credential_id:
         await sessions.discard(current.credential_id)
         if current.user_id is not None:
             await identity_cache.invalidate_user(current.user_id)
-    session_id, row = await sessions.write_token(user, client)
+    session_id, row = await sessions.write_token(user, client, amr)
     identity = Identity(
         user=user,
         roles=frozenset(user.roles),
@@ -94,9 +101,12 @@ def _bearer_sign_in(user: User, tokens: BearerTokens) -> SignIn:
     return SignIn(identity, tokens=tokens)
 
 
-async def sign_in_with_bearer(bearer: BearerStrategy, user: User, client: ClientInfo) -> SignIn:
-    """A new refresh-token family and its first access token."""
-    return _bearer_sign_in(user, await bearer.write_token(user, client))
+async def sign_in_with_bearer(
+    bearer: BearerStrategy, user: User, client: ClientInfo, amr: Sequence[str] = PASSWORD_AMR
+) -> SignIn:
+    """A new refresh-token family, signed in now by the methods `amr`, and its first
+    access token."""
+    return _bearer_sign_in(user, await bearer.write_token(user, client, amr))
 
 
 async def rotate_refresh(
@@ -172,12 +182,21 @@ async def list_live(user_id: str) -> list[Credential]:
 async def revoke_one(
     identity_cache: IdentityCache, identity: Identity, credential_id: str, client: ClientInfo
 ) -> None:
-    """End one of the caller's own credentials; anyone else's id answers as unknown."""
+    """End one of the caller's own credentials; anyone else's id answers as unknown. A
+    linked identity that is the only way into an account without a password stays
+    (`BAD_USER_INPUT`): unlinking it would lock its owner out for good."""
     try:
         parsed = uuid.UUID(credential_id)
     except ValueError:
         raise BadUserInput({"id": "No such credential."}) from None
-    assert identity.user_id is not None
+    assert identity.user_id is not None and identity.user is not None
+    kind = await credential_rows.kind_of_own(identity.user_id, str(parsed))
+    if (
+        kind is CredentialKind.EXTERNAL
+        and not has_password(identity.user.password_hash)
+        and await credential_rows.live_links_of(identity.user_id) <= 1
+    ):
+        raise BadUserInput({"id": LAST_WAY_IN})
     if not await credential_rows.revoke_own(identity.user_id, str(parsed)):
         raise BadUserInput({"id": "No such credential."})
     await identity_cache.invalidate_user(identity.user_id)

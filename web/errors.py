@@ -55,6 +55,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.FORBIDDEN.value: 403,
     ErrorCode.INSUFFICIENT_AUTH.value: 403,
     ErrorCode.EMAIL_NOT_VERIFIED.value: 403,
+    ErrorCode.ACCOUNT_LINK_REQUIRED.value: 403,
     ErrorCode.PAYLOAD_TOO_LARGE.value: 413,
 }
 

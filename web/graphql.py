@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketClose
 
 from auth.backend import AuthBackend
 from auth.middleware import identity_of
-from auth.transport.cookie import session_cookie_headers
+from auth.transport.cookie import flow_cookie_headers, session_cookie_headers
 from auth.transport.header import CHALLENGES, PLAIN_CHALLENGE
 from core.errors import BadRequest, BadUserInput
 from core.media import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, MediaType, negotiate, prefers_html
@@ -270,6 +270,8 @@ class GraphQLView:
         if context is not None and context.cookie_change is not None:
             session_id = context.new_session_id if context.cookie_change is CookieChange.SET else None
             raw.extend(session_cookie_headers(self.settings, session_id))
+        if context is not None and context.flow_binding is not None:
+            raw.extend(flow_cookie_headers(self.settings, context.flow_binding))
         return AssembledResponse(body, status, raw)
 
 

@@ -26,7 +26,6 @@ from auth.federation.discovery import (
 from auth.federation.keys import KeysUnavailable, RemoteKeySet
 from auth.federation.tokens import (
     ASYMMETRIC_ALGORITHMS,
-    InvalidProviderToken,
     ProviderClaims,
     allowed_algorithms,
     check_access_token,
@@ -142,12 +141,11 @@ class OidcProvider:
     ) -> ProviderClaims:
         """The claims of an ID token this provider issued for us: signed by a key of its
         JWKS under an asymmetric algorithm it advertises, `iss` this issuer, `aud` one of
-        `audiences` (the web client alone by default), `nonce` as expected."""
+        `audiences` (the web client alone by default), `nonce` as expected.
+        `InvalidProviderToken` when it is not; `ProviderUnavailable` or `KeysUnavailable`
+        when the provider's metadata or keys cannot be read."""
         audiences = tuple(audiences or (self.client_id,))
-        try:
-            metadata = await self.metadata()
-        except ProviderUnavailable as exc:
-            raise InvalidProviderToken(f"provider unavailable: {exc}") from None
+        metadata = await self.metadata()
         token = await verify_signature(
             id_token, self.keys, allowed_algorithms(metadata.id_token_signing_algorithms)
         )
@@ -194,7 +192,7 @@ class TrustedIssuer:
 
     async def verify(self, token: str) -> ProviderClaims:
         """The claims of an access token of this issuer for our audience
-        (`InvalidProviderToken` otherwise, the issuer's keys unreadable included)."""
+        (`InvalidProviderToken` otherwise; `KeysUnavailable` when its keys cannot be read)."""
         verified = await verify_signature(token, self.keys, ASYMMETRIC_ALGORITHMS)
         return check_access_token(verified, issuer=self.issuer, audience=self.audience)
 

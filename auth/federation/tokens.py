@@ -25,7 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 from joserfc.jwt import JWTClaimsRegistry
 
-from auth.federation.keys import KeysUnavailable, RemoteKeySet
+from auth.federation.keys import RemoteKeySet
 
 # Every asymmetric JWS algorithm (RFC 7518, RFC 8037, RFC 9864); never `none` or HS*.
 ASYMMETRIC_ALGORITHMS = (
@@ -74,7 +74,8 @@ def allowed_algorithms(advertised: Collection[str] = ()) -> tuple[str, ...]:
 
 async def verify_signature(token: str, keys: RemoteKeySet, algorithms: Collection[str]) -> jwt.Token:
     """The token, its signature verified by a key of `keys` under one of `algorithms`
-    (asymmetric ones only). An unknown `kid` reads the key set again (rate-limited)."""
+    (asymmetric ones only). An unknown `kid` reads the key set again (rate-limited);
+    `KeysUnavailable` when the provider's keys cannot be read at all."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
         raise InvalidProviderToken("token too long")
     allowed = [a for a in algorithms if a in ASYMMETRIC_ALGORITHMS]
@@ -87,15 +88,12 @@ async def verify_signature(token: str, keys: RemoteKeySet, algorithms: Collectio
     if header.get("alg") not in allowed:
         raise InvalidProviderToken(f"algorithm {header.get('alg')!r} is not allowed")
     kid = header.get("kid")
-    try:
-        key_set = await keys.current()
-        if kid is not None and not keys.knows(kid):
-            refreshed = await keys.refreshed_for(kid)
-            if refreshed is None:
-                raise InvalidProviderToken("unknown key")
-            key_set = refreshed
-    except KeysUnavailable as exc:
-        raise InvalidProviderToken(f"keys unavailable: {exc}") from None
+    key_set = await keys.current()
+    if kid is not None and not keys.knows(kid):
+        refreshed = await keys.refreshed_for(kid)
+        if refreshed is None:
+            raise InvalidProviderToken("unknown key")
+        key_set = refreshed
     registry = JWSRegistry(algorithms=allowed, strict_check_header=False)
     try:
         return jwt.decode(token, key_set, registry=registry)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from models import Credential, CredentialKind, RefreshToken, User
+    from models import Credential, CredentialKind, ExternalIdentity, RefreshToken, User
 
 
 class CredentialStore(Protocol):
@@ -79,6 +79,23 @@ class CredentialStore(Protocol):
         """Mark the token used unless it already was (False then); when it was not and a
         `successor` (digest, expiry) is given, store it and extend the family, all in one
         transaction."""
+        ...
+
+
+class ExternalLinkStore(Protocol):
+    """Links to other providers' accounts, as the trusted-issuer strategy reads them."""
+
+    async def find_link(self, issuer: str, subject: str) -> ExternalIdentity | None:
+        """The link of (issuer, subject), its credential and that credential's user
+        loaded, live or not."""
+        ...
+
+    async def record_use(self, credential_id: str, at: datetime) -> None:
+        """Store `at` as the link's credential's last use."""
+        ...
+
+    async def cut_tokens(self, credential_id: str, at: datetime) -> None:
+        """Refuse, from now on, the provider tokens of this link issued until `at`."""
         ...
 
 

@@ -26,6 +26,20 @@ class HeaderTransport:
     https_only: bool = False
 
 
+FLOW_COOKIE_MAX_AGE = 600  # seconds: as long as a provider flow lives
+
+
+def flow_cookie_name(settings: Settings) -> str:
+    """The cookie that binds a provider sign-in to the browser that began it (contract
+    section 10): `__Host-gatehouse_flow` in production, else `gatehouse_flow`."""
+    return "__Host-gatehouse_flow" if settings.production else "gatehouse_flow"
+
+
+def read_flow_binding(conn: HTTPConnection, settings: Settings) -> str | None:
+    """The random value of the browser's flow cookie, or `None`."""
+    return conn.cookies.get(flow_cookie_name(settings)) or None
+
+
 class CookieTransport:
     """The session cookie, as read from a request. Setting and clearing it is the HTTP
     face's job (`auth.transport.cookie`), once the operation has said what it needs."""

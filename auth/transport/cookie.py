@@ -1,5 +1,5 @@
 """Writing the session cookie: HttpOnly, SameSite=Lax, Path=/; `__Host-` and Secure in
-production.
+production. Also the flow cookie that binds a provider sign-in to its browser.
 
 Only the HTTP face (`web/`, `auth/middleware.py`) imports this module: nothing else
 writes a cookie (an import contract in pyproject.toml). Reading it is
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from auth.transport.base import FLOW_COOKIE_MAX_AGE, flow_cookie_name
 from core.settings import Settings
 
 
@@ -42,6 +43,23 @@ def clearing_cookie_header(settings: Settings) -> tuple[bytes, bytes]:
     response = Response()
     clear_session_cookie(response, settings)
     return next(h for h in response.raw_headers if h[0] == b"set-cookie")
+
+
+def flow_cookie_headers(settings: Settings, binding: str) -> list[tuple[bytes, bytes]]:
+    """The raw `Set-Cookie` header of the flow cookie (a provider sign-in's browser
+    binding): HttpOnly, SameSite=Lax (the provider's redirect back is a top-level GET, which
+    carries it), Path=/, ten minutes; `__Host-` and Secure in production."""
+    response = Response()
+    response.set_cookie(
+        flow_cookie_name(settings),
+        binding,
+        max_age=FLOW_COOKIE_MAX_AGE,
+        path="/",
+        secure=settings.production,
+        httponly=True,
+        samesite="lax",
+    )
+    return [h for h in response.raw_headers if h[0] == b"set-cookie"]
 
 
 def session_cookie_headers(settings: Settings, session_id: str | None) -> list[tuple[bytes, bytes]]:

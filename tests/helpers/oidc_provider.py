@@ -220,7 +220,12 @@ class OpenIDProvider:
         raise AssertionError("too many redirects at the provider")
 
     async def code_flow_tokens(
-        self, client: RegisteredClient, *, nonce: str | None = None, login_hint: str | None = None, **params: Any
+        self,
+        client: RegisteredClient,
+        *,
+        nonce: str | None = None,
+        login_hint: str | None = None,
+        **params: Any,
     ) -> dict[str, Any]:
         """Run the code flow as a client app of its own (authlib's client, PKCE S256) and
         return the provider's token response (`id_token`, `access_token`)."""

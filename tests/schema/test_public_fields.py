@@ -30,6 +30,8 @@ CONTRACT_PUBLIC = {
     "Mutation.requestPasswordReset",
     "Mutation.resetPassword",
     "Mutation.confirmEmailChange",
+    "Mutation.beginExternalLogin",
+    "Mutation.loginWithIdToken",
 }
 
 

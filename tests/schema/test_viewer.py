@@ -20,6 +20,7 @@ from schema.build import build_schema as build_gatehouse_schema
 from schema.viewer import EmptyQuery, Reduction, ViewerSchemas, print_sdl, reduce_sdl, viewer_schemas
 from tests.helpers import make_settings
 from tests.helpers.account_mail import ACCOUNT_MAIL_PUBLIC
+from tests.helpers.federation import FEDERATION_PUBLIC
 
 
 def built(reduction: Reduction) -> Any:
@@ -478,7 +479,13 @@ def test_an_anonymous_query_holds_me_and_viewer(gatehouse: ViewerSchemas):
     schema = built(gatehouse.anonymous)
 
     assert field_names(schema, "Query") == {"me", "viewer"}
-    assert field_names(schema, "Mutation") == {"register", "login", "refreshToken", *ACCOUNT_MAIL_PUBLIC}
+    assert field_names(schema, "Mutation") == {
+        "register",
+        "login",
+        "refreshToken",
+        *ACCOUNT_MAIL_PUBLIC,
+        *FEDERATION_PUBLIC,
+    }
     assert "email" not in field_names(schema, "User")
     assert "emailVerified" not in field_names(schema, "User"), "gated as email is"
     assert "Credential" not in schema.type_map

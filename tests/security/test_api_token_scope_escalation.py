@@ -66,6 +66,10 @@ DOCUMENTED: dict[str, str | None] = {
     "requestEmailChange": "credentials:write",
     "confirmEmailChange": None,
     "deleteAccount": "credentials:write",
+    # Section 10: no provider is configured here, so each answers BAD_USER_INPUT past its checks.
+    "beginExternalLogin": None,
+    "loginWithIdToken": None,
+    "linkExternalIdentity": "credentials:write",
 }
 # No API token may use the field, whatever its scopes (`reauthenticate`: tokens are exempt
 # from step-up and are no password oracle, docs/SECURITY.md): FORBIDDEN for every scope set.
@@ -241,6 +245,18 @@ CALLS: dict[str, Call] = {
     ),
     "deleteAccount": lambda w, h, n: gql(
         w.http, 'mutation { deleteAccount(currentPassword: "wrong one") }', headers=h, cookies=False
+    ),
+    "beginExternalLogin": lambda w, h, n: gql(
+        w.http, 'mutation { beginExternalLogin(provider: "none") { url } }', headers=h, cookies=False
+    ),
+    "loginWithIdToken": lambda w, h, n: gql(
+        w.http,
+        'mutation { loginWithIdToken(provider: "none", idToken: "x.y.z") { user { id } } }',
+        headers=h,
+        cookies=False,
+    ),
+    "linkExternalIdentity": lambda w, h, n: gql(
+        w.http, 'mutation { linkExternalIdentity(provider: "none") { url } }', headers=h, cookies=False
     ),
 }
 

@@ -23,6 +23,7 @@ from tests.helpers import (
     make_settings,
 )
 from tests.helpers.account_mail import ACCOUNT_MAIL_PUBLIC
+from tests.helpers.federation import FEDERATION_PUBLIC
 
 PATH = "/graphql/schema.graphql"
 MINE = f"{PATH}?viewer=me"
@@ -117,7 +118,13 @@ async def test_development_gives_an_anonymous_caller_the_public_fields(http: htt
     schema = built(response)
 
     assert fields(schema, "Query") == {"me", "viewer"}
-    assert fields(schema, "Mutation") == {"register", "login", "refreshToken", *ACCOUNT_MAIL_PUBLIC}
+    assert fields(schema, "Mutation") == {
+        "register",
+        "login",
+        "refreshToken",
+        *ACCOUNT_MAIL_PUBLIC,
+        *FEDERATION_PUBLIC,
+    }
     assert "email" not in fields(schema, "User")
     assert "@hasRole" not in response.text and "Credential" not in schema.type_map
     assert response.text == viewer_schemas(build_schema(make_settings())).anonymous.sdl
@@ -190,7 +197,13 @@ async def test_production_serves_viewer_me_to_every_caller(clean_backends):
 
     assert anonymous.status_code == 200
     assert fields(built(anonymous), "Query") == {"me", "viewer"}
-    assert fields(built(anonymous), "Mutation") == {"register", "login", "refreshToken", *ACCOUNT_MAIL_PUBLIC}
+    assert fields(built(anonymous), "Mutation") == {
+        "register",
+        "login",
+        "refreshToken",
+        *ACCOUNT_MAIL_PUBLIC,
+        *FEDERATION_PUBLIC,
+    }
     assert fields(built(as_user), "Query") == {"me", "viewer", "user", "myCredentials"}
     assert fields(built(as_bare_token), "Query") == {"me", "viewer"}
     assert fields(built(as_reader_token), "Query") == {"me", "viewer", "user", "users"}
