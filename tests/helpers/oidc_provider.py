@@ -225,10 +225,12 @@ class OpenIDProvider:
         *,
         nonce: str | None = None,
         login_hint: str | None = None,
+        scope: str = "openid email profile",
         **params: Any,
     ) -> dict[str, Any]:
         """Run the code flow as a client app of its own (authlib's client, PKCE S256) and
-        return the provider's token response (`id_token`, `access_token`)."""
+        return the provider's token response (`id_token`, `access_token`; with
+        `resource=RESOURCE`, the access token is a JWT for that audience)."""
         from authlib.common.security import generate_token
         from authlib.integrations.httpx_client import AsyncOAuth2Client
 
@@ -239,7 +241,7 @@ class OpenIDProvider:
             client_secret=client.client_secret,
             token_endpoint_auth_method="client_secret_basic" if client.client_secret else "none",
             redirect_uri=redirect_uri,
-            scope="openid email profile",
+            scope=scope,
             code_challenge_method="S256",
         ) as oauth:
             extra = {"nonce": nonce} if nonce is not None else {}
