@@ -78,6 +78,12 @@ http {{
         # Gatehouse itself under the same host, so its session cookie reaches /protected/.
         location = /graphql {{
             proxy_pass http://127.0.0.1:{gatehouse_port};
+            # The host the browser used, port included (the origin check compares it with
+            # Origin), and the client's own address and scheme: a client's X-Forwarded-*
+            # are replaced, never passed on.
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
         }}
 
         location /protected/ {{
@@ -105,6 +111,7 @@ http {{
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Method $request_method;
             # Believed from TRUSTED_PROXIES only (127.0.0.1 by default, nginx's address here).
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
     }}
@@ -133,8 +140,14 @@ def nginx_path() -> str:
 
 
 @pytest.fixture
-def gatehouse(tmp_path: Path) -> Iterator[GatehouseServer]:
-    env = fresh_server_environment(tmp_path)
+def gatehouse_env() -> dict[str, str]:
+    """Settings of `gatehouse` beyond the development defaults (a test parametrizes it)."""
+    return {}
+
+
+@pytest.fixture
+def gatehouse(tmp_path: Path, gatehouse_env: dict[str, str]) -> Iterator[GatehouseServer]:
+    env = {**fresh_server_environment(tmp_path), **gatehouse_env}
     with GatehouseServer(env) as running:
         yield running
 
@@ -197,6 +210,13 @@ def register(client: httpx.Client, username: str) -> tuple[str, str]:
         },
     )
     return data["register"]["user"]["id"], data["register"]["accessToken"]
+
+
+def client_from(address: str, base_url: str) -> httpx.Client:
+    """A client whose connections leave from `address` (a loopback address other than
+    nginx's own 127.0.0.1, so that nginx's `$remote_addr` tells clients apart)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=base_url, transport=transport, timeout=10)
 
 
 def echoed(response: httpx.Response) -> dict[str, str]:
@@ -277,6 +297,60 @@ def test_a_stale_session_cookie_is_refused_and_cleared_through_the_proxy(nginx: 
     assert cleared.startswith("session=") and "max-age=0" in cleared.lower(), refused.headers
 
 
+def register_status(client: httpx.Client, username: str, headers: dict[str, str]) -> int:
+    """The HTTP status of a `register` through nginx."""
+    variables = {
+        "input": {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": STRONG_PASSWORD,
+            "transport": "BEARER",
+        }
+    }
+    response = client.post("/graphql", json={"query": REGISTER, "variables": variables}, headers=headers)
+    return response.status_code
+
+
+@pytest.mark.parametrize("gatehouse_env", [{"REGISTER_LIMIT_PER_IP": "3/minute"}])
+def test_a_client_s_forged_x_forwarded_for_does_not_escape_the_per_ip_limits(nginx: str):
+    """nginx is a trusted proxy, so Gatehouse takes the client's address from its
+    X-Forwarded-For: nginx must set it to the peer it sees, never pass on the client's.
+    Passed on, every forged address would be a fresh client to the limits."""
+    with client_from("127.0.0.3", nginx) as client:
+        statuses = [
+            register_status(client, f"forger{n}", {"X-Forwarded-For": f"203.0.113.{n}"}) for n in range(4)
+        ]
+    assert statuses == [200, 200, 200, 429], statuses
+
+    # The limit is the forger's own: another client (another address) still registers,
+    # so nginx forwards each client's address rather than one for all.
+    with client_from("127.0.0.4", nginx) as other:
+        assert register_status(other, "honest", {"X-Forwarded-For": "203.0.113.0"}) == 200
+
+
+def test_a_browser_login_with_its_origin_through_the_proxy_sets_a_cookie_that_works(nginx: str):
+    """A browser at nginx's address sends `Origin: <that address>`: Gatehouse must see the
+    Host and scheme the browser used (the origin check compares them with Origin), and a
+    client's own X-Forwarded-Proto must not change the scheme."""
+    with httpx.Client(base_url=nginx, timeout=10) as setup:
+        user_id, _ = register(setup, "olga")
+
+    for forged in ({}, {"X-Forwarded-Proto": "https"}):
+        with httpx.Client(base_url=nginx, timeout=10) as browser:
+            headers = {"Origin": nginx, "Sec-Fetch-Site": "same-origin", **forged}
+            response = browser.post(
+                "/graphql",
+                json={"query": LOGIN, "variables": login_variables("olga", STRONG_PASSWORD, "COOKIE")},
+                headers=headers,
+            )
+            assert response.status_code == 200, (forged, response.text)
+            assert not response.json().get("errors"), (forged, response.text)
+            assert browser.cookies.get("session"), "the login through nginx set no session cookie"
+
+            seen = echoed(browser.get("/protected/"))
+            assert seen["id"] == user_id and seen["name"] == "olga"
+
+
 # -- production: Basic only over HTTPS, as a trusted proxy forwards it -------------------
 
 PROXY_ADDRESS = "127.0.0.2"  # the checks' source address (proxy_bind): TRUSTED_PROXIES
@@ -302,7 +376,8 @@ PROTECTED_LOCATIONS = """
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             # $scheme: https on the TLS server, http on the plain one; a client's own
-            # X-Forwarded-Proto is replaced, never passed on.
+            # X-Forwarded-For and X-Forwarded-Proto are replaced, never passed on.
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
 """
