@@ -199,6 +199,37 @@ class OpenIDProvider:
         entry.update(extra)
         return entry
 
+    def forge(self, claims: dict[str, Any], *, kid: str | None = None, **header: Any) -> str:
+        """A JWS signed with the provider's own RSA key (its private part is the test's),
+        for claims the provider would not issue by itself: a token for another client,
+        several audiences, no expiry. The `kid` names the key unless given."""
+        import jwt as pyjwt
+        from joserfc.jwk import KeySet
+
+        keys = KeySet.import_key_set(self.keys)
+        rsa = next(k for k in keys.keys if k.key_type == "RSA")
+        # PyJWT signs any header (joserfc refuses to write a `crit` it does not know).
+        protected = {"kid": kid if kid is not None else rsa.kid, **header}
+        return pyjwt.encode(claims, rsa.as_pem(private=True), algorithm="RS256", headers=protected)
+
+    def id_token_claims(self, client_id: str, nonce: str | None = None, **claims: Any) -> dict[str, Any]:
+        """The claims of an ID token this provider could issue to `client_id` now."""
+        import time
+
+        now = int(time.time())
+        base: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": "ext-alice",
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 300,
+        }
+        if nonce is not None:
+            base["nonce"] = nonce
+        base.update(self.accounts.get(str(claims.get("sub", "ext-alice")), {}))
+        base.update(claims)
+        return base
+
     # -- a browser at the provider ---------------------------------------------------
 
     async def authorize(self, url: str, login_hint: str | None = None) -> str:
