@@ -20,14 +20,14 @@ from tortoise.exceptions import IntegrityError
 from auth.basic_cache import BasicCache
 from auth.identity import Identity
 from auth.identity_cache import IdentityCache
-from auth.passwords import PasswordHasher, password_too_long
+from auth.passwords import PasswordHasher, has_password, password_too_long
 from auth.ratelimit import LoginLimiter
 from core.client import ClientInfo
 from core.clock import utcnow
 from core.errors import BadUserInput, EmailNotVerified, RateLimited
 from core.settings import Settings
 from models import TokenPurpose, User
-from services import account_tokens, credentials
+from services import account_tokens, credentials, external_identities
 from services.audit import audit
 from services.mail import Mail, Outbox
 from services.mail_templates import (
@@ -204,7 +204,13 @@ class AccountMail:
         user = identity.user
         assert user is not None
         await self.limiter.login_attempt(user.username, client.ip)
-        if password_too_long(current_password) or not await hasher.verify(
+        if not has_password(user.password_hash):
+            # An account made through a provider: a recent sign-in through it stands for
+            # the password it does not have (docs/FEDERATION.md).
+            if not external_identities.proves_provider_sign_in(identity):
+                audit("email_change_refused", client, user_id=user.id)
+                raise BadUserInput({"currentPassword": external_identities.NO_PASSWORD_PROOF})
+        elif password_too_long(current_password) or not await hasher.verify(
             current_password, user.password_hash
         ):
             audit("email_change_refused", client, user_id=user.id)

@@ -285,3 +285,15 @@ async def test_deleting_an_account_without_a_password_needs_a_recent_provider_si
         refused = await gql(http, DELETE, {"c": "anything"})
     assert refused.codes == ["BAD_USER_INPUT"]
     assert await User.all().count() == 1
+
+
+async def test_an_email_change_of_an_account_without_a_password_needs_a_recent_provider_sign_in(
+    browser: Browser, http: httpx.AsyncClient
+):
+    assert (await browser.sign_in(login_hint="ext-new")).status_code == 200
+    ask = 'mutation { requestEmailChange(newEmail: "moved@example.com", currentPassword: "") }'
+    with time_machine.travel(datetime.now().astimezone() + timedelta(minutes=11), tick=True):
+        stale = await gql(http, ask)
+    assert stale.codes == ["BAD_USER_INPUT"] and "currentPassword" in stale.errors[0]["extensions"]["fields"]
+    fresh = await gql(http, ask)
+    assert fresh.data == {"requestEmailChange": True}, fresh.body
