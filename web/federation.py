@@ -121,7 +121,8 @@ class ExternalCallback:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if request.method not in ("GET", "HEAD"):
+        # GET alone: a HEAD (a link checker, a prefetch) must not spend the flow.
+        if request.method != "GET":
             await Response(status_code=405, headers={"Allow": "GET", **PAGE_HEADERS})(scope, receive, send)
             return
         client = client_of(scope, self.settings)

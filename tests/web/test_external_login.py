@@ -180,9 +180,15 @@ async def test_an_unknown_provider_is_bad_input(browser: Browser):
     assert (await browser.http.get("/auth/callback/nobody?state=x&code=y")).status_code == 400
 
 
-async def test_the_callback_takes_get_only(http: httpx.AsyncClient):
-    response = await http.post(f"/auth/callback/{PROVIDER}")
-    assert response.status_code == 405 and response.headers["allow"] == "GET"
+async def test_the_callback_takes_get_only(browser: Browser, http: httpx.AsyncClient):
+    begun = await browser.begin()
+    landed = await browser.at_provider(begun.data["beginExternalLogin"]["url"])
+    path = landed.removeprefix("http://testserver")
+    for method in ("POST", "HEAD", "PUT"):
+        response = await http.request(method, path)
+        assert response.status_code == 405 and response.headers["allow"] == "GET", method
+    # None of them spent the flow.
+    assert (await browser.callback(landed)).status_code == 200
 
 
 async def test_an_unreachable_provider_is_unavailable(http: httpx.AsyncClient, settings: Settings):
