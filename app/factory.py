@@ -10,21 +10,25 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Scope
-from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from auth.backend import AuthBackend
 from auth.middleware import AuthenticationMiddleware
 from auth.passwords import PasswordHasher
 from core.client import ForwardedHeaders
-from core.db import apply_migrations, forget_compiled_queries, is_sqlite, tortoise_config
+from core.db import (
+    MigrationsPending,
+    committed_migrations,
+    forget_compiled_queries,
+    migrate_pending,
+    tortoise_config,
+)
 from core.header_limits import HeaderLimits
 from core.hosts import HostCheck
 from core.media import APPLICATION_JSON, negotiate
+from core.preflight import migrations_pending_line
 from core.redis_client import connect_redis
 from core.scope import connection_of
 from core.settings import Settings
@@ -39,6 +43,7 @@ from web.errors import error_response, refuse_websocket
 from web.federation import ExternalCallback
 from web.forward_auth import ForwardAuthEndpoint
 from web.graphql import GraphQLView
+from web.health import HealthCheck
 from web.introspect import IntrospectionEndpoint
 from web.middleware import AccessLog, BodyLimit, OriginCheck
 from web.persisted import PersistedQueries
@@ -46,17 +51,6 @@ from web.schema_file import SchemaFile
 from web.wellknown import wellknown_routes
 
 logger = logging.getLogger("gatehouse.app")
-
-
-async def _database_answers(timeout: float) -> bool:
-    import asyncio
-
-    try:
-        connection = Tortoise.get_connection("default")
-        await asyncio.wait_for(connection.execute_query("SELECT 1"), timeout)
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
-        return False
-    return True
 
 
 def cors_middleware(settings: Settings) -> Middleware:
@@ -140,23 +134,34 @@ def create_app(
         ExternalCallback(settings, backend), backend.authenticator, settings, refuse_credentials
     )
 
-    async def healthz(request: Request) -> JSONResponse:
-        if await _database_answers(settings.db_timeout):
-            return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "unavailable"}, status_code=503)
+    # A throw-away database is made from the models at each start: no migrations to hold.
+    in_memory = ":memory:" in settings.database_url
+    healthz = HealthCheck(None if in_memory else committed_migrations(apps), settings.db_timeout)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        in_memory = ":memory:" in settings.database_url
         forget_compiled_queries()
-        if settings.auto_migrate and is_sqlite(settings.database_url) and not in_memory:
-            await apply_migrations(settings.database_url, apps)
-            await Tortoise.close_connections()
-        async with RegisterTortoise(
+        database = RegisterTortoise(
             app,
             config=tortoise_config(settings.database_url, settings.db_timeout, apps),
             generate_schemas=in_memory,
-        ):
+        )
+        await database.init_orm()
+        try:
+            # Read once here, then rarely (web/health.py): never on every probe.
+            pending = await healthz.check_migrations()
+            if pending and settings.migrates_on_start:
+                # On connections of their own, without DB_TIMEOUT's bound on each statement
+                # and under the migration lock (instances starting together apply each once).
+                await database.close_orm()
+                applied = await migrate_pending(settings.database_url, apps)
+                logger.info("applied %d migration(s): %s", len(applied), ", ".join(applied))
+                await database.init_orm()
+                pending = await healthz.check_migrations()
+            if pending:
+                # Refused rather than served: every request would fail on a missing table
+                # (`main.py serve` refuses before this, in one line: core/preflight.py).
+                raise MigrationsPending(migrations_pending_line(settings.database_url, pending))
             # The signing keys (EdDSA / ES256: from the database, the first made now).
             await backend.start()
             if freeze_heap:
@@ -166,6 +171,8 @@ def create_app(
                 yield
             finally:
                 await backend.stop()
+        finally:
+            await database.close_orm()
         if redis is not None:
             await redis.aclose()
 
@@ -181,7 +188,7 @@ def create_app(
             # Subscriptions over graphql-transport-ws, when a module brings a Subscription
             # root (web/subscriptions.py); otherwise the socket is closed after its checks.
             WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/healthz", healthz.endpoint, methods=["GET"]),
             # Every method reaches it, so a wrong one is answered in its own terms (405).
             Route("/oauth/introspect", introspect),
             Route("/auth/callback/{provider}", external_callback),

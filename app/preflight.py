@@ -1,5 +1,6 @@
 """Checks before serving that need Gatehouse's own layers: the backends answer
-(core/preflight.py), and the stored signing keys let this instance sign.
+(core/preflight.py), the database holds every migration unless start-up applies them
+(MIGRATE_ON_START), and the stored signing keys let this instance sign.
 
 A refusal is one line naming the cause and what to do; `main.py serve` and
 `app.asgi:create_from_env` print it and exit 2 before the app's lifespan runs, so an
@@ -17,8 +18,9 @@ from tortoise.exceptions import OperationalError
 
 from auth.keyring import startup_refusal
 from core.db import tortoise_config
-from core.preflight import check_backends
-from core.settings import Settings
+from core.preflight import check_backends, check_migrations
+from core.settings import Settings, SettingsError
+from schema.modules import load_modules, model_apps
 from services.signing_keys import SigningKeyRows
 
 
@@ -37,9 +39,23 @@ async def check_signing_keys(settings: Settings) -> str | None:
         await Tortoise.close_connections()
 
 
+async def check_schema_migrations(settings: Settings) -> str | None:
+    """None when start-up will migrate or the database holds every migration, Gatehouse's
+    and each `SCHEMA_MODULES` module's; else the line naming `python main.py migrate`."""
+    try:
+        apps = model_apps(load_modules(settings.schema_modules))
+    except SettingsError:  # building the app refuses it next, as a configuration error
+        return None
+    return await check_migrations(settings, apps)
+
+
 async def check_before_serving(settings: Settings) -> str | None:
     """None when the server may start; else one line saying why not (the first problem)."""
-    return await check_backends(settings) or await check_signing_keys(settings)
+    return (
+        await check_backends(settings)
+        or await check_schema_migrations(settings)
+        or await check_signing_keys(settings)
+    )
 
 
 def refusal_before_serving(settings: Settings) -> str | None:

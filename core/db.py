@@ -7,11 +7,16 @@ migrations package. The apps are passed in: nothing here reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models import MODELS_MODULES
+
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
 
 MIGRATIONS_MODULE = "models.migrations"
 # Tortoise's record of applied migrations (tortoise/migrations/recorder.py), for every app.
@@ -77,10 +82,139 @@ def is_sqlite(database_url: str) -> bool:
 
 
 async def apply_migrations(database_url: str, apps: Sequence[ModelApp] = ()) -> None:
-    """Apply every committed migration that the database lacks: Gatehouse's and `apps`'."""
+    """Apply every committed migration that the database lacks: Gatehouse's and `apps`'.
+
+    Under a lock held by one process at a time (`migration_lock`), so instances starting
+    together with MIGRATE_ON_START=on, or two `migrate` runs, apply each migration once.
+    """
     from tortoise.migrations.api import migrate
 
-    await migrate(config=tortoise_config(database_url, apps=apps))
+    async with migration_lock(database_url):
+        await migrate(config=tortoise_config(database_url, apps=apps))
+
+
+# The PostgreSQL advisory lock that serialises migrating: "gate" in ASCII.
+MIGRATION_LOCK_KEY = 0x67617465
+
+
+@contextlib.asynccontextmanager
+async def migration_lock(database_url: str) -> AsyncIterator[None]:
+    """Held by one migrating process at a time: a PostgreSQL advisory lock on a session of
+    its own (ended, and so released, on exit), or an exclusive `flock` on the SQLite file
+    (SQLite's own locks are `fcntl` ranges, which `flock` does not touch). Tortoise's
+    migration runs each migration in its own transaction and checks the record only
+    before the first, so without the lock a second process would apply them again."""
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    config = expand_db_url(database_url)
+    credentials = config["credentials"]
+    if config["engine"] == "tortoise.backends.asyncpg":
+        import asyncpg
+
+        session = await asyncpg.connect(
+            host=credentials.get("host"),
+            port=credentials.get("port"),
+            user=credentials.get("user"),
+            password=credentials.get("password"),
+            database=credentials.get("database"),
+            ssl=credentials.get("ssl"),
+        )
+        try:
+            await session.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            yield
+        finally:
+            await session.close()
+    elif is_sqlite(database_url) and credentials["file_path"] != ":memory:":
+        import fcntl
+
+        with open(credentials["file_path"], "ab") as database_file:
+            await asyncio.to_thread(fcntl.flock, database_file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(database_file.fileno(), fcntl.LOCK_UN)
+    else:  # psycopg:// (not installed with Gatehouse) or a throw-away database
+        yield
+
+
+class MigrationsPending(RuntimeError):
+    """The database lacks committed migrations and start-up is not to apply them; the
+    message is the one line `main.py serve` prints (core/preflight.py)."""
+
+
+def default_connection() -> BaseDBAsyncClient:
+    """The running app's connection (opened by the lifespan's `RegisterTortoise`)."""
+    from tortoise import Tortoise
+
+    return Tortoise.get_connection("default")
+
+
+async def database_answers(timeout: float) -> bool:
+    """Whether the running app's database answers `SELECT 1` within `timeout` seconds."""
+    try:
+        await asyncio.wait_for(default_connection().execute_query("SELECT 1"), timeout)
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        return False
+    return True
+
+
+def committed_migrations(apps: Sequence[ModelApp] = ()) -> frozenset[str]:
+    """Every migration committed for Gatehouse and `apps`, as `app.name` (`models.0001_initial`):
+    the modules of each migrations package that Tortoise's loader takes (not packages, no
+    leading `_` or `~`)."""
+    import importlib
+    import pkgutil
+
+    names: set[str] = set()
+    for app in (GATEHOUSE_APP, *apps):
+        package = importlib.import_module(app.migrations)
+        for _, name, is_package in pkgutil.iter_modules(package.__path__):
+            if not is_package and name[0] not in "_~":
+                names.add(f"{app.label}.{name}")
+    return frozenset(names)
+
+
+async def applied_migrations(connection: BaseDBAsyncClient) -> frozenset[str]:
+    """The migrations Tortoise recorded as applied in the database behind `connection`
+    (`app.name`); none when it holds no record yet. A database that does not answer raises."""
+    if connection.capabilities.dialect == "sqlite":
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        exists = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1"
+    if not await connection.execute_query_dict(exists, [MIGRATIONS_TABLE]):
+        return frozenset()
+    rows = await connection.execute_query_dict(f'SELECT "app", "name" FROM "{MIGRATIONS_TABLE}"')  # noqa: S608 - a constant
+    return frozenset(f"{row['app']}.{row['name']}" for row in rows)
+
+
+async def pending_migrations(connection: BaseDBAsyncClient, committed: frozenset[str]) -> tuple[str, ...]:
+    """The `committed` migrations the database behind `connection` lacks, in name order."""
+    return tuple(sorted(committed - await applied_migrations(connection)))
+
+
+async def pending_migrations_at(database_url: str, apps: Sequence[ModelApp] = ()) -> tuple[str, ...]:
+    """`pending_migrations` of `database_url`, on connections opened and closed for it."""
+    from tortoise import Tortoise
+
+    await Tortoise.init(config=tortoise_config(database_url, apps=apps), init_connections=False)
+    try:
+        return await pending_migrations(Tortoise.get_connection("default"), committed_migrations(apps))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def migrate_pending(database_url: str, apps: Sequence[ModelApp] = ()) -> tuple[str, ...]:
+    """Apply what the database lacks (MIGRATE_ON_START); the names it lacked, none when it
+    lacked nothing (then nothing is locked or run)."""
+    from tortoise import Tortoise
+
+    pending = await pending_migrations_at(database_url, apps)
+    if pending:
+        try:
+            await apply_migrations(database_url, apps)
+        finally:
+            await Tortoise.close_connections()
+    return pending
 
 
 # For Tortoise's own CLI with Gatehouse's models alone

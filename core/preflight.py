@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.db import ModelApp
 
 STARTUP_TIMEOUT = 10.0  # seconds to reach each backing service at start-up
 
@@ -39,6 +44,28 @@ async def _check_redis(url: str) -> None:
         await asyncio.wait_for(client.ping(), STARTUP_TIMEOUT)
     finally:
         await client.aclose()
+
+
+def migrations_pending_line(database_url: str, pending: Sequence[str]) -> str:
+    """The one line that refuses a start on a database lacking `pending` migrations."""
+    shown = ", ".join(pending[:3]) + (f" and {len(pending) - 3} more" if len(pending) > 3 else "")
+    return (
+        f"DATABASE_URL={redact_url(database_url)} lacks {len(pending)} migration(s) ({shown}): "
+        "run `python main.py migrate` first, or start with MIGRATE_ON_START=on"
+    )
+
+
+async def check_migrations(settings: Settings, apps: Sequence[ModelApp] = ()) -> str | None:
+    """`None` when start-up will migrate (MIGRATE_ON_START) or nothing is pending (Gatehouse's
+    migrations and those of `apps`, the schema modules'); else the one line naming
+    `python main.py migrate`. Run after `check_backends`: the database answers."""
+    from core.db import pending_migrations_at
+
+    if settings.migrates_on_start or ":memory:" in settings.database_url:
+        return None
+    async with asyncio.timeout(STARTUP_TIMEOUT):
+        pending = await pending_migrations_at(settings.database_url, apps)
+    return migrations_pending_line(settings.database_url, pending) if pending else None
 
 
 async def check_backends(settings: Settings) -> str | None:

@@ -465,7 +465,9 @@ class Settings:
     # Per-IP limits count an IPv6 client by its network of this many bits (core/client.py).
     ipv6_rate_limit_prefix: int = 64
     db_timeout: float = 5.0  # seconds before a database call is abandoned
-    auto_migrate: bool = True
+    # Apply pending migrations at start (MIGRATE_ON_START); `None`: on, except in
+    # production on a server database (`migrates_on_start`).
+    migrate_on_start: bool | None = None
     # `compiled` (schema/engine/compiled.py) or `graphql-core`: both give the same answers.
     graphql_executor: str = "compiled"
     # `auto`: Apollo's automatic persisted queries; `only`: the documents of
@@ -584,6 +586,16 @@ class Settings:
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
+    def migrates_on_start(self) -> bool:
+        """Whether start-up applies pending migrations: `MIGRATE_ON_START`, else on except in
+        production on PostgreSQL, where migrating is a release step (`python main.py
+        migrate`). The embedded SQLite database belongs to the server that opens it, and
+        is migrated at start in production too unless MIGRATE_ON_START=off."""
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return not self.production or self.database_url.startswith("sqlite://")
+
+    @property
     def access_log_on(self) -> bool:
         """Whether each request is logged: `ACCESS_LOG`, else on outside production."""
         return (not self.production) if self.access_log is None else self.access_log
@@ -642,6 +654,7 @@ class Settings:
             persisted_queries=_text(config, "PERSISTED_QUERIES", "auto").strip().lower(),
             persisted_queries_file=_text(config, "PERSISTED_QUERIES_FILE", "") or None,
             access_log=_flag(config, "ACCESS_LOG"),
+            migrate_on_start=_flag(config, "MIGRATE_ON_START"),
             schema_endpoint=_flag(config, "SCHEMA_ENDPOINT") is not False,
             schema_modules=_list(config, "SCHEMA_MODULES"),
             jwt_issuer=_text(config, "JWT_ISSUER", "gatehouse"),

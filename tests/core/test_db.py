@@ -8,10 +8,8 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from tortoise import Tortoise
@@ -19,6 +17,7 @@ from tortoise import Tortoise
 from core.db import GATEHOUSE_APP, MIGRATIONS_TABLE, ModelApp, apply_migrations, tortoise_config
 from schema.modules import load_modules, model_apps
 from tests.helpers import TEST_DATABASE_URL, TEST_SECRET
+from tests.helpers.backends import fresh_postgres_database
 from tests.helpers.processes import ROOT
 
 PROJECTS = "tests.helpers.modules.projects"
@@ -134,24 +133,8 @@ def fresh_postgres() -> Iterator[str]:
     """A new, empty database beside the suite's (dropped afterwards)."""
     if not TEST_DATABASE_URL:
         pytest.skip("needs TEST_DATABASE_URL (PostgreSQL); CI sets it")
-    import asyncpg
-
-    parts = urlsplit(TEST_DATABASE_URL)
-    name = f"{parts.path.lstrip('/')}_modules_{uuid.uuid4().hex[:8]}"
-    admin_url = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-    finally:
-        asyncio.run(run(f'DROP DATABASE "{name}"'))
+    with fresh_postgres_database("modules") as url:
+        yield url
 
 
 def test_main_migrate_applies_the_modules_migrations_on_postgres(fresh_postgres: str, tmp_path: Path):

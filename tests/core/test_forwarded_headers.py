@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from app.factory import create_app
 from core.client import PEER_KEY, ForwardedHeaders, client_info, rate_limit_key, uvicorn_trusted_hosts
-from tests.helpers import make_settings
+from tests.helpers import free_port, make_settings
 
 
 def resolved(
@@ -150,13 +150,18 @@ def test_serve_leaves_uvicorns_own_proxy_headers_off(monkeypatch):
     import main
 
     captured: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: captured.update(options))
-    monkeypatch.setattr(main, "_settings", lambda: make_settings())
+
+    def run(server: uvicorn.Server, sockets: Any = None) -> None:
+        captured.update(vars(server.config))
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setattr(main, "_settings", lambda: make_settings(port=free_port()))
 
     async def healthy(settings: Any) -> None:
         return None
 
-    monkeypatch.setattr("core.preflight.check_backends", healthy)
+    monkeypatch.setattr("app.preflight.check_before_serving", healthy)
     monkeypatch.setattr("app.factory.create_app", lambda settings, **kwargs: object())
     assert main.cmd_serve(None) == 0  # type: ignore[arg-type]
     assert captured["proxy_headers"] is False

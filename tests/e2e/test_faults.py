@@ -75,6 +75,7 @@ def test_database_outage_fails_fast_and_recovers(postgres: PrivatePostgres):
         started = time.monotonic()
         health = httpx.get(server.url + "/healthz", timeout=30)
         assert health.status_code == 503
+        assert health.json() == {"status": "unavailable", "reason": "the database does not answer"}
         assert time.monotonic() - started < DB_TIMEOUT + 3
 
         for query, headers in ((ME, auth), (LOGIN, None)):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tortoise import Tortoise
 
-from tests.helpers.config import uses_postgres
+from tests.helpers.config import TEST_DATABASE_URL, uses_postgres
 
 # The schema modules whose migrations this process has applied to the test database.
 _migrated: set[tuple[str, ...]] = set()
@@ -37,6 +42,43 @@ async def reset_postgres(url: str, modules: tuple[str, ...] = ()) -> None:
             await connection.execute_script(f"TRUNCATE {tables} CASCADE")
     finally:
         await Tortoise.close_connections()
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(purpose: str) -> Iterator[str]:
+    """The URL of a new, empty database beside `TEST_DATABASE_URL`'s on the same server,
+    named after it and `purpose` with a random suffix, dropped afterwards."""
+    import asyncpg
+
+    assert TEST_DATABASE_URL, "needs TEST_DATABASE_URL"
+    parts = urlsplit(TEST_DATABASE_URL)
+    name = f"{parts.path.lstrip('/')}_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin_url = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
+
+    async def run_sql(sql: str) -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+    finally:
+        # FORCE: a server process a failed test left behind must not keep it alive.
+        asyncio.run(run_sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def empty_database(directory: Path, purpose: str) -> Iterator[str]:
+    """A never-migrated database of the kind the suite runs on: a new PostgreSQL database
+    when `TEST_DATABASE_URL` is set (dropped afterwards), else a SQLite file in `directory`."""
+    if TEST_DATABASE_URL:
+        with fresh_postgres_database(purpose) as url:
+            yield url
+    else:
+        yield f"sqlite://{directory / f'{purpose}.db'}"
 
 
 async def reset_redis(url: str) -> None:
