@@ -338,13 +338,21 @@ async def create_admin(
         raise BadUserInput({"password": message})
     password_hash = await hasher.hash(password)
     roles = named.roles if "admin" in named.roles else [*named.roles, "admin"]
+    # The operator typed this account's own email: that vouches for the address, so an
+    # admin is never held back by REQUIRE_VERIFIED_EMAIL (a first login would only mail).
+    verified_at = named.email_verified_at or utcnow()
     await User.filter(id=named.id).update(
-        password_hash=password_hash, password_changed_at=utcnow(), is_active=True, roles=roles
+        password_hash=password_hash,
+        password_changed_at=utcnow(),
+        is_active=True,
+        roles=roles,
+        email_verified_at=verified_at,
     )
     # Whoever held this account until now keeps nothing: revoke_all also empties its
     # Basic cache and moves its identity-cache generation, after the write above.
     await credentials.revoke_all(identity_cache, basic_cache, str(named.id))
     named.password_hash, named.is_active, named.roles = password_hash, True, roles
+    named.email_verified_at = verified_at
     audit("create_admin", None, user_id=named.id, promoted=True)
     return named, False
 
@@ -372,8 +380,9 @@ async def _create_admin(
     if taken:
         raise BadUserInput(taken)
     user = await register(hasher, None, username, email, password)
-    user.roles = ["admin"]
-    await User.filter(id=user.id).update(roles=user.roles)
+    # The operator supplies the address on the command line: it counts as verified.
+    user.roles, user.email_verified_at = ["admin"], utcnow()
+    await User.filter(id=user.id).update(roles=user.roles, email_verified_at=user.email_verified_at)
     await identity_cache.invalidate_user(str(user.id))
     audit("create_admin", None, user_id=user.id, promoted=False)
     return user

@@ -236,3 +236,17 @@ async def test_promote_reactivates_and_revokes(client, backend):
     assert row.is_active and row.roles == ["admin"]
     assert await roles_seen_by(client, earlier["api"]) == 401
     assert await roles_seen_by(client, earlier["jwt"]) == 401
+
+
+async def test_the_operator_vouches_for_the_address_of_a_created_admin(client, backend):
+    """REQUIRE_VERIFIED_EMAIL must not lock out the admin create-admin just made."""
+    user, created = await create_admin(backend, "ops", "ops@corp.example", ADMIN_PASSWORD)
+    assert created
+    assert (await User.get(id=user.id)).email_verified_at is not None
+
+
+async def test_a_promoted_account_gets_its_address_verified(client, backend):
+    await squat(client, "ops", "ops@corp.example")
+    assert (await User.get(username_key="ops")).email_verified_at is None
+    user, _ = await create_admin(backend, "ops", "ops@corp.example", ADMIN_PASSWORD, promote=True)
+    assert (await User.get(id=user.id)).email_verified_at is not None
