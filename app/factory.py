@@ -26,7 +26,7 @@ from core.db import (
     tortoise_config,
 )
 from core.header_limits import HeaderLimits
-from core.hosts import HostCheck
+from core.hosts import EXEMPT_PATHS, HostCheck
 from core.media import APPLICATION_JSON, negotiate
 from core.preflight import migrations_pending_line
 from core.redis_client import connect_redis
@@ -37,6 +37,7 @@ from schema.engine import build_engine
 from schema.graphiql import graphiql_routes
 from schema.modules import load_modules, model_apps
 from schema.viewer import viewer_schemas
+from services.audit import add_listener, remove_listener
 from web.account_pages import account_page_routes
 from web.cors import PreflightAwareCORS
 from web.errors import error_response, refuse_websocket
@@ -45,6 +46,7 @@ from web.forward_auth import ForwardAuthEndpoint
 from web.graphql import GraphQLView
 from web.health import HealthCheck
 from web.introspect import IntrospectionEndpoint
+from web.metrics import METRICS_PATH, Metrics, RequestMetrics
 from web.middleware import AccessLog, BodyLimit, OriginCheck
 from web.persisted import PersistedQueries
 from web.schema_file import SchemaFile
@@ -126,6 +128,11 @@ def create_app(
     # RFC 7662 introspection: authenticates its caller and the token itself through the
     # same Authenticator, with OAuth-style errors (web/introspect.py).
     introspect = IntrospectionEndpoint(settings, backend.authenticator, backend.limiter, backend.bearer.jwt)
+    # METRICS=on: counters fed by the outermost middleware, the view (the operation), the
+    # audit events (sign-ins) and the rate limiter (refusals); off, none of it exists.
+    metrics = Metrics() if settings.metrics else None
+    if metrics is not None:
+        backend.limiter.on_refused = metrics.refused
     # Where other providers send the browser back (section 10): the session cookie's
     # identity is read as for /graphql (a link must finish as the user who began it).
     # No origin check: a top-level navigation from the provider carries none worth one;
@@ -167,9 +174,13 @@ def create_app(
             if freeze_heap:
                 gc.collect()
                 gc.freeze()
+            if metrics is not None:
+                add_listener(metrics.audited)
             try:
                 yield
             finally:
+                if metrics is not None:
+                    remove_listener(metrics.audited)
                 await backend.stop()
         finally:
             await database.close_orm()
@@ -198,9 +209,12 @@ def create_app(
             *([] if settings.production else graphiql_routes()),
             # The pages links in mails open (section 11): static, they call /graphql.
             *account_page_routes(),
+            *([Route(METRICS_PATH, metrics.endpoint, methods=["GET"])] if metrics is not None else []),
         ],
         lifespan=lifespan,
         middleware=[
+            # METRICS=on, outermost of all: every request counts, whoever refuses it.
+            *([Middleware(RequestMetrics, metrics=metrics)] if metrics is not None else []),
             # Outermost: X-Forwarded-For/-Proto from TRUSTED_PROXIES become the scope's
             # client and scheme (uvicorn's ProxyHeadersMiddleware, core/client.py), once.
             Middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies),
@@ -209,7 +223,12 @@ def create_app(
             Middleware(HeaderLimits),
             # Then: a request for a host this server does not serve (DNS rebinding)
             # is refused before CORS or any route sees it.
-            Middleware(HostCheck, allowed_hosts=settings.served_hosts()),
+            # Probes and scrapers name the pod's address: /healthz and /metrics answer any host.
+            Middleware(
+                HostCheck,
+                allowed_hosts=settings.served_hosts(),
+                exempt_paths=EXEMPT_PATHS | ({METRICS_PATH} if metrics is not None else set()),
+            ),
             # No allowed origins means same-origin only: no CORS headers to add, no middleware.
             *([cors_middleware(settings)] if settings.allowed_origins else []),
         ],

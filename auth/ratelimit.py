@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from limits import RateLimitItem, parse_many
@@ -109,6 +109,8 @@ class LoginLimiter:
         self.mail_per_address = parse_many(settings.mail_limit_per_address)
         self.mail_per_ip = parse_many(settings.mail_limit_per_ip)
         self.ipv6_prefix = settings.ipv6_rate_limit_prefix
+        # Told the limit of each refusal (web/metrics.py under METRICS=on); never the key.
+        self.on_refused: Callable[[str], None] | None = None
 
     def _account(self, login: str) -> str:
         column, value = login_key(login)
@@ -123,6 +125,8 @@ class LoginLimiter:
         try:
             for item in items:
                 if not await self._limiter.hit(item, namespace, key):
+                    if self.on_refused is not None:
+                        self.on_refused(namespace)
                     stats = await self._limiter.get_window_stats(item, namespace, key)
                     raise RateLimited(math.ceil(stats.reset_time - time.time()))
         except StorageError:

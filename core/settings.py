@@ -476,6 +476,8 @@ class Settings:
     persisted_queries_file: str | None = None
     # One line per request (method, path, status, time); `None`: on except in production.
     access_log: bool | None = None
+    # `GET /metrics` in Prometheus' text format (web/metrics.py); off: no route, no middleware.
+    metrics: bool = False
     # `GET /graphql/schema.graphql`: on (development: anyone; production: admins), or off.
     schema_endpoint: bool = True
     # A team's importable modules (`SCHEMA_MODULES`), merged into the schema and the
@@ -654,6 +656,7 @@ class Settings:
             persisted_queries=_text(config, "PERSISTED_QUERIES", "auto").strip().lower(),
             persisted_queries_file=_text(config, "PERSISTED_QUERIES_FILE", "") or None,
             access_log=_flag(config, "ACCESS_LOG"),
+            metrics=_flag(config, "METRICS") is True,
             migrate_on_start=_flag(config, "MIGRATE_ON_START"),
             schema_endpoint=_flag(config, "SCHEMA_ENDPOINT") is not False,
             schema_modules=_list(config, "SCHEMA_MODULES"),

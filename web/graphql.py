@@ -34,6 +34,7 @@ from schema.engine import Engine, Phase, Prepared
 from schema.graphiql import graphiql_response
 from schema.input_limits import TOO_DEEP, UNSAFE_TEXT, NestedTooDeep, check_body, check_variables, unsafe_text
 from web.errors import NO_STORE, code_error, error_response, retry_after, status_of
+from web.metrics import note_operation
 from web.persisted import PersistedQueries
 from web.subscriptions import serve_socket
 
@@ -143,6 +144,8 @@ class GraphQLView:
         self.persisted = persisted
         self.ide = not settings.production
         self.hide_suggestions = settings.production
+        # METRICS=on: the request's metrics are labelled with the operation's root field.
+        self.counts_operations = settings.metrics
         # graphql-transport-ws on the same path once the schema has a Subscription root.
         self.serves_subscriptions = engine.graphql_schema.subscription_type is not None
 
@@ -227,6 +230,8 @@ class GraphQLView:
             if params.operation_name is None:
                 raise BadRequest("The document holds several operations: name one in `operationName`.")
             raise BadRequest("The document holds no operation of that `operationName`.")
+        if self.counts_operations:
+            note_operation(scope, operation)
         if operation.operation is not OperationType.QUERY:
             if method == "GET":
                 raise BadRequest("Only queries run over GET; send mutations as POST.", 405, {"Allow": "POST"})
