@@ -15,6 +15,7 @@ import logging
 import secrets
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -221,16 +222,31 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
-    """Add a signing key that signs from the next reload on (every instance within
-    JWT_KEYS_RELOAD_INTERVAL seconds), or with `--retire=KID` end one: tokens it signed stop
-    verifying. Refused under JWT_ALGORITHM=HS256, whose keys are SECRET_KEY and
-    PREVIOUS_SECRET_KEYS."""
+    """Add a signing key, published at once and signing from `PUBLICATION_LEAD` seconds on
+    (or `--activate-after` seconds; every instance within JWT_KEYS_RELOAD_INTERVAL seconds
+    of that), or with `--retire=KID` end one: tokens it signed stop verifying. Refused
+    under JWT_ALGORITHM=HS256, whose keys are SECRET_KEY and PREVIOUS_SECRET_KEYS."""
     from tortoise import Tortoise
 
-    from auth.keyring import HMAC_ALGORITHM, ForeignSecretKey, SigningKeyUnknown, retire_key, rotate_key
+    from auth.keyring import (
+        HMAC_ALGORITHM,
+        PUBLICATION_LEAD,
+        ForeignSecretKey,
+        SigningKeyUnknown,
+        retire_key,
+        rotate_key,
+    )
+    from core.clock import utcnow
     from core.db import apply_migrations, is_sqlite, tortoise_config
     from services.signing_keys import SigningKeyRows
 
+    if args.retire is not None and args.activate_after is not None:
+        print(
+            "gatehouse: --activate-after says when a new key signs; it does not go with --retire "
+            "(nothing changed)",
+            file=sys.stderr,
+        )
+        return 2
     settings = _settings()
     if settings.jwt_algorithm == HMAC_ALGORITHM:
         print(
@@ -262,6 +278,11 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
                     return 1
                 print(f"retired {args.retire}: tokens it signed stop verifying once instances reload")
                 return 0
+            first = not await store.live(settings.jwt_algorithm)
+            now = utcnow()
+            activates_at = None
+            if args.activate_after is not None:
+                activates_at = now + timedelta(seconds=args.activate_after)
             try:
                 kid = await rotate_key(
                     store,
@@ -269,13 +290,21 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
                     settings.secret_key,
                     settings.previous_secret_keys,
                     despite_unreadable_keys=args.despite_unreadable_keys,
+                    activates_at=activates_at,
                 )
             except ForeignSecretKey as exc:
                 print(f"gatehouse: {exc}", file=sys.stderr)
                 return 1
         finally:
             await Tortoise.close_connections()
-        print(f"added {settings.jwt_algorithm} key {kid}: it signs once instances reload")
+        if first:
+            print(f"added {settings.jwt_algorithm} key {kid}: the first key, it signs at once")
+            return 0
+        signs_from = max(now + timedelta(seconds=PUBLICATION_LEAD), activates_at or now)
+        print(
+            f"added {settings.jwt_algorithm} key {kid}: published now; it signs from "
+            f"{signs_from.isoformat(timespec='seconds')} on every instance that has reloaded by then"
+        )
         return 0
 
     return asyncio.run(run())
@@ -295,6 +324,18 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     SCHEMA_FILE.write_text(export_sdl())
     print(f"wrote {SCHEMA_FILE}")
     return 0
+
+
+MAX_ACTIVATION_DELAY = 7 * 24 * 3600  # seconds: a week
+
+
+def _activation_delay(text: str) -> int:
+    """`--activate-after`: whole seconds, 0 to MAX_ACTIVATION_DELAY."""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ACTIVATION_DELAY:
+        raise argparse.ArgumentTypeError(
+            f"expected whole seconds from 0 to {MAX_ACTIVATION_DELAY}, not {text!r}"
+        )
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,8 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin.set_defaults(func=cmd_create_admin)
     rotate = sub.add_parser(
         "rotate-keys",
-        help="add a signing key (it signs from the next reload on; older keys keep verifying), "
-        "or end one with --retire=KID (with '=': a kid may begin with '-')",
+        help="add a signing key (published at once, it signs a few seconds later, once "
+        "instances reload; older keys keep verifying), or end one with --retire=KID (with "
+        "'=': a kid may begin with '-')",
     )
     rotate.add_argument(
         "--retire",
@@ -333,6 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the key even though this SECRET_KEY (and PREVIOUS_SECRET_KEYS) opens none of "
         "the live keys: only when the SECRET_KEY they were stored under is lost, and the "
         "instances run with this one",
+    )
+    rotate.add_argument(
+        "--activate-after",
+        metavar="SECONDS",
+        type=_activation_delay,
+        help="publish the new key now but sign with it only SECONDS from now (0 to "
+        f"{MAX_ACTIVATION_DELAY}): time for verifiers' cached key sets to take it in "
+        "(docs/TOKENS.md: 330 behind a shared HTTP cache)",
     )
     rotate.set_defaults(func=cmd_rotate_keys)
     sub.add_parser("export-schema", help="write the SDL to schema.graphql").set_defaults(

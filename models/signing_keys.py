@@ -22,6 +22,8 @@ class SigningKey(Model):
     public_jwk: dict[str, Any] = fields.JSONField()  # type: ignore[assignment]
     private_jwe = fields.TextField()
     created_at = fields.DatetimeField(auto_now_add=True, index=True)
+    # `rotate-keys --activate-after`: published from created_at, signing only from then.
+    activates_at = fields.DatetimeField(null=True)
     retired_at = fields.DatetimeField(null=True)
 
     class Meta:

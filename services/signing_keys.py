@@ -20,10 +20,22 @@ class SigningKeyRows:
         """The keys of `algorithm` not retired, oldest first."""
         return await SigningKey.filter(algorithm=algorithm, retired_at=None).order_by("created_at", "kid")
 
-    async def add(self, kid: str, algorithm: str, public_jwk: dict[str, Any], private_jwe: str) -> SigningKey:
-        """Store a new key; it signs as soon as instances reload (it is the newest)."""
+    async def add(
+        self,
+        kid: str,
+        algorithm: str,
+        public_jwk: dict[str, Any],
+        private_jwe: str,
+        activates_at: datetime | None = None,
+    ) -> SigningKey:
+        """Store a new key (the newest): published at once, it signs once instances reload
+        and its time has come (`auth.keyring.signs_from`; `activates_at` when given)."""
         return await SigningKey.create(
-            kid=kid, algorithm=algorithm, public_jwk=public_jwk, private_jwe=private_jwe
+            kid=kid,
+            algorithm=algorithm,
+            public_jwk=public_jwk,
+            private_jwe=private_jwe,
+            activates_at=activates_at,
         )
 
     async def retire(self, kid: str, at: datetime | None = None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -237,12 +238,30 @@ def signing_key_rows(db_file: Path) -> list[tuple[str, str | None]]:
         return list(connection.execute("SELECT kid, retired_at FROM signing_keys ORDER BY created_at"))
 
 
+def age_signing_keys(db_file: Path, seconds: float = 60) -> None:
+    """Move every key's times `seconds` into the past: the keys were added that long ago
+    (a subprocess's clock cannot be moved), so their publication lead is over."""
+    with sqlite3.connect(db_file) as connection:
+        for kid, created_at, activates_at in list(
+            connection.execute("SELECT kid, created_at, activates_at FROM signing_keys")
+        ):
+            earlier = [
+                None if value is None else str(datetime.fromisoformat(value) - timedelta(seconds=seconds))
+                for value in (created_at, activates_at)
+            ]
+            connection.execute(
+                "UPDATE signing_keys SET created_at = ?, activates_at = ? WHERE kid = ?", (*earlier, kid)
+            )
+
+
 def test_rotate_keys_adds_a_key_and_retires_an_old_one(tmp_path, db_file, cli_env):
     first = run_cli("rotate-keys", env=cli_env, cwd=tmp_path)
     second = run_cli("rotate-keys", env=cli_env, cwd=tmp_path)
     assert first.returncode == second.returncode == 0, (first.stderr, second.stderr)
     (old, _), (new, _) = signing_key_rows(db_file)
-    assert f"added EdDSA key {new}" in second.stdout
+    assert f"added EdDSA key {old}: the first key, it signs at once" in first.stdout
+    assert f"added EdDSA key {new}: published now; it signs from " in second.stdout
+    age_signing_keys(db_file)  # the new key's lead is over: it signs now
 
     refused = run_cli("rotate-keys", f"--retire={new}", env=cli_env, cwd=tmp_path)
     assert refused.returncode == 1
@@ -295,6 +314,7 @@ def test_rotate_keys_refuses_to_retire_the_only_key_its_secret_key_signs_with(tm
     foreign = run_cli("rotate-keys", "--despite-unreadable-keys", env=other, cwd=tmp_path)
     assert foreign.returncode == 0, foreign.stderr
     (signing, _), (newest, _) = signing_key_rows(db_file)
+    age_signing_keys(db_file)
 
     # Under TEST_SECRET the newest does not decrypt: `signing` is what really signs.
     refused = run_cli("rotate-keys", f"--retire={signing}", env=cli_env, cwd=tmp_path)
@@ -308,6 +328,52 @@ def test_rotate_keys_refuses_to_retire_the_only_key_its_secret_key_signs_with(tm
     retired = run_cli("rotate-keys", f"--retire={signing}", env=other, cwd=tmp_path)
     assert retired.returncode == 0, retired.stderr
     assert [(kid, at is None) for kid, at in signing_key_rows(db_file)] == [(signing, False), (newest, True)]
+
+
+def test_rotate_keys_activate_after_publishes_now_and_signs_later(tmp_path, db_file, cli_env):
+    assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
+    age_signing_keys(db_file)
+    before = datetime.now(UTC)
+    later = run_cli("rotate-keys", "--activate-after=330", env=cli_env, cwd=tmp_path)
+    assert later.returncode == 0, later.stderr
+    (old, _), (new, _) = signing_key_rows(db_file)
+    with sqlite3.connect(db_file) as connection:
+        ((stored,),) = connection.execute("SELECT activates_at FROM signing_keys WHERE kid = ?", (new,))
+    activates_at = datetime.fromisoformat(stored)
+    assert before + timedelta(seconds=330) <= activates_at <= datetime.now(UTC) + timedelta(seconds=330)
+    said = activates_at.replace(microsecond=0).isoformat()
+    assert f"added EdDSA key {new}: published now; it signs from {said}" in later.stdout
+
+    # Until then the old key signs: it is not retired meanwhile, nor is the new one.
+    refused = run_cli("rotate-keys", f"--retire={old}", env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert f"{old} is the key that signs now, until {new} signs from {said}" in refused.stderr
+    assert run_cli("rotate-keys", f"--retire={new}", env=cli_env, cwd=tmp_path).returncode == 1
+    assert [at for _, at in signing_key_rows(db_file)] == [None, None]
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "604801", ""])
+def test_rotate_keys_refuses_an_activation_delay_that_is_no_whole_seconds_in_range(
+    tmp_path, db_file, cli_env, value
+):
+    result = run_cli("rotate-keys", f"--activate-after={value}", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 2 and "--activate-after" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db_file.exists() or signing_key_rows(db_file) == []
+
+
+def test_rotate_keys_refuses_activate_after_with_retire(tmp_path, db_file, cli_env):
+    assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
+    assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
+    age_signing_keys(db_file)
+    (old, _), _ = signing_key_rows(db_file)
+    refused = run_cli("rotate-keys", f"--retire={old}", "--activate-after=60", env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "gatehouse: --activate-after says when a new key signs; it does not go with --retire "
+        "(nothing changed)"
+    )
+    assert [at for _, at in signing_key_rows(db_file)] == [None, None]
 
 
 def test_rotate_keys_makes_keys_of_the_configured_algorithm(tmp_path, db_file, cli_env):

@@ -1,8 +1,11 @@
 """`/.well-known/jwks.json` and `/.well-known/openid-configuration` (contract section 9).
 
 The JWKS holds the public parts of the live signing keys only (kid, kty, crv, x, y, alg,
-use), read from the key ring in memory: no database query per request, and a retired key
-is gone from it once the ring reloads. Under `JWT_ALGORITHM=HS256` the set is empty
+use): every live key in the database, keys not signing yet included, read through the key
+ring (`published_jwks`: at most one query every `auth.keyring.PUBLISHED_SET_TTL` seconds,
+shared by concurrent requests), so a rotation is published by every instance before any
+instance signs with the new key, and a retired key leaves it within those seconds. Under
+`JWT_ALGORITHM=HS256` the set is empty
 (`{"keys": []}`, still 200): the HMAC key is never published, so nothing but Gatehouse
 can verify those tokens, and a verifier pointed at the set finds no key rather than an
 error page.
@@ -55,7 +58,9 @@ def wellknown_routes(settings: Settings, keyring: KeyRing) -> list[Route]:
 
     async def jwks(request: Request) -> JSONResponse:
         return JSONResponse(
-            keyring.public_jwks(), headers={"Cache-Control": CACHE_CONTROL}, media_type=JWKS_MEDIA_TYPE
+            await keyring.published_jwks(),
+            headers={"Cache-Control": CACHE_CONTROL},
+            media_type=JWKS_MEDIA_TYPE,
         )
 
     async def discovery(request: Request) -> JSONResponse:

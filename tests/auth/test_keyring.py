@@ -1,18 +1,23 @@
-"""The key ring (auth/keyring.py): first key, rotation, retirement, the reload interval
-(time-machine), the rate-limited reload for an unknown kid, background reloads, and the
-private parts at rest (encrypted under SECRET_KEY, bound to their kid)."""
+"""The key ring (auth/keyring.py): first key, rotation (published at once, signing only
+after PUBLICATION_LEAD or its activation time, wall clock moved with time-machine), the
+published set read from the store (cached, shared reads), retirement, the rate-limited
+reload for an unknown kid (monotonic clock), background reloads at their interval, and
+the private parts at rest (encrypted under SECRET_KEY, bound to their kid)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 
 from auth.keyring import (
+    PUBLICATION_LEAD,
+    PUBLISHED_SET_TTL,
     UNKNOWN_KID_RELOAD_GAP,
     ForeignSecretKey,
     KeyRingNotReady,
@@ -25,8 +30,10 @@ from auth.keyring import (
     generate_key,
     retire_key,
     rotate_key,
+    signs_from,
     startup_refusal,
 )
+from core.clock import utcnow
 from core.settings import Secret
 from tests.helpers import TEST_SECRET, make_settings
 from tests.helpers.signing_keys import MemorySigningKeys
@@ -35,8 +42,29 @@ SECRET = Secret(TEST_SECRET)
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def ring(store: MemorySigningKeys, algorithm: str = "EdDSA", interval: float = 30) -> StoredKeyRing:
-    return StoredKeyRing(algorithm, store, SECRET, reload_interval=interval)
+class FakeMonotonic:
+    """A monotonic clock the test moves (time-machine moves only the wall clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def ring(
+    store: MemorySigningKeys,
+    algorithm: str = "EdDSA",
+    interval: float = 30,
+    monotonic: FakeMonotonic | None = None,
+) -> StoredKeyRing:
+    if monotonic is None:
+        return StoredKeyRing(algorithm, store, SECRET, reload_interval=interval)
+    return StoredKeyRing(algorithm, store, SECRET, reload_interval=interval, monotonic=monotonic)
+
+
+def kids(key_set: dict) -> set[str]:
+    return {key["kid"] for key in key_set["keys"]}
 
 
 @pytest.mark.parametrize("algorithm", ["EdDSA", "ES256"])
@@ -56,30 +84,167 @@ def test_a_ring_not_started_has_no_signer():
         ring(MemorySigningKeys()).signer  # noqa: B018
 
 
-async def test_after_a_rotation_the_newest_signs_and_both_verify():
+async def test_a_new_key_verifies_at_once_and_signs_only_once_the_lead_has_passed():
     store = MemorySigningKeys()
-    keys = ring(store)
+    with time_machine.travel(T0, tick=False) as clock:
+        keys = ring(store)
+        await keys.start(background=False)
+        old = keys.signer.kid  # the first key of a database signs at once: nothing else could
+        new = await add_key(store, "EdDSA", SECRET)
+        await keys.reload()
+        assert keys.knows(old) and keys.knows(new)
+        assert kids(keys.public_jwks()) == kids(await keys.published_jwks()) == {old, new}
+        assert keys.signer.kid == old  # published, not signing yet
+
+        clock.shift(timedelta(seconds=PUBLICATION_LEAD - 0.01))
+        assert keys.signer.kid == old
+        clock.shift(timedelta(seconds=0.02))
+        assert keys.signer.kid == new  # no reload needed: the ring holds both
+
+
+async def test_two_instances_publish_a_new_key_before_either_signs_with_it():
+    """The review's case: instance A reloads right after a rotation; a verifier that does
+    not know the new kid fetches the set again and lands on instance B, which has not
+    reloaded. B's set comes from the store, at most PUBLISHED_SET_TTL old, and A signs
+    with the key only PUBLICATION_LEAD after it was added, which is later."""
+    assert PUBLICATION_LEAD > PUBLISHED_SET_TTL
+    store = MemorySigningKeys()
+    b_clock = FakeMonotonic()
+    with time_machine.travel(T0, tick=False) as clock:
+        a, b = ring(store), ring(store, interval=60, monotonic=b_clock)
+        await a.start(background=False)
+        await b.start(background=False)
+        old = a.signer.kid
+        assert kids(await b.published_jwks()) == {old}  # B's set, read and cached just now
+
+        new = await add_key(store, "EdDSA", SECRET)
+        await a.reload()  # the worst case: at once
+        assert not b.knows(new)  # B's ring has not reloaded (and will not for a minute)
+        assert kids(await b.published_jwks()) == {old}  # the cached read, under TTL old
+
+        b_clock.now += PUBLISHED_SET_TTL
+        clock.shift(timedelta(seconds=PUBLISHED_SET_TTL))
+        assert kids(await b.published_jwks()) == {old, new}  # published by B ...
+        assert a.signer.kid == old and b.signer.kid == old  # ... while the old key still signs
+
+        clock.shift(timedelta(seconds=PUBLICATION_LEAD - PUBLISHED_SET_TTL + 0.01))
+        assert a.signer.kid == new  # A signs with it now, and B has published it for seconds
+        assert not b.knows(new) and kids(await b.published_jwks()) == {old, new}
+
+
+async def test_the_published_set_is_read_from_the_store_once_per_ttl_and_shared():
+    store = MemorySigningKeys()
+    monotonic = FakeMonotonic()
+    keys = ring(store, monotonic=monotonic)
     await keys.start(background=False)
-    old = keys.signer.kid
-    new = await add_key(store, "EdDSA", SECRET)
-    assert keys.signer.kid == old  # not before the reload
-    await keys.reload()
-    assert keys.signer.kid == new
-    assert keys.knows(old) and keys.knows(new)
-    assert {k["kid"] for k in keys.public_jwks()["keys"]} == {old, new}
+    loads = store.loads
+    answers = await asyncio.gather(*(keys.published_jwks() for _ in range(20)))
+    assert store.loads == loads + 1  # concurrent requests share one read
+    assert all(answer == answers[0] for answer in answers)
+    monotonic.now += PUBLISHED_SET_TTL - 0.01
+    await keys.published_jwks()
+    assert store.loads == loads + 1
+    monotonic.now += 0.01
+    await keys.published_jwks()
+    assert store.loads == loads + 2
+
+
+async def test_the_published_set_holds_only_live_parsable_keys_of_the_algorithm():
+    store = MemorySigningKeys()
+    monotonic = FakeMonotonic()
+    keys = ring(store, monotonic=monotonic)
+    await keys.start(background=False)
+    first = keys.signer.kid
+    await add_key(store, "ES256", SECRET)
+    broken = await add_key(store, "EdDSA", SECRET)
+    store.rows[-1].public_jwk = {"kty": "OKP", "crv": "Ed25519", "kid": broken}
+    retired = await add_key(store, "EdDSA", SECRET)
+    await store.retire(retired)
+    published = await keys.published_jwks()
+    assert kids(published) == {first}
+    assert all(set(key) <= {"kty", "crv", "x", "kid", "alg", "use"} for key in published["keys"])
+
+
+async def test_a_failed_read_of_the_published_set_serves_the_loaded_keys(caplog):
+    store = MemorySigningKeys()
+    monotonic = FakeMonotonic()
+    keys = ring(store, monotonic=monotonic)
+    await keys.start(background=False)
+    kid = keys.signer.kid
+
+    async def broken(algorithm: str) -> list:
+        raise ConnectionError("database down")
+
+    store.live = broken  # type: ignore[method-assign]
+    assert kids(await keys.published_jwks()) == {kid}
+    assert "reading the signing keys to publish failed" in caplog.text
+
+
+async def test_a_key_with_an_activation_time_is_published_at_once_and_signs_from_then():
+    store = MemorySigningKeys()
+    with time_machine.travel(T0, tick=False) as clock:
+        keys = ring(store)
+        await keys.start(background=False)
+        old = keys.signer.kid
+        clock.shift(timedelta(seconds=60))  # the first key is long in service
+        later = await rotate_key(store, "EdDSA", SECRET, activates_at=utcnow() + timedelta(seconds=300))
+        await keys.reload()
+        assert later in kids(await keys.published_jwks())
+        clock.shift(timedelta(seconds=299))
+        assert keys.signer.kid == old  # the lead is long over; its activation time is not
+        clock.shift(timedelta(seconds=1))
+        assert keys.signer.kid == later
+
+
+async def test_an_activation_time_sooner_than_the_lead_waits_for_the_lead():
+    store = MemorySigningKeys()
+    with time_machine.travel(T0, tick=False) as clock:
+        keys = ring(store)
+        await keys.start(background=False)
+        old = keys.signer.kid
+        clock.shift(timedelta(seconds=60))
+        soon = await rotate_key(store, "EdDSA", SECRET, activates_at=utcnow())
+        assert signs_from(store.rows[-1]) == utcnow().timestamp() + PUBLICATION_LEAD
+        await keys.reload()
+        assert keys.signer.kid == old
+        clock.shift(timedelta(seconds=PUBLICATION_LEAD))
+        assert keys.signer.kid == soon
+
+
+async def test_the_newest_key_whose_time_has_come_signs_not_the_last_to_activate():
+    # A key added with a distant activation time, then a plain rotation: the plain one is
+    # newer, so it signs after its lead, and the distant one never takes over from it.
+    store = MemorySigningKeys()
+    with time_machine.travel(T0, tick=False) as clock:
+        keys = ring(store)
+        await keys.start(background=False)
+        clock.shift(timedelta(seconds=60))
+        distant = await rotate_key(store, "EdDSA", SECRET, activates_at=utcnow() + timedelta(hours=1))
+        plain = await rotate_key(store, "EdDSA", SECRET)
+        await keys.reload()
+        clock.shift(timedelta(seconds=PUBLICATION_LEAD + 1))
+        assert keys.signer.kid == plain
+        clock.shift(timedelta(hours=2))
+        await keys.reload()
+        assert keys.signer.kid == plain and keys.knows(distant)
 
 
 async def test_a_retired_key_leaves_the_ring_and_the_jwks():
     store = MemorySigningKeys()
-    keys = ring(store)
-    await keys.start(background=False)
-    old = keys.signer.kid
-    await add_key(store, "EdDSA", SECRET)
-    await keys.reload()
-    await retire_key(store, "EdDSA", old, SECRET)
-    await keys.reload()
-    assert not keys.knows(old)
-    assert old not in {k["kid"] for k in keys.public_jwks()["keys"]}
+    monotonic = FakeMonotonic()
+    with time_machine.travel(T0, tick=False) as clock:
+        keys = ring(store, monotonic=monotonic)
+        await keys.start(background=False)
+        old = keys.signer.kid
+        await add_key(store, "EdDSA", SECRET)
+        clock.shift(timedelta(seconds=PUBLICATION_LEAD + 1))
+        await keys.reload()
+        await retire_key(store, "EdDSA", old, SECRET)
+        await keys.reload()
+        assert not keys.knows(old)
+        assert old not in kids(keys.public_jwks())
+        monotonic.now += PUBLISHED_SET_TTL
+        assert old not in kids(await keys.published_jwks())
 
 
 async def test_keys_of_another_algorithm_are_not_loaded():
@@ -91,41 +256,71 @@ async def test_keys_of_another_algorithm_are_not_loaded():
     assert [k["crv"] for k in keys.public_jwks()["keys"]] == ["Ed25519"]
 
 
-async def test_the_ring_reloads_only_once_the_interval_has_passed():
+async def test_the_background_task_reloads_every_interval_and_not_sooner():
+    interval = 0.3
     store = MemorySigningKeys()
-    with time_machine.travel(T0, tick=False) as clock:
-        keys = ring(store, interval=30)
-        await keys.start(background=False)
-        new = await add_key(store, "EdDSA", SECRET)
-        clock.shift(timedelta(seconds=29))
-        assert not await keys.reload_if_stale()
-        assert not keys.knows(new)
-        clock.shift(timedelta(seconds=1))
-        assert await keys.reload_if_stale()
-        assert keys.signer.kid == new
+    keys = ring(store, interval=interval)
+    loaded_at: list[float] = []
+    live = store.live
+
+    async def timed(algorithm: str) -> list:
+        loaded_at.append(time.monotonic())
+        return await live(algorithm)
+
+    store.live = timed  # type: ignore[method-assign]
+    await keys.start()  # loads, makes the first key, loads again
+    started, at_start = time.monotonic(), len(loaded_at)
+    try:
+        await asyncio.sleep(interval * 4.5)
+    finally:
+        await keys.stop()
+    background = loaded_at[at_start:]
+    assert 3 <= len(background) <= 5, background
+    gaps = [later - earlier for earlier, later in zip([started, *background], background, strict=False)]
+    assert all(gap >= interval - 0.02 for gap in gaps), gaps
 
 
 async def test_an_unknown_kid_reloads_once_then_waits_for_the_gap():
     store = MemorySigningKeys()
+    monotonic = FakeMonotonic()
+    keys = ring(store, monotonic=monotonic)
+    await keys.start(background=False)
+    loads = store.loads
+    new = await add_key(store, "EdDSA", SECRET)
+    # A token of another instance, signed by a key this one has not loaded yet.
+    assert await keys.reload_for(new)
+    assert store.loads == loads + 1
+    # Random kids: one reload per gap at most, whatever their number (the gap of the
+    # reload just made is not over).
+    for n in range(50):
+        assert not await keys.reload_for(f"random-{n}")
+    assert store.loads == loads + 1
+    monotonic.now += UNKNOWN_KID_RELOAD_GAP
+    for n in range(50):
+        assert not await keys.reload_for(f"random-again-{n}")
+    assert store.loads == loads + 2
+    # A known kid never reloads.
+    assert await keys.reload_for(new)
+    assert store.loads == loads + 2
+
+
+@pytest.mark.parametrize("step", [timedelta(hours=-1), timedelta(seconds=UNKNOWN_KID_RELOAD_GAP)])
+async def test_the_unknown_kid_gap_ignores_steps_of_the_wall_clock(step):
+    # Backwards (NTP stepping the clock back an hour) must not stop the reloads for an
+    # hour; forwards must not open the gap early and let random kids query the database.
+    store = MemorySigningKeys()
+    monotonic = FakeMonotonic()
     with time_machine.travel(T0, tick=False) as clock:
-        keys = ring(store)
+        keys = ring(store, monotonic=monotonic)
         await keys.start(background=False)
         loads = store.loads
-        new = await add_key(store, "EdDSA", SECRET)
-        # A token of another instance, signed by a key this one has not loaded yet.
-        assert await keys.reload_for(new)
+        assert not await keys.reload_for("random-0")
         assert store.loads == loads + 1
-        # Random kids: one reload per gap at most, whatever their number (the gap of the
-        # reload just made is not over).
-        for n in range(50):
-            assert not await keys.reload_for(f"random-{n}")
-        assert store.loads == loads + 1
-        clock.shift(timedelta(seconds=UNKNOWN_KID_RELOAD_GAP))
-        for n in range(50):
-            assert not await keys.reload_for(f"random-again-{n}")
-        assert store.loads == loads + 2
-        # A known kid never reloads.
-        assert await keys.reload_for(new)
+        clock.shift(step)
+        assert not await keys.reload_for("random-1")
+        assert store.loads == loads + 1  # the gap is not over, whatever the wall clock says
+        monotonic.now += UNKNOWN_KID_RELOAD_GAP
+        assert not await keys.reload_for("random-2")
         assert store.loads == loads + 2
 
 
@@ -145,12 +340,15 @@ async def test_the_background_task_picks_up_a_rotation():
     keys = ring(store, interval=1)
     await keys.start()
     try:
+        old = keys.signer.kid
         new = await add_key(store, "EdDSA", SECRET)
         for _ in range(40):
-            if keys.signer.kid == new:
+            if keys.knows(new):
                 break
             await asyncio.sleep(0.1)
-        assert keys.signer.kid == new
+        assert keys.knows(new) and keys.signer.kid == old  # loaded, its lead not over
+        with time_machine.travel(utcnow() + timedelta(seconds=PUBLICATION_LEAD), tick=True):
+            assert keys.signer.kid == new
     finally:
         await keys.stop()
 

@@ -16,6 +16,7 @@ class MemoryKeyRow:
     public_jwk: dict[str, Any]
     private_jwe: str
     created_at: datetime
+    activates_at: datetime | None = None
     retired_at: datetime | None = None
 
 
@@ -32,12 +33,17 @@ class MemorySigningKeys:
         return [r for r in self.rows if r.algorithm == algorithm and r.retired_at is None]
 
     async def add(
-        self, kid: str, algorithm: str, public_jwk: dict[str, Any], private_jwe: str
+        self,
+        kid: str,
+        algorithm: str,
+        public_jwk: dict[str, Any],
+        private_jwe: str,
+        activates_at: datetime | None = None,
     ) -> MemoryKeyRow:
         created = utcnow()
         if self.rows:
             created = max(created, self.rows[-1].created_at + timedelta(microseconds=1))
-        row = MemoryKeyRow(kid, algorithm, public_jwk, private_jwe, created)
+        row = MemoryKeyRow(kid, algorithm, public_jwk, private_jwe, created, activates_at)
         self.rows.append(row)
         return row
 

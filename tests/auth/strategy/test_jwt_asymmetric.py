@@ -15,7 +15,7 @@ import jwt
 import pytest
 import time_machine
 
-from auth.keyring import StoredKeyRing, add_key
+from auth.keyring import PUBLICATION_LEAD, StoredKeyRing, add_key
 from auth.strategy.jwt import HASURA_CLAIMS, LEEWAY, InvalidAccessToken, JWTStrategy, UnknownKeyId
 from core.settings import Secret
 from tests.helpers import TEST_SECRET, make_settings
@@ -137,15 +137,18 @@ def test_an_unknown_or_missing_kid_is_refused(algorithm, kid):
 
 async def test_a_token_from_a_key_loaded_elsewhere_first_verifies_after_one_reload(algorithm):
     store = MemorySigningKeys()
-    here = StoredKeyRing(algorithm, store, Secret(TEST_SECRET), reload_interval=30)
-    await here.start(background=False)
-    # Another instance rotates and signs with its new key before this one reloads.
-    await add_key(store, algorithm, Secret(TEST_SECRET))
-    there = StoredKeyRing(algorithm, store, Secret(TEST_SECRET), reload_interval=30)
-    await there.start(background=False)
-    settings = make_settings(jwt_algorithm=algorithm)
-    token, _ = JWTStrategy(settings, there).issue(USER_ID, FAMILY_ID)
-    jwts = JWTStrategy(settings, here)
-    with pytest.raises(UnknownKeyId):
-        jwts.verify(token)
-    assert (await jwts.verify_or_reload(token)).user_id == USER_ID
+    with time_machine.travel(T0, tick=False) as clock:
+        here = StoredKeyRing(algorithm, store, Secret(TEST_SECRET), reload_interval=30)
+        await here.start(background=False)
+        # Another instance rotates and signs with its new key (once its lead is over)
+        # before this one reloads.
+        await add_key(store, algorithm, Secret(TEST_SECRET))
+        there = StoredKeyRing(algorithm, store, Secret(TEST_SECRET), reload_interval=30)
+        await there.start(background=False)
+        clock.shift(timedelta(seconds=PUBLICATION_LEAD + 1))
+        settings = make_settings(jwt_algorithm=algorithm)
+        token, _ = JWTStrategy(settings, there).issue(USER_ID, FAMILY_ID)
+        jwts = JWTStrategy(settings, here)
+        with pytest.raises(UnknownKeyId):
+            jwts.verify(token)
+        assert (await jwts.verify_or_reload(token)).user_id == USER_ID
