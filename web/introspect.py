@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from auth.authenticate import Authenticator
 from auth.identity import Identity, Scheme
 from auth.ratelimit import LoginLimiter
-from auth.strategy.jwt import InvalidAccessToken, JWTStrategy
+from auth.strategy.jwt import HASURA_CLAIMS, InvalidAccessToken, JWTStrategy, hasura_claims
 from auth.transport.header import read_authorization
 from core.errors import BadRequest, Unauthenticated
 from core.scope import client_of, connection_of
@@ -125,8 +125,12 @@ class IntrospectionEndpoint:
             answer["token_type"] = "api_token"
         answer["sub"] = str(user.id)
         answer["username"] = user.username
-        # Roles as they are now: a role withdrawn after the token was issued is gone here.
+        # Roles as they are now: a role withdrawn after the token was issued is gone here,
+        # and from the Hasura object a token issued under HASURA_CLAIMS=on carries, which
+        # is made again from them (the token's own copy holds the roles of its issue).
         answer["roles"] = sorted(identity.roles)
+        if HASURA_CLAIMS in answer:
+            answer[HASURA_CLAIMS] = hasura_claims(answer["sub"], answer["roles"])
         answer["credential_kind"] = identity.credential_kind
         answer["credential_id"] = identity.credential_id
         if identity.auth_time is not None:

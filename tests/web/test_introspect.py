@@ -27,6 +27,7 @@ from tests.helpers import (
 )
 from tests.helpers.introspection import INACTIVE, INTROSPECT, ask, introspector
 
+HASURA = "https://hasura.io/jwt/claims"
 LOGOUT = "mutation { logout }"
 REFRESH = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }"
 
@@ -220,3 +221,49 @@ async def test_a_malformed_authorization_header_gets_401_not_500(http, header: s
 def test_introspect_limit_must_be_in_limits_notation():
     with pytest.raises(SettingsError, match="INTROSPECT_LIMIT"):
         make_settings(introspect_limit="lots")
+
+
+GRANT_ROLE = "mutation($u: ID!, $r: String!) { grantRole(userId: $u, role: $r) { id roles } }"
+REVOKE_ROLE = "mutation($u: ID!, $r: String!) { revokeRole(userId: $u, role: $r) { id roles } }"
+
+
+async def test_the_hasura_object_follows_the_roles_as_they_are_now(clean_backends):
+    """The token's own Hasura object holds the roles of its issue; introspection answers
+    the object made from the current roles, as `roles` is, so a withdrawn role is gone
+    from `x-hasura-allowed-roles` (and a withdrawn admin from the default role) too."""
+    async with app_client(make_settings(hasura_claims=True)) as http:
+        alice = await make_persona(http, "alice")
+        admin = await make_persona(http, "root_admin")
+        await User.filter(id=admin.id).update(roles=["admin"])
+        caller = await introspector(http, admin)
+        admin_jwt = jwt_headers(await bearer_login(http, admin.username))
+        for role in ("editor", "admin"):
+            variables = {"u": alice.id, "r": role}
+            granted = await gql(http, GRANT_ROLE, variables, headers=admin_jwt, cookies=False)
+            assert not granted.errors, granted.body
+        pair = await bearer_login(http, "alice")
+        issued = {
+            "x-hasura-user-id": alice.id,
+            "x-hasura-default-role": "admin",
+            "x-hasura-allowed-roles": ["user", "admin", "editor"],
+        }
+        assert (await ask(http, caller, pair["accessToken"])).json()[HASURA] == issued
+
+        for role in ("editor", "admin"):
+            variables = {"u": alice.id, "r": role}
+            revoked = await gql(http, REVOKE_ROLE, variables, headers=admin_jwt, cookies=False)
+            assert not revoked.errors, revoked.body
+        answer = (await ask(http, caller, pair["accessToken"])).json()
+
+        assert answer["active"] is True and answer["roles"] == []
+        assert answer[HASURA] == {
+            "x-hasura-user-id": alice.id,
+            "x-hasura-default-role": "user",
+            "x-hasura-allowed-roles": ["user"],
+        }
+
+
+async def test_no_hasura_object_is_made_up_for_a_token_without_one(http, admin: Persona, alice: Persona):
+    caller = await introspector(http, admin)
+    pair = await bearer_login(http, "alice")
+    assert HASURA not in (await ask(http, caller, pair["accessToken"])).json()
