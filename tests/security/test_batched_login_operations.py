@@ -192,6 +192,8 @@ def test_the_rule_counts_exactly_the_credential_fields_of_the_real_schema():
         "reauthenticate",
         "requestEmailChange",
         "deleteAccount",
+        # Section 10: an ID token tried is a sign-in attempt too.
+        "loginWithIdToken",
     }
 
 

@@ -58,6 +58,8 @@ async def test_an_anonymous_caller_gets_only_the_public_fields(production: httpx
         "Mutation.requestPasswordReset",
         "Mutation.resetPassword",
         "Mutation.confirmEmailChange",
+        "Mutation.beginExternalLogin",
+        "Mutation.loginWithIdToken",
     }
     assert found & (ADMIN_ONLY | {"Credential", "@isAuthenticated", "@hasScope"}) == set()
 
