@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from auth.identity import EXTERNAL_AMR, PASSWORD_AMR, Scheme
+from auth.keyring import Signer
 from core.errors import BadUserInput
 from schema.context import Context
 from schema.inputs import LoginInput, RegisterInput
@@ -54,12 +55,18 @@ def _signed_in(ctx: Context, signed: credentials.SignIn) -> AuthPayload:
 
 
 async def _sign_in(
-    ctx: Context, user: accounts.Account, transport: Transport | None, amr: Sequence[str] = PASSWORD_AMR
+    ctx: Context,
+    user: accounts.Account,
+    transport: Transport | None,
+    amr: Sequence[str] = PASSWORD_AMR,
+    signer: Signer | None = None,
 ) -> AuthPayload:
-    """Issue the credential for `transport`, signed in by the methods `amr`."""
+    """Issue the credential for `transport`, signed in by the methods `amr` (a BEARER
+    pair's access token by `signer` when the caller took it first)."""
     auth = ctx.backend
     if transport is Transport.BEARER:
-        return _signed_in(ctx, await credentials.sign_in_with_bearer(auth.bearer, user, ctx.client, amr))
+        signed = await credentials.sign_in_with_bearer(auth.bearer, user, ctx.client, amr, signer)
+        return _signed_in(ctx, signed)
     signed = await credentials.sign_in_with_session(
         auth.sessions, auth.identity_cache, ctx.identity, user, ctx.client, amr
     )
@@ -71,12 +78,16 @@ async def register(info: Info[Context, None], input: RegisterInput) -> AuthPaylo
     ctx = info.context
     _require_transport(ctx, input.transport)
     auth = ctx.backend
+    # A token pair needs a key to sign with: without one (NoUsableSigningKey) the account
+    # is not created, so the client's retry registers instead of finding its name taken.
+    signs_in = input.transport is Transport.BEARER and not auth.account_mail.verification_required
+    signer = auth.bearer.signer() if signs_in else None
     user = await accounts.register(
         auth.hasher, auth.limiter, input.username, input.email, input.password, ctx.client
     )
     # The verification mail; with REQUIRE_VERIFIED_EMAIL no sign-in until it is used.
     await auth.account_mail.welcome(user, ctx.client)
-    return await _sign_in(ctx, user, input.transport)
+    return await _sign_in(ctx, user, input.transport, signer=signer)
 
 
 async def login(info: Info[Context, None], input: LoginInput) -> AuthPayload:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from auth.basic_cache import BasicCache
 from auth.identity import PASSWORD_AMR, Identity, Scheme
 from auth.identity_cache import IdentityCache
+from auth.keyring import Signer
 from auth.passwords import has_password
 from auth.ratelimit import LoginLimiter
 from auth.strategy.api_token import ApiTokenStrategy
@@ -102,11 +103,15 @@ def _bearer_sign_in(user: User, tokens: BearerTokens) -> SignIn:
 
 
 async def sign_in_with_bearer(
-    bearer: BearerStrategy, user: User, client: ClientInfo, amr: Sequence[str] = PASSWORD_AMR
+    bearer: BearerStrategy,
+    user: User,
+    client: ClientInfo,
+    amr: Sequence[str] = PASSWORD_AMR,
+    signer: Signer | None = None,
 ) -> SignIn:
     """A new refresh-token family, signed in now by the methods `amr`, and its first
-    access token."""
-    return _bearer_sign_in(user, await bearer.write_token(user, client, amr))
+    access token (signed by `signer` when the caller took it before its own writes)."""
+    return _bearer_sign_in(user, await bearer.write_token(user, client, amr, signer))
 
 
 async def rotate_refresh(

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from auth.identity import PASSWORD_AMR, Identity, Scheme
+from auth.keyring import Signer
 from auth.strategy.jwt import InvalidAccessToken, JWTStrategy, UnknownKeyId
 from auth.strategy.refresh import RefreshStrategy
 from auth.strategy.rows import LiveCredentials
@@ -56,12 +57,24 @@ class BearerStrategy:
         self.refresh = refresh
         self.live = live
 
+    def signer(self) -> Signer:
+        """The key the next access token is signed with; `NoUsableSigningKey` when no key
+        can sign here. A caller about to write something a sign-in needs (an account)
+        takes it first and hands it to `write_token`, so nothing is written in vain."""
+        return self.jwt.keyring.signer
+
     async def write_token(
-        self, user: User, client: ClientInfo, amr: Sequence[str] = PASSWORD_AMR
+        self,
+        user: User,
+        client: ClientInfo,
+        amr: Sequence[str] = PASSWORD_AMR,
+        signer: Signer | None = None,
     ) -> BearerTokens:
         """A new refresh-token family, signed in now with the methods `amr`, and its first
-        access token."""
-        signer = self.jwt.keyring.signer  # before the family: no key to sign with, no row
+        access token, signed by `signer` (taken by the caller before its own writes) or
+        the key ring's of now."""
+        if signer is None:
+            signer = self.jwt.keyring.signer  # before the family: no key to sign with, no row
         refresh_token, family = await self.refresh.write_family(user, client.user_agent, client.ip, amr)
         auth_time, family_amr = _sign_in_of(family)
         access_token, expires_in = self.jwt.issue(

@@ -20,10 +20,11 @@ from tortoise.exceptions import OperationalError
 
 from auth.keyring import add_key
 from core.settings import Secret
-from models import Credential, CredentialKind, RefreshToken
+from models import Credential, CredentialKind, RefreshToken, User
 from tests.helpers import (
     LOGIN,
     ME,
+    REGISTER,
     STRONG_PASSWORD,
     TEST_SECRET,
     Persona,
@@ -254,3 +255,38 @@ async def test_a_rotation_while_no_key_can_sign_spends_nothing_and_signs_in_nobo
     await ring.reload()
     payload = _assert_delivered(await _rotate(http, tokens["refreshToken"]), alice)  # a retry
     assert (await gql(http, ME, headers=bearer(payload["accessToken"]), cookies=False)).status == 200
+
+
+def _register_variables(username: str, transport: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": STRONG_PASSWORD,
+            "transport": transport,
+        }
+    }
+
+
+async def test_a_bearer_registration_while_no_key_can_sign_creates_no_account(http, app):
+    # Created and then refused, the account would make the client's retry answer
+    # "username taken" for a registration that never reached it.
+    ring = app.state.backend.keyring
+    ours = ring.signer.kid
+    await add_key(ring.store, ring.algorithm, Secret("another-secret-key-that-is-long-enough-1111111111"))
+    await ring.store.retire(ours)
+    await ring.reload()
+
+    failed = await gql(http, REGISTER, _register_variables("zed", "BEARER"), cookies=False)
+    assert failed.codes == ["INTERNAL_SERVER_ERROR"], failed.body
+    assert not await User.filter(username="zed").exists()
+    # A cookie registration needs no signature: it goes ahead.
+    by_cookie = await gql(http, REGISTER, _register_variables("cora", "COOKIE"), cookies=False)
+    assert not by_cookie.errors and by_cookie.data["register"]["user"]["username"] == "cora", by_cookie.body
+
+    await add_key(ring.store, ring.algorithm, Secret(TEST_SECRET))  # rotate-keys, fixed
+    await ring.reload()
+    retried = await gql(http, REGISTER, _register_variables("zed", "BEARER"), cookies=False)
+    assert not retried.errors, retried.body
+    access = retried.data["register"]["accessToken"]
+    assert (await gql(http, ME, headers=bearer(access), cookies=False)).data["me"]["username"] == "zed"
