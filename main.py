@@ -240,13 +240,16 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     from core.db import apply_migrations, is_sqlite, tortoise_config
     from services.signing_keys import SigningKeyRows
 
-    if args.retire is not None and args.activate_after is not None:
-        print(
-            "gatehouse: --activate-after says when a new key signs; it does not go with --retire "
-            "(nothing changed)",
-            file=sys.stderr,
-        )
-        return 2
+    # Options of an addition are refused with --retire rather than ignored: the operator
+    # who typed them meant something --retire would not do.
+    for given, option, meaning in (
+        (args.activate_after is not None, "--activate-after", "says when a new key signs"),
+        (args.despite_unreadable_keys, "--despite-unreadable-keys", "lets rotate-keys add a key"),
+    ):
+        if args.retire is not None and given:
+            refusal = f"{option} {meaning}; it does not go with --retire (nothing changed)"
+            print(f"gatehouse: {refusal}", file=sys.stderr)
+            return 2
     settings = _settings()
     if settings.jwt_algorithm == HMAC_ALGORITHM:
         print(
@@ -374,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add the key even though this SECRET_KEY (and PREVIOUS_SECRET_KEYS) opens none of "
         "the live keys: only when the SECRET_KEY they were stored under is lost, and the "
-        "instances run with this one",
+        "instances run with this one (not with --retire)",
     )
     rotate.add_argument(
         "--activate-after",

@@ -362,18 +362,26 @@ def test_rotate_keys_refuses_an_activation_delay_that_is_no_whole_seconds_in_ran
     assert not db_file.exists() or signing_key_rows(db_file) == []
 
 
-def test_rotate_keys_refuses_activate_after_with_retire(tmp_path, db_file, cli_env):
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("--activate-after=60", "--activate-after says when a new key signs"),
+        ("--despite-unreadable-keys", "--despite-unreadable-keys lets rotate-keys add a key"),
+    ],
+)
+def test_rotate_keys_refuses_an_option_of_an_addition_with_retire(tmp_path, db_file, cli_env, option, said):
+    # Ignored, the option would let the operator believe it did something: refused, and
+    # the key is not retired either.
     assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
     assert run_cli("rotate-keys", env=cli_env, cwd=tmp_path).returncode == 0
     age_signing_keys(db_file)
     (old, _), _ = signing_key_rows(db_file)
-    refused = run_cli("rotate-keys", f"--retire={old}", "--activate-after=60", env=cli_env, cwd=tmp_path)
-    assert refused.returncode == 2
-    assert refused.stderr.strip() == (
-        "gatehouse: --activate-after says when a new key signs; it does not go with --retire "
-        "(nothing changed)"
-    )
-    assert [at for _, at in signing_key_rows(db_file)] == [None, None]
+    for order in ((f"--retire={old}", option), (option, f"--retire={old}")):
+        refused = run_cli("rotate-keys", *order, env=cli_env, cwd=tmp_path)
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.strip() == f"gatehouse: {said}; it does not go with --retire (nothing changed)"
+        assert [at for _, at in signing_key_rows(db_file)] == [None, None]
+        assert len(signing_key_rows(db_file)) == 2
 
 
 def test_rotate_keys_makes_keys_of_the_configured_algorithm(tmp_path, db_file, cli_env):
