@@ -22,7 +22,7 @@ Where the generation lives decides where the cache may be used:
 
 | deployment | generations | cost per request |
 | --- | --- | --- |
-| `REDIS_URL` set | a Redis counter per user | one GET |
+| `REDIS_URL` set | a Redis counter per user | a share of one MGET (concurrent reads coalesced) |
 | SQLite file | a stamp file next to the database, shared by the processes on the host | one `stat()` |
 | SQLite in memory | the process itself | nothing |
 | PostgreSQL without Redis | none: the cache is off, every request reads the database | |
@@ -33,6 +33,7 @@ request falls back to the database, so a revoked credential never gets through.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -105,12 +106,44 @@ class FileGenerations(LocalGenerations):
         self._write()
 
 
+class _Batch:
+    """Generation reads waiting to be sent to Redis together: one MGET for all of them."""
+
+    __slots__ = ("keys", "waiters")
+
+    def __init__(self) -> None:
+        self.keys: dict[str, int] = {}  # user id -> position of its counter in the MGET
+        self.waiters: list[tuple[str, asyncio.Future[str | None]]] = []
+
+
 class RedisGenerations(LocalGenerations):
     """A Redis counter per user, shared by every instance, under a shared epoch.
 
     The epoch changes when Redis loses its data (a restart: the counters start again
     from zero) and after an outage during which this instance could not publish a bump:
     either way every cached entry on every instance stops matching.
+
+    Reads are coalesced: every request that needs a generation while a read is on its
+    way to Redis joins the *next* batch, which goes out as one MGET when the one in
+    flight has answered. One round trip (and one pass through the client) then serves
+    all the requests that arrived meanwhile, instead of one each.
+
+    Why a revocation is still felt on the very next request, on every instance:
+
+    1. A request joins only a batch that has not been sent yet; the sender takes a batch
+       out of reach (`_pending` becomes `None`) before it writes the MGET, and a batch in
+       flight is never joined. So the MGET that answers a request is written to Redis
+       after that request started.
+    2. A revocation writes the database, then INCRs the counter and waits for Redis's
+       reply: when `bump` returns, Redis has applied the INCR.
+    3. Redis runs commands one at a time, in order. An MGET that reaches it after the INCR
+       was applied reads the new counter, whatever instance or connection sends it.
+
+    Hence a request that starts after a bump completed (on this instance or another: the
+    request cannot start before the bump it follows) reads a generation that includes
+    the bump, and the entry cached under the older generation is not used. Coalescing
+    only ever delays a read, never moves it earlier, so the reader-before-database-read
+    protocol of the module docstring holds unchanged.
     """
 
     def __init__(self, redis: Any, prefix: str = "gatehouse:") -> None:
@@ -119,6 +152,10 @@ class RedisGenerations(LocalGenerations):
         self._epoch_key = prefix + "epoch"
         self._prefix = prefix + "gen:"
         self._epoch_rotation_owed = False
+        self._pending: _Batch | None = None  # not sent yet: new reads join it
+        self._sender: asyncio.Task[None] | None = None  # sends batches while there are any
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.batches_sent = 0  # MGETs of counters sent (for tests and profiling)
 
     async def _rotate_epoch(self) -> None:
         await self._redis.set(self._epoch_key, secrets.token_hex(8))
@@ -126,17 +163,48 @@ class RedisGenerations(LocalGenerations):
 
     async def current(self, user_id: str) -> str | None:
         """The shared epoch and counter, or `None` when Redis does not answer."""
-        try:
-            if self._epoch_rotation_owed:
-                await self._rotate_epoch()
-            epoch, counter = await self._redis.mget(self._epoch_key, self._prefix + user_id)
-            if epoch is None:  # first use, or Redis lost its data: start a new epoch
-                await self._redis.set(self._epoch_key, secrets.token_hex(8), nx=True)
-                epoch = await self._redis.get(self._epoch_key)
-        except Exception as exc:  # noqa: BLE001 - unknown generation means "read the database"
-            logger.warning("generation unavailable (%s): reading the database", type(exc).__name__)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests run many): nothing of the old one
+            self._loop, self._pending, self._sender = loop, None, None
+        batch = self._pending
+        if batch is None:
+            batch = self._pending = _Batch()
+        sender = self._sender
+        if sender is None or sender.done():  # nobody sending: start, and send on the next tick
+            self._sender = loop.create_task(self._send_batches())
+        batch.keys.setdefault(user_id, len(batch.keys))
+        answer: asyncio.Future[str | None] = loop.create_future()
+        batch.waiters.append((user_id, answer))
+        shared = await answer
+        if shared is None:
             return None
-        return f"{_text(epoch)}/{_text(counter)}/{await super().current(user_id)}"
+        return f"{shared}/{await super().current(user_id)}"
+
+    async def _send_batches(self) -> None:
+        """Send the pending batch, then the one that filled up meanwhile, until none is left."""
+        while (batch := self._pending) is not None:
+            self._pending = None  # from here on this batch is in flight: nobody joins it
+            values: list[str] | None = None
+            try:
+                values = await self._read(list(batch.keys))
+            except Exception as exc:  # noqa: BLE001 - unknown generation means "read the database"
+                logger.warning("generation unavailable (%s): reading the database", type(exc).__name__)
+            finally:  # cancelled too (the loop closing): no waiter is left hanging
+                for user_id, answer in batch.waiters:
+                    if not answer.done():  # a cancelled request leaves a cancelled future
+                        answer.set_result(None if values is None else values[batch.keys[user_id]])
+
+    async def _read(self, user_ids: list[str]) -> list[str]:
+        """`epoch/counter` of each user, in one MGET (plus the epoch's creation when missing)."""
+        if self._epoch_rotation_owed:
+            await self._rotate_epoch()
+        epoch, *counters = await self._redis.mget(self._epoch_key, *(self._prefix + u for u in user_ids))
+        self.batches_sent += 1
+        if epoch is None:  # first use, or Redis lost its data: start a new epoch
+            await self._redis.set(self._epoch_key, secrets.token_hex(8), nx=True)
+            epoch = await self._redis.get(self._epoch_key)
+        shared_epoch = _text(epoch)
+        return [f"{shared_epoch}/{_text(counter)}" for counter in counters]
 
     async def bump(self, user_id: str) -> None:
         """Increment the shared counter; if Redis is down, owe every instance a new epoch."""
