@@ -111,3 +111,47 @@ def test_production_with_migrate_on_start_migrates_and_serves(unmigrated: str, t
     with GatehouseServer({**env, **REFUSING, "PORT": str(free_port())}) as again:
         assert httpx.get(again.url + "/healthz", timeout=10).status_code == 200
         assert "applied" not in again.output()
+
+
+def development_env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(READ)}
+    return {
+        **clean,
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": f"sqlite://{tmp_path / 'gatehouse.db'}",
+    }
+
+
+def test_a_port_in_use_is_said_in_one_line_without_the_banner(tmp_path: Path):
+    """The same command started twice: the second says why in one line and exits."""
+    env = development_env(tmp_path)
+    with GatehouseServer(env) as first:
+        done = run(
+            [sys.executable, str(ROOT / "main.py"), "serve"], {**env, "PORT": str(first.port)}, tmp_path
+        )
+        still = httpx.get(first.url + "/healthz", timeout=10)
+
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""  # no "Gatehouse on ..." banner
+    assert done.stderr.splitlines() == [
+        f"gatehouse: cannot listen on 127.0.0.1:{first.port}: Address already in use"
+    ]
+    assert still.status_code == 200  # the first server was not disturbed
+
+
+def test_start_up_prints_no_tortoise_lifecycle_line(tmp_path: Path):
+    """Tortoise logs "Tortoise-ORM shutdown" when the start-up's own connections close
+    (the migration check, the migration): that reads as a failure at start."""
+    env = development_env(tmp_path)
+    outputs = []
+    for _ in range(2):  # the first start migrates the new file, the second finds nothing to do
+        with GatehouseServer(env) as server:
+            assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+            outputs.append(server.output())
+
+    first, second = outputs
+    assert "applied" in first and "applied" not in second
+    for output in outputs:
+        assert output.startswith("Gatehouse on http://127.0.0.1:"), output
+        assert "Tortoise-ORM" not in output, output
+        assert "shutdown" not in output.lower(), output

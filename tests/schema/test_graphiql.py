@@ -9,9 +9,11 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
+from graphql import parse
 
 from app.factory import create_app
 from core.settings import Settings
@@ -258,3 +260,39 @@ async def test_the_page_reaches_the_callers_schema_as_the_browser_sends_it(http:
 
     assert anonymous.status_code == 200 and "myCredentials" not in anonymous.text
     assert signed_in.status_code == 200 and "myCredentials" in signed_in.text
+
+
+GRAPHIQL_SCRIPT = (
+    Path(__file__).resolve().parents[2] / "schema" / "static" / "graphiql" / "gatehouse-graphiql.js"
+)
+
+
+def welcome_examples() -> list[str]:
+    """The documents of GraphiQL's welcome text: each block of lines indented under `#`."""
+    found = re.search(r"const EXAMPLE_QUERY = `(.*?)`;", GRAPHIQL_SCRIPT.read_text(), re.DOTALL)
+    assert found is not None, "the welcome text moved"
+    blocks: list[list[str]] = [[]]
+    for line in found.group(1).splitlines():
+        if line.startswith("#     "):
+            blocks[-1].append(line.removeprefix("#     "))
+        elif blocks[-1]:
+            blocks.append([])
+    return ["\n".join(block) for block in blocks if block]
+
+
+def test_the_welcome_text_starts_with_register():
+    examples = welcome_examples()
+    assert len(examples) >= 5, examples
+    assert examples[0].startswith("mutation {\n  register(input: "), examples[0]
+    for example in examples:
+        parse(example)  # only GraphQL is indented: nothing else would run as typed
+
+
+async def test_every_example_of_the_welcome_text_runs_as_typed(http: httpx.AsyncClient):
+    """In order, on one browser-like client (the cookie kept), from the page's own origin."""
+    browser = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    for example in welcome_examples():
+        result = await gql(http, example, headers=browser)
+
+        assert result.status == 200 and not result.errors, (example, result.body)
+        assert all(value is not None for value in result.data.values()), (example, result.body)

@@ -18,32 +18,52 @@
 //   when the headers change and after each mutation (a login or logout changes who you are).
 "use strict";
 
+// Every block indented under a `#` below is a document that runs as typed, in this order
+// (tests/schema/test_graphiql.py runs them against the app): copy one into the editor.
 const EXAMPLE_QUERY = `# Welcome to Gatehouse's GraphiQL (development only).
 #
-# Sign in with the session cookie, then ask who you are:
+# Create an account; it signs you in with the session cookie at once:
 #
 #     mutation {
-#       login(input: {login: "alice", password: "..."}) {
+#       register(input: {username: "alice", email: "alice@example.com", password: "correct horse battery staple"}) {
+#         user { id username }
+#       }
+#     }
+#
+# Ask who you are, and which sessions and tokens you hold:
+#
+#     { me { username email roles } }
+#
+#     { myCredentials { kind name current createdAt } }
+#
+# Sign in again (the username or the email, ignoring case):
+#
+#     mutation {
+#       login(input: {login: "alice", password: "correct horse battery staple"}) {
 #         user { username }
 #       }
 #     }
 #
-#     { me { username email } }
+# The cookie is HttpOnly: GraphiQL never sees it, the browser sends it. For a bearer
+# token instead, ask for one, then put {"Authorization": "Bearer <accessToken>"} in the
+# Headers tab:
 #
-# The cookie is HttpOnly: GraphiQL never sees it, the browser sends it.
-# For a bearer token, pass transport: BEARER and put
-# {"Authorization": "Bearer <accessToken>"} in the Headers tab.
+#     mutation {
+#       login(input: {login: "alice", password: "correct horse battery staple", transport: BEARER}) {
+#         accessToken refreshToken expiresIn
+#       }
+#     }
+#
+# Sign out of this session:
+#
+#     mutation { logout }
 #
 # Each gated field's docs end with its rule ("Requires: @hasRole(...)"). The docs
 # button in the toolbar (under Copy) switches the docs, the explorer and the editor's
-# checks to your own schema: only what your credential may use.
+# checks to your own schema: only what your credential may use. The whole API, for the
+# people who call it: docs/API.md.
 #
-# Keyboard shortcuts:
-#
-#       Run Query:  Ctrl-Enter (or press the play button above)
-#
-#   Auto Complete:  Ctrl-Space (or just start typing)
-#
+# Ctrl-Enter (or the play button above) runs the document; Ctrl-Space completes.
 `;
 
 // A shared link may carry `?q=`, `?variables=` or `?headers=`; read them once. Unlike
