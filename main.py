@@ -161,6 +161,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unmigrated_database(settings: Settings, apps: list[Any]) -> str | None:
+    """Why a command that writes rows cannot run on this database, or `None`: the database
+    does not answer, or (PostgreSQL: SQLite files are migrated by the commands themselves)
+    it lacks migrations, which would otherwise end in a database error."""
+    from core.db import is_sqlite, pending_migrations_at
+    from core.preflight import check_backends, migrations_pending_line
+
+    if problem := asyncio.run(check_backends(settings.with_(redis_url=None))):
+        return problem
+    if is_sqlite(settings.database_url):
+        return None
+    if pending := asyncio.run(pending_migrations_at(settings.database_url, apps)):
+        return migrations_pending_line(settings.database_url, pending, starting=False)
+    return None
+
+
 def _read_new_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
@@ -188,6 +204,9 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
     settings = _settings()
     apps = _model_apps(settings)
+    if problem := _unmigrated_database(settings, apps):
+        print(f"gatehouse: {problem}", file=sys.stderr)
+        return 2
     password = _read_new_password()
 
     async def run() -> int:
@@ -259,6 +278,9 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
         )
         return 2
     apps = _model_apps(settings)
+    if problem := _unmigrated_database(settings, apps):
+        print(f"gatehouse: {problem}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         if is_sqlite(settings.database_url):

@@ -46,13 +46,14 @@ async def _check_redis(url: str) -> None:
         await client.aclose()
 
 
-def migrations_pending_line(database_url: str, pending: Sequence[str]) -> str:
-    """The one line that refuses a start on a database lacking `pending` migrations."""
+def migrations_pending_line(database_url: str, pending: Sequence[str], starting: bool = True) -> str:
+    """The one line that refuses a start (or, with `starting` false, a command such as
+    `create-admin`) on a database lacking `pending` migrations."""
     shown = ", ".join(pending[:3]) + (f" and {len(pending) - 3} more" if len(pending) > 3 else "")
-    return (
-        f"DATABASE_URL={redact_url(database_url)} lacks {len(pending)} migration(s) ({shown}): "
-        "run `python main.py migrate` first, or start with MIGRATE_ON_START=on"
-    )
+    remedy = "run `python main.py migrate` first"
+    if starting:
+        remedy += ", or start with MIGRATE_ON_START=on"
+    return f"DATABASE_URL={redact_url(database_url)} lacks {len(pending)} migration(s) ({shown}): {remedy}"
 
 
 async def check_migrations(settings: Settings, apps: Sequence[ModelApp] = ()) -> str | None:

@@ -155,3 +155,35 @@ def test_start_up_prints_no_tortoise_lifecycle_line(tmp_path: Path):
         assert output.startswith("Gatehouse on http://127.0.0.1:"), output
         assert "Tortoise-ORM" not in output, output
         assert "shutdown" not in output.lower(), output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["create-admin", "--username", "ops", "--email", "ops@example.com"], ["rotate-keys"]],
+    ids=["create-admin", "rotate-keys"],
+)
+def test_commands_that_write_rows_name_migrate_on_an_unmigrated_database(
+    unmigrated: str, tmp_path: Path, command: list[str]
+):
+    """PostgreSQL: one line naming `python main.py migrate`, not a database error; SQLite
+    files are migrated by the command itself, which then does its work."""
+    env = production_env(unmigrated)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *command],
+        cwd=tmp_path,
+        env=env,
+        input=f"{STRONG_PASSWORD}\n{STRONG_PASSWORD}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if not TEST_DATABASE_URL:
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        return
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    refusals = [line for line in done.stderr.splitlines() if line.startswith("gatehouse:")]
+    assert refusals == done.stderr.strip().splitlines()[-1:], done.stderr  # one line, the last word
+    line = refusals[0]
+    assert "run `python main.py migrate` first" in line, line
+    assert "MIGRATE_ON_START" not in line and "models.0001_initial" in line
