@@ -161,7 +161,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unmigrated_database(settings: Settings, apps: list[Any]) -> str | None:
+def _unmigrated_database(settings: Settings, apps: tuple[Any, ...]) -> str | None:
     """Why a command that writes rows cannot run on this database, or `None`: the database
     does not answer, or (PostgreSQL: SQLite files are migrated by the commands themselves)
     it lacks migrations, which would otherwise end in a database error."""
