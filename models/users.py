@@ -26,6 +26,8 @@ class User(Model):
 
     class Meta:
         table = "users"
+        # `users(first:, after:)` pages on (created_at, id): a keyset read of one page at any depth.
+        indexes = (("created_at", "id"),)
 
     def __repr__(self) -> str:  # never show the hash
         return f"<User {self.id} {self.username!r}>"

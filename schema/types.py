@@ -39,8 +39,8 @@ class User:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: UserRow) -> User:
-        """Wrap a model row."""
+    def from_row(cls, row: UserRow | users.ListedUser) -> User:
+        """Wrap a model row (or a row of a page of users)."""
         return cls(
             id=strawberry.ID(str(row.id)),
             username=row.username,

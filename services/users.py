@@ -15,6 +15,7 @@ from models import User
 
 MAX_PAGE = 100
 MAX_CURSOR = 200  # characters; the cursors `users_page` hands out are about 100
+PAGE_COLUMNS = ("id", "username", "email", "email_verified_at", "roles", "created_at")  # `schema.types.User`
 
 
 async def find_user(user_id: str) -> User | None:
@@ -26,7 +27,7 @@ async def find_user(user_id: str) -> User | None:
     return await User.filter(id=parsed).first()
 
 
-def encode_cursor(row: User) -> str:
+def encode_cursor(row: User | ListedUser) -> str:
     """The cursor that points just past `row` in the `users_page` order."""
     moment = row.created_at.astimezone(UTC)
     return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row.id}".encode()).decode()
@@ -51,11 +52,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadUserInput({"after": "Invalid cursor."}) from None
 
 
+@dataclass(frozen=True, slots=True)
+class ListedUser:
+    """The columns of a user that a page shows (`PAGE_COLUMNS`, in that order)."""
+
+    id: uuid.UUID
+    username: str
+    email: str
+    email_verified_at: datetime | None
+    roles: list[str]
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class UserPage:
     """A page of users with the cursor of each, and whether more follow."""
 
-    rows: list[tuple[str, User]]
+    rows: list[tuple[str, ListedUser]]
     has_next_page: bool
 
 
@@ -69,8 +82,11 @@ async def users_page(first: int | None, after: str | None) -> UserPage:
     if after:
         created, row_id = decode_cursor(after)
         query = query.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=row_id))
-    rows = await query.order_by("created_at", "id").limit(size + 1)
-    return UserPage([(encode_cursor(r), r) for r in rows[:size]], len(rows) > size)
+    # The columns a page shows as tuples: no model built per row, no hash read, two
+    # timestamps fewer parsed (a third of the page's cost on PostgreSQL).
+    found = await query.order_by("created_at", "id").limit(size + 1).values_list(*PAGE_COLUMNS)
+    rows = [ListedUser(*values) for values in found[:size]]
+    return UserPage([(encode_cursor(r), r) for r in rows], len(found) > size)
 
 
 async def count_users() -> int:

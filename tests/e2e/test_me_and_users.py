@@ -210,3 +210,49 @@ async def test_users_first_beyond_int_is_bad_input(http, admin: Persona):
     result = await gql(http, USERS, {"first": 2**40}, headers=headers, cookies=False)
     assert result.codes == ["BAD_USER_INPUT"], result.body
     assert "first" in result.errors[0]["extensions"]["fields"]
+
+
+async def _page(http, headers, first: int, after: str | None) -> dict:
+    result = await gql(http, USERS, {"first": first, "after": after}, headers=headers, cookies=False)
+    assert result.status == 200 and not result.errors, result.body
+    return result.data["users"]
+
+
+@pytest.mark.parametrize("same_instant", [False, True], ids=["distinct-times", "tied-times"])
+async def test_users_keyset_pages_first_middle_last_and_after_the_last(
+    http, admin: Persona, same_instant: bool
+):
+    await _make_users(25, same_instant)  # 26 with the admin: pages of 10, 10 and 6
+    headers = bearer((await bearer_login(http, admin.username))["accessToken"])
+    everyone = await _page(http, headers, 100, None)
+    order = [edge["node"]["username"] for edge in everyone["edges"]]
+    assert len(order) == 26 and everyone["pageInfo"]["hasNextPage"] is False
+
+    first = await _page(http, headers, 10, None)
+    middle = await _page(http, headers, 10, first["pageInfo"]["endCursor"])
+    last = await _page(http, headers, 10, middle["pageInfo"]["endCursor"])
+    assert [e["node"]["username"] for e in first["edges"]] == order[:10]
+    assert [e["node"]["username"] for e in middle["edges"]] == order[10:20]
+    assert [e["node"]["username"] for e in last["edges"]] == order[20:]
+    assert (first["pageInfo"]["hasNextPage"], middle["pageInfo"]["hasNextPage"]) == (True, True)
+    assert last["pageInfo"]["hasNextPage"] is False
+    assert last["pageInfo"]["endCursor"] == last["edges"][-1]["cursor"] == everyone["edges"][-1]["cursor"]
+
+    beyond = await _page(http, headers, 10, last["pageInfo"]["endCursor"])
+    assert beyond["edges"] == [] and beyond["pageInfo"] == {"hasNextPage": False, "endCursor": None}
+    assert beyond["totalCount"] == 26
+
+
+@pytest.mark.parametrize("same_instant", [False, True], ids=["distinct-times", "tied-times"])
+async def test_users_cursor_of_a_deleted_row_still_pages_on_from_where_it_was(
+    http, admin: Persona, same_instant: bool
+):
+    await _make_users(25, same_instant)
+    headers = bearer((await bearer_login(http, admin.username))["accessToken"])
+    order = [edge["node"]["username"] for edge in (await _page(http, headers, 100, None))["edges"]]
+    first = await _page(http, headers, 10, None)
+    await User.filter(username=order[9]).delete()  # the row the cursor points at is gone
+    await User.filter(username=order[10]).delete()  # and the next one too
+    after_gone = await _page(http, headers, 10, first["pageInfo"]["endCursor"])
+    assert [e["node"]["username"] for e in after_gone["edges"]] == order[11:21]
+    assert after_gone["pageInfo"]["hasNextPage"] is True
