@@ -15,7 +15,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
-from auth.permissions import HasRole, HasScope, IsAuthenticated, gated
+from auth.permissions import HasRole, HasScope, IsAuthenticated, RequiresFreshAuth, gated
 from core.settings import Settings, SettingsError
 from resolvers import mutation, query
 from schema.input_limits import SafeLiterals
@@ -26,6 +26,9 @@ from schema.rules import describe_rules
 from schema.types import ApiTokenPayload, AuthPayload, Credential, ExternalLogin, User, UserConnection, Viewer
 
 ADMIN = "admin"
+# Seconds a sign-in stays fresh enough to link another provider to the account: a stolen
+# session, or a browser left signed in, must not add the thief's provider as a way in.
+LINK_FRESH_AUTH_MAX_AGE = 600
 
 
 @strawberry.type
@@ -135,9 +138,12 @@ class Mutation:
     )
     link_external_identity: ExternalLogin = strawberry.mutation(
         resolver=mutation.link_external_identity,
-        extensions=gated(IsAuthenticated(), HasScope("credentials:write")),
+        extensions=gated(
+            IsAuthenticated(), HasScope("credentials:write"), RequiresFreshAuth(LINK_FRESH_AUTH_MAX_AGE)
+        ),
         description="Start a flow whose callback links the provider's identity to the caller's "
-        "account (listed in myCredentials as EXTERNAL).",
+        "account (listed in myCredentials as EXTERNAL); needs a sign-in of the last 10 minutes "
+        "(`reauthenticate`, or a provider sign-in).",
     )
 
 

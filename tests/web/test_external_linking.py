@@ -15,7 +15,7 @@ import pytest
 import time_machine
 
 from core.settings import Settings
-from models import Credential, CredentialKind, ExternalIdentity, User
+from models import Credential, CredentialKind, ExternalIdentity, ExternalLoginFlow, User
 from tests.helpers import STRONG_PASSWORD, cookie_login, gql, login_variables, make_persona
 from tests.helpers.federation import (
     CREDENTIALS,
@@ -112,6 +112,27 @@ async def test_the_owner_links_the_provider_then_signs_in_with_it(browser: Brows
     again = await link(browser, "ext-alice")
     assert again.status_code == 303 and "error" not in again.headers["location"]
     assert len(await external_credentials(http)) == 1
+
+
+async def test_linking_needs_a_fresh_sign_in_and_reauthenticate_renews_it(
+    browser: Browser, http: httpx.AsyncClient
+):
+    """A session left signed in (or stolen) cannot add a provider as a way into the account."""
+    alice = await make_persona(http, "alice")
+    await cookie_login(http, "alice")
+    # Only Gatehouse's clock travels: the provider (node) keeps real time, so the flow
+    # itself runs after the travel, on the credential renewed during it.
+    with time_machine.travel(datetime.now().astimezone() + timedelta(minutes=11), tick=True):
+        stale = await browser.link(redirect_to=f"{APP}/linked")
+        assert stale.codes == ["INSUFFICIENT_AUTH"], stale.body
+        assert stale.errors[0]["extensions"]["maxAge"] == 600
+        assert await ExternalLoginFlow.all().count() == 0  # nothing was begun
+        renew = "mutation($p: String!) { reauthenticate(password: $p) }"
+        renewed = await gql(http, renew, {"p": STRONG_PASSWORD})
+        assert renewed.data == {"reauthenticate": True}, renewed.body
+    finished = await link(browser, "ext-alice")
+    assert finished.status_code == 303 and finished.headers["location"] == f"{APP}/linked"
+    assert (await ExternalIdentity.get(user_id=alice.id)).subject == "ext-alice"
 
 
 async def test_an_identity_linked_to_someone_else_is_not_moved(browser: Browser, http: httpx.AsyncClient):
