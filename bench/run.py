@@ -60,6 +60,13 @@ USERS_QUERY = (
     "query Users { users(first: 20) { totalCount pageInfo { hasNextPage endCursor } "
     "edges { cursor node { id username email roles createdAt } } } }"
 )
+# One page of 20 without `totalCount` (a count of every row, whatever the page): the first
+# page and the last, whose costs keyset pagination keeps alike at any table size.
+PAGE_QUERY = (
+    "query Page($after: String) { users(first: 20, after: $after) { pageInfo { hasNextPage endCursor } "
+    "edges { cursor node { id username email roles createdAt } } } }"
+)
+SCALE_ACCOUNTS = 1_000_000  # --scale: users with one API token each, by COPY
 # 100 resolutions of `User.email` (@isSelfOrHasRole), plus `users` itself (@hasRole, @hasScope).
 # Aliases cannot do it: MAX_ALIASES is 30 and not configurable; a list needs none.
 GATED_QUERY = "query Gated { users(first: 100) { edges { node { email } } } }"
@@ -522,6 +529,7 @@ class Credentials:
     admin_jwt: dict[str, str]
     answers: dict[str, bytes] = field(default_factory=dict)
     user_id: str = ""  # alice's, as `me` answers it and /auth/verify names it
+    last_page: tuple[str, str] = ("", "")  # the body asking for the last page of users, its answer
 
 
 def _post(server: Server, body: str, headers: dict[str, str] | None = None, path: str = "/graphql") -> Any:
@@ -605,6 +613,7 @@ def obtain_credentials(server: Server, seeded: Any, cookie_name: str) -> Credent
     creds.answers = {
         "me": me,
         "users": _answer(server, USERS_QUERY, creds.admin_jwt, "users as admin"),
+        "users_first": _answer(server, PAGE_QUERY, creds.admin_jwt, "the first page of users"),
         "gated": _answer(server, GATED_QUERY, creds.admin_jwt, "100 gated fields"),
         "ungated": _answer(server, UNGATED_QUERY, creds.admin_jwt, "100 ungated fields"),
         "shelf": _answer(server, SHELF_QUERY, creds.jwt, "the module's shelf"),
@@ -618,6 +627,48 @@ def obtain_credentials(server: Server, seeded: Any, cookie_name: str) -> Credent
     if creds.answers["gated"].count(b'"email"') != min(100, seeded.user_count):
         raise RuntimeError("the gated query did not return 100 emails")
     return creds
+
+
+def last_page(server: Server, creds: Credentials, database_url: str) -> tuple[str, str]:
+    """The body asking for the last 20 users (after the 21st from the end) and its answer.
+
+    The cursor is the one the server hands out for that row: on PostgreSQL the row is read
+    from the database (walking a million rows page by page would take the whole run), on
+    SQLite the pages are walked through the API."""
+    after: str | None = None
+    if database_url.startswith("postgres"):
+        import asyncpg
+
+        from services.users import encode_cursor
+
+        async def read() -> Any:
+            connection = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+            try:
+                return await connection.fetchrow(
+                    "SELECT id, created_at FROM users ORDER BY created_at DESC, id DESC OFFSET 20 LIMIT 1"
+                )
+            finally:
+                await connection.close()
+
+        found = asyncio.run(read())
+        after = encode_cursor(type("Row", (), {"id": found["id"], "created_at": found["created_at"]})())
+    else:
+        cursors: list[str] = []
+        while True:
+            page = json.loads(_post(server, body_for(PAGE_QUERY, {"after": after}), creds.admin_jwt).content)
+            cursors += [edge["cursor"] for edge in page["data"]["users"]["edges"]]
+            if not page["data"]["users"]["pageInfo"]["hasNextPage"]:
+                break
+            after = cursors[-1]
+        after = cursors[-21]
+    body = body_for(PAGE_QUERY, {"after": after})
+    response = _post(server, body, creds.admin_jwt)
+    page = response.json()
+    if response.status_code != 200 or page.get("errors") or len(page["data"]["users"]["edges"]) != 20:
+        raise RuntimeError(f"the last page of users: HTTP {response.status_code} {response.text[:300]}")
+    if page["data"]["users"]["pageInfo"]["hasNextPage"]:
+        raise RuntimeError("the last page of users says more follow")
+    return body, response.content.decode()
 
 
 # -- databases -------------------------------------------------------------------------
@@ -744,6 +795,8 @@ THROUGHPUT_ROWS = (
     "basic",
     "verify",
     "users",
+    "users_first",
+    "users_last",
     "gated",
     "ungated",
     "shelf",
@@ -752,6 +805,8 @@ THROUGHPUT_ROWS = (
 ROW_NEEDS = {"jwt": ("floor",), "cookie": ("floor",), "token": ("floor",), "basic": ("jwt", "floor")}
 ROW_NEEDS |= {"jwt_hs256": ("floor",)}
 ROW_NEEDS |= {"gated": ("ungated",), "ungated": ("gated",)}
+ROW_NEEDS |= {"users_first": ("users_last",), "users_last": ("users_first",)}
+LAST_PAGE_TARGET = 1 / 1.5  # issue 16: the last page costs at most 1.5 times the first
 ROW_NEEDS |= {"shelf": ("shelf_unjudged",), "shelf_unjudged": ("shelf",)}
 GATED_TARGET = 0.9  # issue 12: 100 permission checks cost at most a tenth of the request
 JWT_TARGET = 0.30  # `me` by JWT, whatever the algorithm (issue 13 kept HS256's target for EdDSA)
@@ -772,6 +827,7 @@ class Context:
     rows: list[Row] = field(default_factory=list)
     logins_sent: int = 0
     workers: int = 1  # uvicorn workers of the backend being measured
+    scale_accounts: int = 0  # more users (one API token each) in the production database
     production: bool = False  # the backend being measured is the production one
 
 
@@ -946,6 +1002,15 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials, s
         "basic": single("me-basic", ME_QUERY, creds.basic, me),
         "verify": verify_load(creds),
         "users": single("users20", USERS_QUERY, creds.admin_jwt, creds.answers["users"].decode()),
+        "users_first": single(
+            "page-first", PAGE_QUERY, creds.admin_jwt, creds.answers["users_first"].decode()
+        ),
+        "users_last": Load(
+            "page-last",
+            [Req("/graphql", creds.last_page[0], {**BASE_HEADERS, **creds.admin_jwt})],
+            creds.last_page[1],
+            "exact",
+        ),
         "gated": single("gated100", GATED_QUERY, creds.admin_jwt, creds.answers["gated"].decode()),
         "ungated": single("ungated100", UNGATED_QUERY, creds.admin_jwt, creds.answers["ungated"].decode()),
         "shelf": single("shelf100", SHELF_QUERY, creds.jwt, creds.answers["shelf"].decode()),
@@ -1011,7 +1076,21 @@ def throughput_rows(ctx: Context, server: Server, db: str, creds: Credentials, s
         name = f"`GET {VERIFY_PATH}` by {JWT_ALGORITHM} JWT (forward auth: 204, X-Auth-User-Id checked)"
         rows.append(row("verify", name, (">=", VERIFY_TARGET)))
     if "users" in got:
-        rows.append(row("users", "`users(first: 20)` as admin (JWT)"))
+        rows.append(row("users", "`users(first: 20)` as admin (JWT), with `totalCount`"))
+    if "users_first" in got:
+        first, last = got["users_first"], got["users_last"]
+        rows += [
+            row("users_first", "first page: `users(first: 20)` without `totalCount`"),
+            Row(
+                db,
+                "last page: `users(first: 20, after: <the 21st from the end>)`",
+                f"{last.rps:,.0f} req/s ({last.ratio:.3f} of ceiling)",
+                last.ratio / first.ratio,
+                "first page (1 / cost ratio)",
+                (">=", round(LAST_PAGE_TARGET, 3)),
+                bad_note(*last.results[1::2]),
+            ),
+        ]
     if "gated" in got:
         rows += [
             row("ungated", "100 ungated fields: `users(first: 100) { edges { node { username } } }`, admin"),
@@ -1145,17 +1224,19 @@ def run_backend(
     settings = Settings.from_env(server_env)
     log(f"{db}: seeding {ctx.plan.bulk_accounts + 2} accounts")
     seeding = subprocess.run(
-        [sys.executable, "-m", "bench.seed", str(ctx.plan.bulk_accounts)],
+        [sys.executable, "-m", "bench.seed", str(ctx.plan.bulk_accounts), str(ctx.scale_accounts)],
         cwd=ROOT,
         env=server_env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120 + ctx.scale_accounts // 1000,
         check=False,
     )
     if seeding.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{seeding.stderr[-2000:]}")
     seeded = Seeded(**json.loads(seeding.stdout.strip().splitlines()[-1]))
+    if seeded.scale_accounts:
+        log(f"{db}: {seeded.scale_accounts:,} users and API tokens copied in {seeded.scale_seconds:.0f} s")
     ceiling_file = workdir / f"ceiling-{secrets.token_hex(3)}.json"
     server_env["BENCH_CEILING_FILE"] = str(ceiling_file)
     server = Server(server_env, ctx.cores, workdir, ctx.app, ctx.workers)
@@ -1164,6 +1245,7 @@ def run_backend(
     try:
         server.start()
         creds = obtain_credentials(server, seeded, settings.session_cookie_name)
+        creds.last_page = last_page(server, creds, database_url)
         ceiling_file.write_bytes(creds.answers["me"])
         for reference in ("/ceiling", "/floor"):
             if _post(server, body_for(ME_QUERY), creds.jwt, path=reference).content != creds.answers["me"]:
@@ -1350,6 +1432,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also the production table: PostgreSQL + Redis, one uvicorn worker per server core",
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help=f"the production database also holds {SCALE_ACCOUNTS:,} users with an API token each "
+        "(COPY, about a minute); implies --production",
+    )
+    parser.add_argument(
         "--skip-sqlite",
         action="store_true",
         help="leave out the SQLite table (experiments with --production or --postgres; implies --no-write)",
@@ -1375,6 +1463,7 @@ def main(argv: list[str] | None = None) -> int:
         help="ASGI app for uvicorn (experiments; must mount /ceiling and /floor; implies --no-write)",
     )
     args = parser.parse_args(argv)
+    args.production = args.production or args.scale
 
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
@@ -1421,6 +1510,15 @@ def main(argv: list[str] | None = None) -> int:
                 env = base_env(args.bcrypt_rounds, redis_url)
                 with postgres_database(env) as url:
                     run_backend(ctx, production, url, env, workdir, memory=True)
+            if args.scale:  # the same rows on a database of a million more users
+                ctx.scale_accounts = SCALE_ACCOUNTS
+                with redis_database(True) as redis_url:
+                    env = base_env(args.bcrypt_rounds, redis_url)
+                    with postgres_database(env) as url:
+                        run_backend(
+                            ctx, f"{production}, {SCALE_ACCOUNTS:,} more users", url, env, workdir, True
+                        )
+                ctx.scale_accounts = 0
             ctx.workers, ctx.production = 1, False
     finally:
         ctx.wrk.kill_all()
@@ -1436,7 +1534,8 @@ def main(argv: list[str] | None = None) -> int:
             ("--quick", args.quick),
             ("--postgres", args.postgres),
             ("--redis", args.redis),
-            ("--production", args.production),
+            ("--production", args.production and not args.scale),
+            ("--scale", args.scale),
         )
         if on
     ]

@@ -38,6 +38,8 @@ class Seeded:
     password: str
     user_count: int
     shelf_items: int = 0
+    scale_accounts: int = 0  # users with one API token each (`scale_token`), by COPY
+    scale_seconds: float = 0.0  # how long their COPY took
 
 
 def bulk_username(index: int) -> str:
@@ -45,7 +47,7 @@ def bulk_username(index: int) -> str:
     return f"bench{index:04d}"
 
 
-async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
+async def seed(settings: Settings, bulk_accounts: int, scale_accounts: int = 0) -> Seeded:
     """Create the accounts in the (empty, migrated) database of `settings`, and the shelf
     items of alice when the bench module is served (`SCHEMA_MODULES=bench.shelf`)."""
     apps = model_apps(load_modules(settings.schema_modules))
@@ -75,6 +77,9 @@ async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
             ],
             batch_size=500,
         )
+        scale_seconds = 0.0
+        if scale_accounts:  # one hash for all, computed once: bcrypt a million times is days
+            scale_seconds = await seed_scale(settings.database_url, scale_accounts, alice.password_hash)
         user_count = await User.all().count()
         shelf_items = 0
         if SHELF_MODULE in settings.schema_modules:
@@ -84,11 +89,14 @@ async def seed(settings: Settings, bulk_accounts: int) -> Seeded:
             shelf_items = SHELF_ITEMS
     finally:
         await Tortoise.close_connections()
-    return Seeded("alice", "admin", names, PASSWORD, user_count, shelf_items)
+    return Seeded(
+        "alice", "admin", names, PASSWORD, user_count, shelf_items, scale_accounts, round(scale_seconds, 1)
+    )
 
 
 def main() -> None:
-    """`python -m bench.seed N`: seed `DATABASE_URL` with N bulk accounts, print JSON.
+    """`python -m bench.seed N [M]`: seed `DATABASE_URL` with N bulk accounts (and M scale
+    accounts with an API token each, PostgreSQL only), print JSON.
 
     The harness seeds in a child process: Tortoise keeps per-dialect query caches on
     the model classes, so one process cannot seed SQLite and then PostgreSQL.
@@ -98,8 +106,115 @@ def main() -> None:
     import sys
     from dataclasses import asdict
 
-    seeded = asyncio.run(seed(Settings.from_env(), int(sys.argv[1])))
+    scale = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    seeded = asyncio.run(seed(Settings.from_env(), int(sys.argv[1]), scale))
     print(json.dumps(asdict(seeded)))
+
+
+SCALE_TOKEN_PREFIX = "gth_"  # auth/secrets.py API_TOKEN_PREFIX: the scale rows are API tokens
+
+
+def scale_token(index: int) -> str:
+    """The API token of the `index`-th scale account: derived, so the harness can send
+    100,000 distinct ones without keeping a million in memory (43 URL-safe characters, as
+    `new_secret` makes them)."""
+    import base64
+    import hashlib
+
+    raw = hashlib.sha256(f"gatehouse-bench-scale-{index}".encode()).digest()
+    return SCALE_TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def seed_scale(database_url: str, count: int, password_hash: str) -> float:
+    """`count` more users and one API token each, by PostgreSQL COPY (asyncpg's
+    `copy_records_to_table`), every user with the one precomputed `password_hash`;
+    returns the seconds it took. Created after the seeded accounts, so they stay first."""
+    import datetime as dt
+    import time
+    import uuid
+
+    import asyncpg
+
+    from auth.secrets import digest
+
+    started = time.monotonic()
+    connection = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        base = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        expires = base + dt.timedelta(days=30)
+        batch = 100_000
+        for start in range(0, count, batch):
+            users, tokens = [], []
+            for index in range(start, min(start + batch, count)):
+                user_id = uuid.uuid4()
+                name = f"scale{index:07d}"
+                moment = base + dt.timedelta(microseconds=index)
+                users.append(
+                    (
+                        user_id,
+                        name,
+                        name,
+                        f"{name}@example.com",
+                        f"{name}@example.com",
+                        password_hash,
+                        True,
+                        "[]",
+                        moment,
+                        moment,
+                        moment,
+                    )
+                )
+                tokens.append(
+                    (
+                        uuid.uuid4(),
+                        user_id,
+                        "API_TOKEN",
+                        digest(scale_token(index)),
+                        "scale",
+                        "[]",
+                        moment,
+                        expires,
+                        moment,
+                        '["pwd"]',
+                    )
+                )
+            await connection.copy_records_to_table(
+                "users",
+                records=users,
+                columns=[
+                    "id",
+                    "username",
+                    "username_key",
+                    "email",
+                    "email_key",
+                    "password_hash",
+                    "is_active",
+                    "roles",
+                    "created_at",
+                    "updated_at",
+                    "password_changed_at",
+                ],
+            )
+            await connection.copy_records_to_table(
+                "credentials",
+                records=tokens,
+                columns=[
+                    "id",
+                    "user_id",
+                    "kind",
+                    "secret_hash",
+                    "name",
+                    "scopes",
+                    "created_at",
+                    "expires_at",
+                    "auth_time",
+                    "amr",
+                ],
+            )
+        await connection.execute("ANALYZE users; ANALYZE credentials")
+    finally:
+        await connection.close()
+    return time.monotonic() - started
 
 
 if __name__ == "__main__":
