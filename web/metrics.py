@@ -38,7 +38,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from web.middleware import run_noting_status
 
 METRICS_PATH = "/metrics"
 # Where the request's operation label waits for the view to fill it (web/graphql.py).
@@ -195,16 +197,9 @@ class RequestMetrics:
         route = self._route(scope)
         operation = [NO_OPERATION if route == "/graphql" else ""]
         scope[OPERATION_KEY] = operation
-        status = 500  # what the server answers if the app fails before it responds
 
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
+        def count(status: int) -> None:
             self.metrics.requests.labels(route, operation[0], str(status)).inc()
             self.metrics.latency.labels(route, operation[0]).observe(time.perf_counter() - started)
+
+        await run_noting_status(self.app, scope, receive, send, count)

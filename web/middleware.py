@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,25 @@ def _logged_path(scope: Scope) -> str:
     return str(scope["path"]).encode("unicode_escape").decode("ascii")
 
 
+async def run_noting_status(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, noted: Callable[[int], None]
+) -> None:
+    """Run `app`, then hand `noted` the status it answered, even when it fails: 500 if it
+    fails before it responds, what the server answers then."""
+    status = 500
+
+    async def send_noting_status(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_noting_status)
+    finally:
+        noted(status)
+
+
 class AccessLog:
     """One line per request: method, path, status, milliseconds. Never the query string
     (it may hold variables or a stray token), never a header or a cookie."""
@@ -44,17 +64,8 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the server answers if the app fails before it responds
 
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
+        def log(status: int) -> None:
             access_logger.info(
                 "%s %s %d %.1fms",
                 scope["method"],
@@ -62,6 +73,8 @@ class AccessLog:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+        await run_noting_status(self.app, scope, receive, send, log)
 
 
 class BodyLimit:
