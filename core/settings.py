@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from starlette.config import Config
 
@@ -120,6 +120,16 @@ _MAIL_DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
 MAIL_URL_SHAPE = "console, smtp://user:pass@host:port or smtps://user:pass@host:port"
 
 
+def _split_url(value: str, refusal: str) -> tuple[SplitResult, int | None]:
+    """`value` split, with its port; a `SettingsError` saying `refusal` when it does not
+    parse (a bad port included), which must never quote a password."""
+    try:
+        parts = urlsplit(value)
+        return parts, parts.port
+    except ValueError:
+        raise SettingsError(refusal) from None
+
+
 def parse_mail_url(raw: str) -> MailServer:
     """`MAIL_URL` as a `MailServer`; a `SettingsError` naming MAIL_URL (never its password)."""
     from urllib.parse import unquote
@@ -127,11 +137,7 @@ def parse_mail_url(raw: str) -> MailServer:
     value = raw.strip()
     if value.lower() == "console":
         return MailServer()
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        raise SettingsError(f"MAIL_URL must be {MAIL_URL_SHAPE}") from None
+    parts, port = _split_url(value, f"MAIL_URL must be {MAIL_URL_SHAPE}")
     scheme = parts.scheme.lower()
     if scheme not in _MAIL_DEFAULT_PORTS or not parts.hostname:
         raise SettingsError(f"MAIL_URL must be {MAIL_URL_SHAPE}")
@@ -855,11 +861,7 @@ def _browser_origin(origin: str) -> str:
     """`origin` as browsers send it in `Origin`: scheme and host lower-case, the host in its
     IDNA form, a default port dropped (`HTTPS://Bücher.example:443` is
     `https://xn--bcher-kva.example`)."""
-    try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:
-        raise SettingsError(f"ALLOWED_ORIGINS has {origin!r}, which is not an origin") from None
+    parts, port = _split_url(origin, f"ALLOWED_ORIGINS has {origin!r}, which is not an origin")
     scheme = parts.scheme.lower()
     host = _spelled("ALLOWED_ORIGINS", parts.hostname or "")
     if port is not None and port != {"http": 80, "https": 443}.get(scheme):
