@@ -148,116 +148,72 @@ def _login_vars(login: str) -> dict[str, Any]:
     return {"input": {"login": login, "password": "not the password", "transport": "BEARER"}}
 
 
+Variables = Callable[[World, int], dict[str, Any]]
+
+
+def _call(query: str, variables: Variables | None = None, *, cookies: bool = False) -> Call:
+    """A `Call` sending `query` with the token's headers, without the client's cookie jar
+    unless `cookies`; `variables`, when given, from the world and the scope set's number."""
+
+    async def call(w: World, h: dict[str, str], n: int) -> Any:
+        return await gql(w.http, query, variables(w, n) if variables else None, h, cookies=cookies)
+
+    return call
+
+
 # Each call is harmless when allowed (an unknown id, a wrong password, a no-op role change)
 # so that the outcome tells the permission decision alone. `n` numbers the scope sets.
 CALLS: dict[str, Call] = {
-    "me": lambda w, h, n: gql(w.http, "{ me { id email } }", headers=h, cookies=False),
-    "viewer": lambda w, h, n: gql(
-        w.http, '{ viewer { can(field: "Query.users") } }', headers=h, cookies=False
+    "me": _call("{ me { id email } }"),
+    "viewer": _call('{ viewer { can(field: "Query.users") } }'),
+    "user": _call("query($id: ID!) { user(id: $id) { id email } }", lambda w, n: {"id": w.admin.id}),
+    "users": _call("{ users(first: 1) { totalCount } }"),
+    "myCredentials": _call("{ myCredentials { id } }"),
+    "logout": _call("mutation { logout }"),
+    "logout(everywhere)": _call(LOGOUT_EVERYWHERE),
+    "changePassword": _call('mutation { changePassword(currentPassword: "wrong one", newPassword: "x") }'),
+    "createApiToken": _call('mutation { createApiToken(name: "m", scopes: []) { token } }'),
+    "revokeCredential": _call(
+        "mutation($id: ID!) { revokeCredential(id: $id) }", lambda w, n: {"id": NO_SUCH_ID}
     ),
-    "user": lambda w, h, n: gql(
-        w.http, "query($id: ID!) { user(id: $id) { id email } }", {"id": w.admin.id}, h, cookies=False
+    "grantRole": _call(
+        'mutation($u: ID!) { grantRole(userId: $u, role: "admin") { id } }', lambda w, n: {"u": w.admin.id}
     ),
-    "users": lambda w, h, n: gql(w.http, "{ users(first: 1) { totalCount } }", headers=h, cookies=False),
-    "myCredentials": lambda w, h, n: gql(w.http, "{ myCredentials { id } }", headers=h, cookies=False),
-    "logout": lambda w, h, n: gql(w.http, "mutation { logout }", headers=h, cookies=False),
-    "logout(everywhere)": lambda w, h, n: gql(w.http, LOGOUT_EVERYWHERE, headers=h, cookies=False),
-    "changePassword": lambda w, h, n: gql(
-        w.http,
-        'mutation { changePassword(currentPassword: "wrong one", newPassword: "x") }',
-        headers=h,
-        cookies=False,
+    "revokeRole": _call(
+        'mutation($u: ID!) { revokeRole(userId: $u, role: "none") { id } }', lambda w, n: {"u": w.other.id}
     ),
-    "createApiToken": lambda w, h, n: gql(
-        w.http, 'mutation { createApiToken(name: "m", scopes: []) { token } }', headers=h, cookies=False
-    ),
-    "revokeCredential": lambda w, h, n: gql(
-        w.http, "mutation($id: ID!) { revokeCredential(id: $id) }", {"id": NO_SUCH_ID}, h, cookies=False
-    ),
-    "grantRole": lambda w, h, n: gql(
-        w.http,
-        'mutation($u: ID!) { grantRole(userId: $u, role: "admin") { id } }',
-        {"u": w.admin.id},
-        h,
-        cookies=False,
-    ),
-    "revokeRole": lambda w, h, n: gql(
-        w.http,
-        'mutation($u: ID!) { revokeRole(userId: $u, role: "none") { id } }',
-        {"u": w.other.id},
-        h,
-        cookies=False,
-    ),
-    "setUserActive": lambda w, h, n: gql(
-        w.http,
+    "setUserActive": _call(
         "mutation($u: ID!) { setUserActive(userId: $u, active: true) { id } }",
-        {"u": w.other.id},
-        h,
-        cookies=False,
+        lambda w, n: {"u": w.other.id},
+        cookies=True,
     ),
-    "register": lambda w, h, n: gql(
-        w.http,
-        'mutation { register(input: {username: "x", email: "bad", password: "p"}) { user { id } } }',
-        headers=h,
-        cookies=False,
+    "register": _call(
+        'mutation { register(input: {username: "x", email: "bad", password: "p"}) { user { id } } }'
     ),
-    "login": lambda w, h, n: gql(
-        w.http,
+    "login": _call(
         "mutation($input: LoginInput!) { login(input: $input) { user { id } } }",
-        _login_vars(f"nobody{n}"),
-        h,
-        cookies=False,
+        lambda w, n: _login_vars(f"nobody{n}"),
     ),
-    "refreshToken": lambda w, h, n: gql(
-        w.http,
-        'mutation { refreshToken(refreshToken: "gtr_unknown") { accessToken } }',
-        headers=h,
-        cookies=False,
-    ),
-    "reauthenticate": lambda w, h, n: gql(
-        w.http, 'mutation { reauthenticate(password: "not the password") }', headers=h, cookies=False
-    ),
+    "refreshToken": _call('mutation { refreshToken(refreshToken: "gtr_unknown") { accessToken } }'),
+    "reauthenticate": _call('mutation { reauthenticate(password: "not the password") }'),
     # Section 11: unknown tokens, an unknown address, wrong current passwords.
-    "requestEmailVerification": lambda w, h, n: gql(
-        w.http, "mutation { requestEmailVerification }", headers=h, cookies=False
-    ),
-    "verifyEmail": lambda w, h, n: gql(
-        w.http, 'mutation { verifyEmail(token: "unknown") }', headers=h, cookies=False
-    ),
-    "requestPasswordReset": lambda w, h, n: gql(
-        w.http,
+    "requestEmailVerification": _call("mutation { requestEmailVerification }"),
+    "verifyEmail": _call('mutation { verifyEmail(token: "unknown") }'),
+    "requestPasswordReset": _call(
         "mutation($e: String!) { requestPasswordReset(email: $e) }",
-        {"e": f"nobody{n}@example.com"},
-        h,
-        cookies=False,
+        lambda w, n: {"e": f"nobody{n}@example.com"},
     ),
-    "resetPassword": lambda w, h, n: gql(
-        w.http, 'mutation { resetPassword(token: "unknown", newPassword: "x") }', headers=h, cookies=False
+    "resetPassword": _call('mutation { resetPassword(token: "unknown", newPassword: "x") }'),
+    "requestEmailChange": _call(
+        'mutation { requestEmailChange(newEmail: "new@example.com", currentPassword: "wrong one") }'
     ),
-    "requestEmailChange": lambda w, h, n: gql(
-        w.http,
-        'mutation { requestEmailChange(newEmail: "new@example.com", currentPassword: "wrong one") }',
-        headers=h,
-        cookies=False,
+    "confirmEmailChange": _call('mutation { confirmEmailChange(token: "unknown") }'),
+    "deleteAccount": _call('mutation { deleteAccount(currentPassword: "wrong one") }'),
+    "beginExternalLogin": _call('mutation { beginExternalLogin(provider: "none") { url } }'),
+    "loginWithIdToken": _call(
+        'mutation { loginWithIdToken(provider: "none", idToken: "x.y.z") { user { id } } }'
     ),
-    "confirmEmailChange": lambda w, h, n: gql(
-        w.http, 'mutation { confirmEmailChange(token: "unknown") }', headers=h, cookies=False
-    ),
-    "deleteAccount": lambda w, h, n: gql(
-        w.http, 'mutation { deleteAccount(currentPassword: "wrong one") }', headers=h, cookies=False
-    ),
-    "beginExternalLogin": lambda w, h, n: gql(
-        w.http, 'mutation { beginExternalLogin(provider: "none") { url } }', headers=h, cookies=False
-    ),
-    "loginWithIdToken": lambda w, h, n: gql(
-        w.http,
-        'mutation { loginWithIdToken(provider: "none", idToken: "x.y.z") { user { id } } }',
-        headers=h,
-        cookies=False,
-    ),
-    "linkExternalIdentity": lambda w, h, n: gql(
-        w.http, 'mutation { linkExternalIdentity(provider: "none") { url } }', headers=h, cookies=False
-    ),
+    "linkExternalIdentity": _call('mutation { linkExternalIdentity(provider: "none") { url } }'),
 }
 
 
