@@ -66,6 +66,15 @@ class ExternalLoginFlow(Model):
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="external_login_flows", on_delete=fields.CASCADE, null=True
     )
+    # The credential (session or refresh family) that began a `link` flow: the callback
+    # links only while it is live, so a logout everywhere or a password change ends the
+    # links still pending too (a flow begun with a stolen session must not outlive it).
+    # SET NULL, not CASCADE: a deleted credential (a session replaced by a new sign-in)
+    # leaves the flow to be refused at the callback with the same answer on every
+    # database, whether it enforces foreign keys or not.
+    credential: fields.ForeignKeyNullableRelation[Credential] = fields.ForeignKeyField(
+        "models.Credential", related_name="link_flows", on_delete=fields.SET_NULL, null=True
+    )
     nonce = fields.CharField(max_length=128)
     code_verifier = fields.CharField(max_length=128)
     # The callback URL sent to the provider, sent again with the code.
@@ -78,6 +87,7 @@ class ExternalLoginFlow(Model):
     expires_at = fields.DatetimeField(db_index=True)
 
     user_id: str | None
+    credential_id: str | None
 
     class Meta:
         table = "external_login_flows"

@@ -282,6 +282,7 @@ async def _begin(ctx: Context, provider: str, redirect_to: str | None, purpose: 
         binding=ctx.external_flow_binding(),
         client=ctx.client,
         user=ctx.identity.user if purpose == external_identities.LINK else None,
+        credential_id=ctx.identity.credential_id if purpose == external_identities.LINK else None,
     )
     return ExternalLogin(url=url)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.clock import utcnow
-from models import Credential, CredentialKind, ExternalIdentity, RefreshToken, User
+from models import Credential, CredentialKind, ExternalIdentity, ExternalLoginFlow, RefreshToken, User
 
 
 class CredentialRows:
@@ -119,8 +120,14 @@ async def revoke_all_of(user_id: str, keep: str | None = None) -> int:
     Links to other providers are credentials too and end, except the one the account was
     created with: it is how an account without a password signs in, so it stays, and
     only the provider tokens issued until now stop working on it (`tokens_not_before`).
+    Links begun and not finished end too (but one begun by `keep`): a flow begun with a
+    stolen session must not link the thief's provider account after the owner's logout.
     """
     now = utcnow()
+    pending_links = ExternalLoginFlow.filter(user_id=user_id)
+    if keep is not None:
+        pending_links = pending_links.filter(Q(credential_id__isnull=True) | Q(credential_id__not=keep))
+    await pending_links.delete()
     origin = ExternalIdentity.filter(user_id=user_id, created_account=True)
     kept = [str(i) for i in await origin.values_list("credential_id", flat=True)]
     if kept:

@@ -53,6 +53,7 @@ from core.errors import (
 )
 from core.hosts import ascii_host
 from models import Credential, CredentialKind, ExternalIdentity, ExternalLoginFlow, SpentIdToken, User
+from services import credential_rows
 from services.audit import audit
 from services.credentials import SignIn, sign_in_with_session
 from services.validation import USERNAME_PATTERN, normalise_email
@@ -236,11 +237,14 @@ async def begin_flow(
     binding: str,
     client: ClientInfo,
     user: User | None = None,
+    credential_id: str | None = None,
 ) -> str:
     """The provider's authorization URL for a new flow bound to the browser holding
-    `binding` (the value of its flow cookie). Counts against the per-IP login limit;
-    an unknown provider, a provider without PKCE S256 and a `redirectTo` off the allowed
-    origins are `BadUserInput`; an unreachable provider is `ServiceUnavailable`."""
+    `binding` (the value of its flow cookie); a link flow records the credential that
+    began it (`credential_id`), which must still be live at the callback. Counts against
+    the per-IP login limit; an unknown provider, a provider without PKCE S256 and a
+    `redirectTo` off the allowed origins are `BadUserInput`; an unreachable provider is
+    `ServiceUnavailable`."""
     await limiter.external_attempt(client.ip)
     provider = _provider(federation, provider_name)
     target = check_redirect(redirect_to, own_origins, allowed_origins)
@@ -268,6 +272,7 @@ async def begin_flow(
         provider=provider.name,
         purpose=purpose,
         user=user,
+        credential_id=credential_id,
         nonce=nonce,
         code_verifier=verifier,
         redirect_uri=redirect_uri,
@@ -396,6 +401,15 @@ async def _finish_link(
         raise FlowFailed(ACCOUNT_DISABLED)
     # The browser still signed in as someone else than the user who asked for the link.
     if current.user_id is not None and current.user_id != str(user.id):
+        raise FlowFailed(SESSION_MISMATCH)
+    # The sign-in that began the link must still be live, and be this browser's own
+    # when it is signed in: a logout everywhere or a password change (which revoke it)
+    # ends a pending link too, so a flow begun with a stolen session dies with it.
+    if row.credential_id is None or (
+        current.credential_id is not None and current.credential_id != str(row.credential_id)
+    ):
+        raise FlowFailed(SESSION_MISMATCH)
+    if await credential_rows.kind_of_own(str(user.id), str(row.credential_id)) is None:
         raise FlowFailed(SESSION_MISMATCH)
     try:
         await link_identity(user, claims, provider.name)
