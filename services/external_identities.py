@@ -377,9 +377,9 @@ async def _verified_callback(
         token = await provider.exchange_code(
             code=code, redirect_uri=row.redirect_uri, code_verifier=row.code_verifier
         )
-        return await provider.verify_id_token(
-            token["id_token"], nonce=row.nonce, access_token=token.get("access_token")
-        )
+        access_token = token.get("access_token")
+        claims = await provider.verify_id_token(token["id_token"], nonce=row.nonce, access_token=access_token)
+        return await provider.with_userinfo(claims, access_token if isinstance(access_token, str) else None)
     except CodeRejected:
         raise FlowFailed(CODE_REJECTED) from None
     except InvalidProviderToken:

@@ -45,11 +45,15 @@ class FederationHttp:
             self._client = httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False)
         return self._client
 
-    async def get_json(self, url: str) -> Any:
-        """The JSON document at `url`; `ProviderUnavailable` for a network error, a
-        status other than 200, an oversized or unreadable body."""
+    async def get_json(self, url: str, bearer: str | None = None) -> Any:
+        """The JSON document at `url` (sent with `bearer` as its access token when given);
+        `ProviderUnavailable` for a network error, a status other than 200, an oversized
+        or unreadable body."""
+        headers = {"Accept": "application/json"}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
         try:
-            response = await self.client.get(url, headers={"Accept": "application/json"})
+            response = await self.client.get(url, headers=headers)
         except httpx2.HTTPError as exc:
             raise ProviderUnavailable(f"{url} did not answer ({type(exc).__name__})") from None
         if response.status_code != 200:
@@ -81,6 +85,9 @@ class ProviderMetadata:
     # RFC 9207: the provider puts `iss` in every authorization response.
     sends_iss_parameter: bool
     token_endpoint_auth_methods: tuple[str, ...]
+    # OpenID Connect Core 5.3: where the claims of the scopes live when the ID token,
+    # as the specification has it for the code flow, carries none of them.
+    userinfo_endpoint: str | None = None
 
     @property
     def supports_s256(self) -> bool:
@@ -118,6 +125,9 @@ def parse_metadata(document: Any, issuer: str) -> ProviderMetadata:
         sends_iss_parameter=document.get("authorization_response_iss_parameter_supported") is True,
         token_endpoint_auth_methods=strings("token_endpoint_auth_methods_supported")
         or ("client_secret_basic",),
+        userinfo_endpoint=userinfo
+        if isinstance(userinfo := document.get("userinfo_endpoint"), str)
+        else None,
     )
 
 

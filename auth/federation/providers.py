@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -166,6 +167,37 @@ class OidcProvider:
             client_id=client_id,
             nonce=nonce,
             access_token=access_token,
+        )
+
+    async def with_userinfo(self, claims: ProviderClaims, access_token: str | None) -> ProviderClaims:
+        """`claims` completed from the UserInfo endpoint (OpenID Connect Core 5.3) when the
+        ID token names no email, as a provider following the specification sends the
+        scopes' claims there for the code flow, not in the ID token. An answer counts only
+        for the ID token's own `sub` (5.3.4) and never overrides the ID token's claims.
+        Unchanged when there is no endpoint or access token, or the endpoint gives no
+        usable answer (logged): the sign-in then goes on without an address, which makes
+        no account (`PROVIDER_EMAIL_UNVERIFIED`)."""
+        metadata = await self.metadata()
+        if claims.email is not None or access_token is None or metadata.userinfo_endpoint is None:
+            return claims
+        try:
+            answer = await self._http.get_json(metadata.userinfo_endpoint, bearer=access_token)
+        except ProviderUnavailable as exc:
+            logger.warning("userinfo of %s unavailable: %s", self.name, exc)
+            return claims
+        if not isinstance(answer, dict) or answer.get("sub") != claims.subject:
+            logger.warning("userinfo of %s answered for another subject: ignored", self.name)
+            return claims
+        email = answer.get("email")
+        if not isinstance(email, str):
+            return claims
+        username, name = answer.get("preferred_username"), answer.get("name")
+        return replace(
+            claims,
+            email=email,
+            email_verified=answer.get("email_verified") is True,
+            preferred_username=claims.preferred_username or (username if isinstance(username, str) else None),
+            name=claims.name or (name if isinstance(name, str) else None),
         )
 
 

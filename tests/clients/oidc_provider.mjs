@@ -30,8 +30,10 @@ const provider = new Provider(config.issuer, {
     email: ['email', 'email_verified'],
     profile: ['preferred_username', 'name'],
   },
-  // The scope's claims go into the ID token, as Auth0, Keycloak and Google put them.
-  conformIdTokenClaims: false,
+  // The scope's claims go into the ID token, as Auth0, Keycloak and Google put them;
+  // `conform_id_token_claims` keeps them for the UserInfo endpoint, as the specification
+  // has it for the code flow.
+  conformIdTokenClaims: Boolean(config.conform_id_token_claims),
   findAccount: async (_ctx, sub) => {
     if (!accounts.has(sub)) return undefined;
     return { accountId: sub, claims: async () => ({ sub, ...accounts.get(sub) }) };

@@ -82,8 +82,10 @@ class OpenIDProvider:
         accounts: dict[str, dict[str, Any]] | None = None,
         keys: dict[str, Any] | None = None,
         resource: bool = True,
+        conform_id_token_claims: bool = False,
     ) -> None:
         self.port = free_port()
+        self.conform_id_token_claims = conform_id_token_claims
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.accounts = dict(
             accounts
@@ -112,6 +114,7 @@ class OpenIDProvider:
             "issuer": self.issuer,
             "jwks": self.keys,
             "accounts": self.accounts,
+            "conform_id_token_claims": self.conform_id_token_claims,
             **({"resource": {"audience": RESOURCE, "scope": RESOURCE_SCOPE}} if self.resource else {}),
         }
         path = self.dir / "config.json"
