@@ -54,3 +54,23 @@ async def headless_chromium() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def watched_page(timeout_ms: int) -> AsyncIterator[Any]:
+    """A page of a fresh headless Chromium, waiting at most `timeout_ms` for anything; its
+    `problems` list collects every page error and console error, for a test to assert on."""
+    async with headless_chromium() as browser:
+        opened = await browser.new_page()
+        opened.set_default_timeout(timeout_ms)
+        opened.problems = []
+        opened.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
+        opened.on(
+            "console",
+            lambda message: (
+                opened.problems.append(f"console {message.type}: {message.text}")
+                if message.type == "error"
+                else None
+            ),
+        )
+        yield opened

@@ -11,9 +11,7 @@ except under CI (`CI` set), where it fails: CI must never lose these tests quiet
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,34 +22,18 @@ from tests.helpers import (
     STRONG_PASSWORD,
     register,
 )
-from tests.helpers.config import in_ci
+from tests.helpers.chromium import require_browser, watched_page
 from tests.helpers.processes import GatehouseServer, fresh_server_environment
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 30_000
 TOGGLE = "button.gatehouse-viewer-schema"
 
 
-def missing_browser() -> str | None:
-    """Why the browser cannot run here, or None when it can."""
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        return "Debian's chromium is not installed (apt-get install chromium)"
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed (pip install -e '.[test]')"
-    return None
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatehouseServer]:
-    reason = missing_browser()
-    if reason is not None:
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_browser()
 
     env = fresh_server_environment(tmp_path_factory.mktemp("graphiql"))
     with GatehouseServer(env) as running:
@@ -60,31 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatehouseServer
 
 @pytest.fixture
 async def page(server: GatehouseServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            headless=True,
-            # The suite runs as root in a container, where Chromium's sandbox cannot start.
-            args=["--no-sandbox"],
-        )
-        try:
-            opened = await browser.new_page()
-            opened.set_default_timeout(TIMEOUT_MS)
-            opened.problems = []
-            opened.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
-            opened.on(
-                "console",
-                lambda message: (
-                    opened.problems.append(f"console {message.type}: {message.text}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield opened
-        finally:
-            await browser.close()
+    async with watched_page(TIMEOUT_MS) as opened:
+        yield opened
 
 
 async def root_fields_in_docs(page: Any, root: str) -> set[str]:

@@ -11,9 +11,7 @@ where it fails.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,13 +19,12 @@ import pytest
 
 from tests.helpers import OTHER_PASSWORD, STRONG_PASSWORD, free_port, register
 from tests.helpers.account_mail import REQUEST_RESET, RESET_PATH, VERIFY_PATH, mailed_token_after
-from tests.helpers.config import in_ci
+from tests.helpers.chromium import require_browser, watched_page
 from tests.helpers.processes import GatehouseServer, fresh_server_environment
 from tests.helpers.smtp import Mailbox, link_in, text_of
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 30_000
 SIGN_IN = """async ([login, password]) => {
   const response = await fetch("/graphql", {
@@ -42,17 +39,6 @@ SIGN_IN = """async ([login, password]) => {
 }"""
 
 
-def missing_browser() -> str | None:
-    """Why the browser cannot run here, or None when it can."""
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        return "Debian's chromium is not installed (apt-get install chromium, or bash .ci/setup-clients)"
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed (pip install -e '.[test]')"
-    return None
-
-
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[Mailbox]:
     with Mailbox() as box:
@@ -61,11 +47,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[GatehouseServer]:
-    reason = missing_browser()
-    if reason is not None:
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_browser()
     port = free_port()
     env = {
         **fresh_server_environment(tmp_path_factory.mktemp("account-pages")),
@@ -78,30 +60,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterat
 
 @pytest.fixture
 async def page(server: GatehouseServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            headless=True,
-            args=["--no-sandbox"],  # root in a container: Chromium's sandbox cannot start
-        )
-        try:
-            opened = await browser.new_page()
-            opened.set_default_timeout(TIMEOUT_MS)
-            opened.problems = []
-            opened.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
-            opened.on(
-                "console",
-                lambda message: (
-                    opened.problems.append(f"console {message.type}: {message.text}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield opened
-        finally:
-            await browser.close()
+    async with watched_page(TIMEOUT_MS) as opened:
+        yield opened
 
 
 async def _reset_link(server: GatehouseServer, mailbox: Mailbox, address: str) -> str:
