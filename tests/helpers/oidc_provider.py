@@ -13,9 +13,7 @@ naming the command that installs them (`bash .ci/setup-clients`), and fails unde
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ import pytest
 from joserfc.jwk import ECKey, RSAKey
 
 from tests.helpers.config import in_ci
-from tests.helpers.processes import free_port, wait_for
+from tests.helpers.processes import free_port, stop_process_group, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ROOT / "tests" / "clients"
@@ -148,14 +146,8 @@ class OpenIDProvider:
 
     def stop(self) -> None:
         """Stop the provider."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process_group(self.process)
 
     def __enter__(self) -> OpenIDProvider:
         return self.start()

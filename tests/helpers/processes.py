@@ -105,14 +105,8 @@ class GatehouseServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process_group(self.process)
 
     def __enter__(self) -> GatehouseServer:
         return self.start()
@@ -120,6 +114,19 @@ class GatehouseServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """End `process` and its group (started with `start_new_session=True`): SIGTERM, then
+    SIGKILL after ten seconds; nothing when it has already exited."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def _pg_bin(name: str) -> str:
