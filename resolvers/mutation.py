@@ -316,6 +316,9 @@ async def login_with_id_token(
     transport = transport or Transport.BEARER
     _require_transport(ctx, transport)
     auth = ctx.backend
+    # A token pair needs a key to sign with: taken before the ID token is spent and an
+    # account made, so that without one (NoUsableSigningKey) the retry can still sign in.
+    signer = auth.bearer.signer() if transport is Transport.BEARER else None
     user = await external_identities.sign_in_with_id_token(
         auth.federation,
         auth.limiter,
@@ -325,7 +328,7 @@ async def login_with_id_token(
         ctx.client,
         require_verified_email=auth.settings.require_verified_email,
     )
-    return await _sign_in(ctx, user, transport, EXTERNAL_AMR)
+    return await _sign_in(ctx, user, transport, EXTERNAL_AMR, signer=signer)
 
 
 async def delete_account(info: Info[Context, None], current_password: str) -> bool:

@@ -593,7 +593,12 @@ async def sign_in_with_id_token(
     if not await _spend(id_token, claims.expires_at):
         audit("external_id_token_replayed", client, provider=provider.name)
         raise Unauthenticated(SIGN_IN_FAILED)
-    user = await account_for(claims, provider.name, client)
+    try:
+        user = await account_for(claims, provider.name, client)
+    except ServiceUnavailable:
+        # "Try again" must be true: the token was spent for nothing, so it is given back.
+        await SpentIdToken.filter(id=digest(id_token)).delete()
+        raise
     if not user.is_active:
         audit("external_login_failure", client, provider=provider.name, code=ACCOUNT_DISABLED)
         raise Unauthenticated(SIGN_IN_FAILED)
