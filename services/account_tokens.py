@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from tortoise.transactions import in_transaction
+
 from auth.secrets import digest, new_secret
 from core.clock import utcnow
-from models import AccountToken, TokenPurpose
+from models import AccountToken, TokenPurpose, User
 
 TOKEN_LIFETIMES: dict[TokenPurpose, timedelta] = {
     TokenPurpose.VERIFY_EMAIL: timedelta(hours=24),
@@ -28,17 +30,21 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 async def issue(user_id: str, purpose: TokenPurpose, email: str, now: datetime | None = None) -> str:
     """A new token for `purpose`, mailed to `email` (normalised); the user's older tokens
-    of that purpose end here."""
+    of that purpose end here, so at most one is live however many requests race."""
     now = now or utcnow()
     token = new_secret()
-    await AccountToken.filter(user_id=user_id, purpose=purpose).delete()
-    await AccountToken.create(
-        user_id=user_id,
-        purpose=purpose,
-        token_hash=digest(token),
-        email=email,
-        expires_at=now + TOKEN_LIFETIMES[purpose],
-    )
+    async with in_transaction():
+        # The user's row locked (PostgreSQL; SQLite runs one write transaction at a
+        # time): a concurrent issue waits here, and its delete then sees this token.
+        await User.filter(id=user_id).select_for_update().only("id").first()
+        await AccountToken.filter(user_id=user_id, purpose=purpose).delete()
+        await AccountToken.create(
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=digest(token),
+            email=email,
+            expires_at=now + TOKEN_LIFETIMES[purpose],
+        )
     return token
 
 

@@ -113,6 +113,18 @@ async def test_a_newer_token_voids_the_older_of_the_same_purpose_only(database):
     assert await account_tokens.find_live(verify, TokenPurpose.VERIFY_EMAIL) is None
 
 
+async def test_requests_racing_for_one_purpose_leave_one_live_token(database):
+    # Each request deleted the older tokens, then made its own: two at once each deleted
+    # before the other made one, and both links stayed live.
+    user_id = str(database.id)
+    tokens = await asyncio.gather(
+        *(account_tokens.issue(user_id, TokenPurpose.RESET_PASSWORD, database.email) for _ in range(8))
+    )
+    live = [t for t in tokens if await account_tokens.find_live(t, TokenPurpose.RESET_PASSWORD)]
+    assert len(live) == 1
+    assert await AccountToken.filter(user_id=user_id, purpose=TokenPurpose.RESET_PASSWORD).count() == 1
+
+
 @pytest.mark.parametrize("value", ["", "short", "A" * 44, "A" * 42, "é" * 43, "\x00" * 43, "x" * 100_000])
 async def test_malformed_tokens_are_refused_before_the_database(database, value):
     assert await account_tokens.find_live(value, TokenPurpose.RESET_PASSWORD) is None
