@@ -14,17 +14,19 @@ import pytest
 
 from core.settings import Settings
 from models import Credential, CredentialKind, ExternalIdentity, User
-from tests.helpers import STRONG_PASSWORD, cookie_login, gql, login_variables, make_persona
+from tests.helpers import STRONG_PASSWORD, cookie_login, gql, login_variables, make_persona, oidc_fixtures
 from tests.helpers.federation import (
     ID_TOKEN_LOGIN,
     PROVIDER,
     Browser,
-    callback_uri,
     error_of,
     federated_settings,
 )
 from tests.helpers.graphql import LOGIN
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
+
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp_client = oidc_fixtures.browser, oidc_fixtures.idp_client
 
 APP = "http://app.example"
 
@@ -43,19 +45,9 @@ def idp() -> Iterator[OpenIDProvider]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
-
-
 @pytest.fixture
 def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
     return federated_settings(idp, idp_client, allowed_origins=(APP,))
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
 
 
 async def sessions_of(user_id: str) -> int:

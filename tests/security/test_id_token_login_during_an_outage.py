@@ -16,10 +16,12 @@ from auth.keyring import add_key
 from core.errors import ServiceUnavailable
 from core.settings import Secret, Settings
 from models import ExternalIdentity, SpentIdToken, User
-from tests.helpers import TEST_SECRET, bearer, gql
+from tests.helpers import TEST_SECRET, bearer, gql, oidc_fixtures
 from tests.helpers.federation import ID_TOKEN_LOGIN, ME, PROVIDER, callback_uri, federated_settings
-from tests.helpers.oidc_fixtures import idp  # noqa: F401 (fixtures)
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
+
+# The shared fixture against the real provider (tests/helpers/oidc_fixtures.py).
+idp = oidc_fixtures.idp
 
 NONCE = "app-nonce-0123456789"
 

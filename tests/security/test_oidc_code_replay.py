@@ -5,36 +5,20 @@ provider refuses (`code_rejected`). Against the real OpenID provider."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from core.settings import Settings
 from models import Credential, CredentialKind, User
-from tests.helpers.federation import Browser, callback_uri, error_of, federated_settings
-from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient, query_of, with_query
+from tests.helpers import oidc_fixtures
+from tests.helpers.federation import Browser, error_of
+from tests.helpers.oidc_provider import query_of, with_query
 
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
-
-
-@pytest.fixture
-def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
-    return federated_settings(idp, idp_client)
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp, idp_client, settings = (
+    oidc_fixtures.browser,
+    oidc_fixtures.idp,
+    oidc_fixtures.idp_client,
+    oidc_fixtures.settings,
+)
 
 
 async def sessions() -> int:

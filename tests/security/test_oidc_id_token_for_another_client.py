@@ -5,22 +5,17 @@ and tokens signed with its key for claims it would not issue by itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from core.settings import Settings
 from models import User
-from tests.helpers import gql
+from tests.helpers import gql, oidc_fixtures
 from tests.helpers.federation import ID_TOKEN_LOGIN, PROVIDER, callback_uri, federated_settings
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
 
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+idp = oidc_fixtures.idp
 
 
 @pytest.fixture(scope="module")

@@ -5,38 +5,23 @@ random value), checked before the code is exchanged. Against the real OpenID pro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 import time_machine
 
-from core.settings import Settings
 from models import Credential, CredentialKind, ExternalLoginFlow, User
-from tests.helpers.federation import PROVIDER, Browser, callback_uri, error_of, federated_settings
-from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient, query_of, with_query
+from tests.helpers import oidc_fixtures
+from tests.helpers.federation import PROVIDER, Browser, error_of
+from tests.helpers.oidc_provider import query_of, with_query
 
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
-
-
-@pytest.fixture
-def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
-    return federated_settings(idp, idp_client)
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp, idp_client, settings = (
+    oidc_fixtures.browser,
+    oidc_fixtures.idp,
+    oidc_fixtures.idp_client,
+    oidc_fixtures.settings,
+)
 
 
 async def landed_at_callback(browser: Browser) -> str:

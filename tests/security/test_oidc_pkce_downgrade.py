@@ -7,38 +7,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 
 from core.settings import Settings
 from models import ExternalLoginFlow
-from tests.helpers.federation import Browser, callback_uri, error_of, federated_settings
+from tests.helpers import oidc_fixtures
+from tests.helpers.federation import Browser, error_of, federated_settings
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient, query_of
 
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp, idp_client = oidc_fixtures.browser, oidc_fixtures.idp, oidc_fixtures.idp_client
 
 
 @pytest.fixture
 def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
     idp.override_discovery()
     return federated_settings(idp, idp_client)
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
 
 
 def s256(verifier: str) -> str:

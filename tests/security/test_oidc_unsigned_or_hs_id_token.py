@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 
 import httpx
 import jwt as pyjwt
@@ -20,17 +19,14 @@ from joserfc.jwk import KeySet, RSAKey
 
 from core.settings import Settings
 from models import User
-from tests.helpers import gql
+from tests.helpers import gql, oidc_fixtures
 from tests.helpers.federation import ID_TOKEN_LOGIN, Browser, callback_uri, error_of, federated_settings
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
 
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+idp = oidc_fixtures.idp
+
 HS = "hs"
-
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

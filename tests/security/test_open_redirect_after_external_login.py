@@ -5,15 +5,16 @@ target no longer allowed gets the error page, not a redirect). Real OpenID provi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
 
 from core.settings import Settings
 from models import ExternalLoginFlow
-from tests.helpers.federation import Browser, callback_uri, error_of, federated_settings
+from tests.helpers import oidc_fixtures
+from tests.helpers.federation import Browser, error_of, federated_settings
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
+
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp, idp_client = oidc_fixtures.browser, oidc_fixtures.idp, oidc_fixtures.idp_client
 
 APP = "https://app.example"
 REFUSED = [
@@ -46,25 +47,9 @@ ALLOWED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
-
-
 @pytest.fixture
 def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
     return federated_settings(idp, idp_client, allowed_origins=(APP,))
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
 
 
 @pytest.mark.parametrize("target", REFUSED)

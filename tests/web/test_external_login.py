@@ -5,14 +5,12 @@ the next ones sign it in again; every failure comes back as a code, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from core.settings import Settings
 from models import Credential, CredentialKind, ExternalIdentity, ExternalLoginFlow, User
-from tests.helpers import STRONG_PASSWORD, gql, login_variables
+from tests.helpers import STRONG_PASSWORD, gql, login_variables, oidc_fixtures
 from tests.helpers.federation import (
     CREDENTIALS,
     PROVIDER,
@@ -25,29 +23,16 @@ from tests.helpers.graphql import LOGIN
 from tests.helpers.headers import basic
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient, query_of
 
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp, idp_client = oidc_fixtures.browser, oidc_fixtures.idp, oidc_fixtures.idp_client
+
 APP = "http://app.example"
-
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
 
 
 @pytest.fixture
 def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
     idp.override_discovery()
     return federated_settings(idp, idp_client, allowed_origins=(APP,))
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
 
 
 async def test_begin_answers_the_authorization_url_and_sets_the_flow_cookie(

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from core.settings import Settings
 from models import ExternalIdentity, User
-from tests.helpers.federation import Browser, callback_uri, error_of, federated_settings
+from tests.helpers import oidc_fixtures
+from tests.helpers.federation import Browser, error_of, federated_settings
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
+
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp_client = oidc_fixtures.browser, oidc_fixtures.idp_client
 
 APP = "http://app.example"
 
@@ -25,19 +28,9 @@ def idp() -> Iterator[OpenIDProvider]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
-
-
 @pytest.fixture
 def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
     return federated_settings(idp, idp_client, allowed_origins=(APP,))
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
 
 
 async def test_the_address_comes_from_userinfo_when_the_id_token_has_none(browser: Browser):

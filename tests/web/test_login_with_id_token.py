@@ -4,7 +4,6 @@ tokens (or the session cookie with COOKIE) like login; every refusal is one answ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import httpx
@@ -14,17 +13,14 @@ import time_machine
 
 from core.settings import Settings
 from models import Credential, CredentialKind, User
-from tests.helpers import bearer, gql, make_persona
+from tests.helpers import bearer, gql, make_persona, oidc_fixtures
 from tests.helpers.federation import ID_TOKEN_LOGIN, ME, PROVIDER, callback_uri, federated_settings
 from tests.helpers.oidc_provider import OpenIDProvider, RegisteredClient
 
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+idp = oidc_fixtures.idp
+
 NONCE = "app-nonce-0123456789"
-
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[OpenIDProvider]:
-    with OpenIDProvider() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,12 @@ import time_machine
 
 from core.settings import Settings
 from models import User
-from tests.helpers import BEARER_CHALLENGE, bearer, bearer_login, gql, make_persona
-from tests.helpers.federation import CREDENTIALS, ME, Browser, callback_uri, federated_settings
+from tests.helpers import BEARER_CHALLENGE, bearer, bearer_login, gql, make_persona, oidc_fixtures
+from tests.helpers.federation import CREDENTIALS, ME, Browser, federated_settings
 from tests.helpers.oidc_provider import RESOURCE, OpenIDProvider, RegisteredClient
+
+# The shared fixtures against the real provider (tests/helpers/oidc_fixtures.py).
+browser, idp_client = oidc_fixtures.browser, oidc_fixtures.idp_client
 
 SCOPES = "openid email profile me users:read credentials:read"
 
@@ -37,19 +40,9 @@ def idp() -> Iterator[OpenIDProvider]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def idp_client(idp: OpenIDProvider) -> RegisteredClient:
-    return idp.register_client([callback_uri()])
-
-
 @pytest.fixture
 def settings(idp: OpenIDProvider, idp_client: RegisteredClient) -> Settings:
     return federated_settings(idp, idp_client, trusted=[{"issuer": idp.issuer, "audience": RESOURCE}])
-
-
-@pytest.fixture
-def browser(http: httpx.AsyncClient, idp: OpenIDProvider) -> Browser:
-    return Browser(http, idp)
 
 
 async def access_token(
