@@ -46,7 +46,10 @@ mutation($input: RegisterInput!) { register(input: $input) { accessToken user { 
 LOGOUT = "mutation { logout }"
 CREATE_TOKEN = 'mutation { createApiToken(name: "svc", scopes: ["users:read"]) { token } }'
 
-CONFIG = """
+# nginx unprivileged in the foreground, every file under the test's `{tmp}`, in front of
+# the protected application (an echo of what the proxy told it about the user) and the
+# `{servers}` a configuration adds.
+NGINX_MAIN = """
 daemon off;
 master_process off;
 worker_processes 1;
@@ -71,7 +74,17 @@ http {{
             return 200 "$who $what uri=$request_uri\\n";
         }}
     }}
+{servers}
+}}
+"""
 
+
+def nginx_config(prefix: Path, upstream_port: int, servers: str) -> str:
+    """A whole nginx configuration: `NGINX_MAIN` around `servers` (already formatted)."""
+    return NGINX_MAIN.format(tmp=prefix, upstream_port=upstream_port, servers=servers)
+
+
+SERVERS = """
     server {{
         listen 127.0.0.1:{port};
 
@@ -115,7 +128,6 @@ http {{
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
     }}
-}}
 """
 
 
@@ -181,7 +193,8 @@ def nginx(nginx_path: str, gatehouse: GatehouseServer, tmp_path: Path) -> Iterat
     prefix = tmp_path / "nginx"
     prefix.mkdir()
     port, upstream_port = free_port(), free_port()
-    config = CONFIG.format(tmp=prefix, port=port, upstream_port=upstream_port, gatehouse_port=gatehouse.port)
+    servers = SERVERS.format(port=port, upstream_port=upstream_port, gatehouse_port=gatehouse.port)
+    config = nginx_config(prefix, upstream_port, servers)
     url = f"http://127.0.0.1:{port}"
     with running_nginx(nginx_path, prefix, config, f"{url}/protected/"):
         yield url
@@ -381,31 +394,7 @@ PROTECTED_LOCATIONS = """
             proxy_set_header X-Forwarded-Proto $scheme;
         }}
 """
-PRODUCTION_CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-
-    server {{
-        listen 127.0.0.1:{upstream_port};
-        location / {{
-            default_type text/plain;
-            set $who "id=$http_x_auth_user_id name=$http_x_auth_username";
-            set $what "roles=$http_x_auth_roles scopes=$http_x_auth_scopes";
-            return 200 "$who $what uri=$request_uri\\n";
-        }}
-    }}
-
+PRODUCTION_SERVERS = """
     # TLS ends here, as in front of a production Gatehouse.
     server {{
         listen 127.0.0.1:{https_port} ssl;
@@ -419,7 +408,6 @@ http {{
         listen 127.0.0.1:{http_port};
 {locations}
     }}
-}}
 """
 
 
@@ -458,15 +446,10 @@ def production_proxy(
     locations = PROTECTED_LOCATIONS.format(
         upstream_port=upstream_port, gatehouse_port=production_gatehouse.port, proxy_address=PROXY_ADDRESS
     )
-    config = PRODUCTION_CONFIG.format(
-        tmp=prefix,
-        https_port=https_port,
-        http_port=http_port,
-        upstream_port=upstream_port,
-        cert=cert,
-        key=key,
-        locations=locations,
+    servers = PRODUCTION_SERVERS.format(
+        https_port=https_port, http_port=http_port, cert=cert, key=key, locations=locations
     )
+    config = nginx_config(prefix, upstream_port, servers)
     http_url = f"http://127.0.0.1:{http_port}"
     with running_nginx(nginx_path, prefix, config, f"{http_url}/protected/"):
         yield ProductionProxy(f"https://127.0.0.1:{https_port}", http_url, cert, production_gatehouse.url)
