@@ -17,22 +17,7 @@ from auth.permissions import HasRole, IsAuthenticated, IsAuthenticatedDirective,
 from schema.build import Mutation, Query, build_schema
 from schema.public import public, public_root_fields, ungated_root_fields
 from tests.helpers import make_settings
-
-# Sections 3 and 7 of the contract: who is calling, signing in, and what the caller could use;
-# section 11: what a mailed link or a forgotten password needs.
-CONTRACT_PUBLIC = {
-    "Query.me",
-    "Query.viewer",
-    "Mutation.register",
-    "Mutation.login",
-    "Mutation.refreshToken",
-    "Mutation.verifyEmail",
-    "Mutation.requestPasswordReset",
-    "Mutation.resetPassword",
-    "Mutation.confirmEmailChange",
-    "Mutation.beginExternalLogin",
-    "Mutation.loginWithIdToken",
-}
+from tests.helpers.contract import CONTRACT_PUBLIC
 
 
 def root_field_names(schema: strawberry.Schema) -> set[str]:
