@@ -46,6 +46,19 @@ mutation($input: RegisterInput!) { register(input: $input) { accessToken user { 
 LOGOUT = "mutation { logout }"
 CREATE_TOKEN = 'mutation { createApiToken(name: "svc", scopes: ["users:read"]) { token } }'
 
+# A protected location's check: `/_verify` (Gatehouse's /auth/verify) first, then the
+# user's X-Auth-* headers from its answer, set, never passed through: a client's own
+# X-Auth-* headers are replaced.
+AUTH_REQUEST = """            auth_request /_verify;
+            auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
+            auth_request_set $auth_username $upstream_http_x_auth_username;
+            auth_request_set $auth_roles $upstream_http_x_auth_roles;
+            auth_request_set $auth_scopes $upstream_http_x_auth_scopes;
+            proxy_set_header X-Auth-User-Id $auth_user_id;
+            proxy_set_header X-Auth-Username $auth_username;
+            proxy_set_header X-Auth-Roles $auth_roles;
+            proxy_set_header X-Auth-Scopes $auth_scopes;
+"""
 # nginx unprivileged in the foreground, every file under the test's `{tmp}`, in front of
 # the protected application (an echo of what the proxy told it about the user) and the
 # `{servers}` a configuration adds.
@@ -100,17 +113,7 @@ SERVERS = """
         }}
 
         location /protected/ {{
-            auth_request /_verify;
-            auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
-            auth_request_set $auth_username $upstream_http_x_auth_username;
-            auth_request_set $auth_roles $upstream_http_x_auth_roles;
-            auth_request_set $auth_scopes $upstream_http_x_auth_scopes;
-            # Set, never passed through: a client's own X-Auth-* headers are replaced.
-            proxy_set_header X-Auth-User-Id $auth_user_id;
-            proxy_set_header X-Auth-Username $auth_username;
-            proxy_set_header X-Auth-Roles $auth_roles;
-            proxy_set_header X-Auth-Scopes $auth_scopes;
-            # auth_request drops the check's Set-Cookie: hand it on (a stale cookie cleared).
+{auth_request}            # auth_request drops the check's Set-Cookie: hand it on (a stale cookie cleared).
             auth_request_set $auth_cookie $upstream_http_set_cookie;
             add_header Set-Cookie $auth_cookie always;
             proxy_pass http://127.0.0.1:{upstream_port};
@@ -193,7 +196,9 @@ def nginx(nginx_path: str, gatehouse: GatehouseServer, tmp_path: Path) -> Iterat
     prefix = tmp_path / "nginx"
     prefix.mkdir()
     port, upstream_port = free_port(), free_port()
-    servers = SERVERS.format(port=port, upstream_port=upstream_port, gatehouse_port=gatehouse.port)
+    servers = SERVERS.format(
+        port=port, upstream_port=upstream_port, gatehouse_port=gatehouse.port, auth_request=AUTH_REQUEST
+    )
     config = nginx_config(prefix, upstream_port, servers)
     url = f"http://127.0.0.1:{port}"
     with running_nginx(nginx_path, prefix, config, f"{url}/protected/"):
@@ -370,16 +375,7 @@ PROXY_ADDRESS = "127.0.0.2"  # the checks' source address (proxy_bind): TRUSTED_
 BASIC_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8"'
 PROTECTED_LOCATIONS = """
         location /protected/ {{
-            auth_request /_verify;
-            auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
-            auth_request_set $auth_username $upstream_http_x_auth_username;
-            auth_request_set $auth_roles $upstream_http_x_auth_roles;
-            auth_request_set $auth_scopes $upstream_http_x_auth_scopes;
-            proxy_set_header X-Auth-User-Id $auth_user_id;
-            proxy_set_header X-Auth-Username $auth_username;
-            proxy_set_header X-Auth-Roles $auth_roles;
-            proxy_set_header X-Auth-Scopes $auth_scopes;
-            proxy_pass http://127.0.0.1:{upstream_port};
+{auth_request}            proxy_pass http://127.0.0.1:{upstream_port};
         }}
 
         location = /_verify {{
@@ -444,7 +440,10 @@ def production_proxy(
     cert, key = self_signed_certificate(prefix)
     https_port, http_port, upstream_port = free_port(), free_port(), free_port()
     locations = PROTECTED_LOCATIONS.format(
-        upstream_port=upstream_port, gatehouse_port=production_gatehouse.port, proxy_address=PROXY_ADDRESS
+        upstream_port=upstream_port,
+        gatehouse_port=production_gatehouse.port,
+        proxy_address=PROXY_ADDRESS,
+        auth_request=AUTH_REQUEST,
     )
     servers = PRODUCTION_SERVERS.format(
         https_port=https_port, http_port=http_port, cert=cert, key=key, locations=locations
