@@ -57,8 +57,7 @@ AUTH_REQUEST = """            auth_request /_verify;
             proxy_set_header X-Auth-User-Id $auth_user_id;
             proxy_set_header X-Auth-Username $auth_username;
             proxy_set_header X-Auth-Roles $auth_roles;
-            proxy_set_header X-Auth-Scopes $auth_scopes;
-"""
+            proxy_set_header X-Auth-Scopes $auth_scopes;"""
 # nginx unprivileged in the foreground, every file under the test's `{tmp}`, in front of
 # the protected application (an echo of what the proxy told it about the user) and the
 # `{servers}` a configuration adds.
@@ -113,7 +112,8 @@ SERVERS = """
         }}
 
         location /protected/ {{
-{auth_request}            # auth_request drops the check's Set-Cookie: hand it on (a stale cookie cleared).
+{auth_request}
+            # auth_request drops the check's Set-Cookie: hand it on (a stale cookie cleared).
             auth_request_set $auth_cookie $upstream_http_set_cookie;
             add_header Set-Cookie $auth_cookie always;
             proxy_pass http://127.0.0.1:{upstream_port};
@@ -375,7 +375,8 @@ PROXY_ADDRESS = "127.0.0.2"  # the checks' source address (proxy_bind): TRUSTED_
 BASIC_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8"'
 PROTECTED_LOCATIONS = """
         location /protected/ {{
-{auth_request}            proxy_pass http://127.0.0.1:{upstream_port};
+{auth_request}
+            proxy_pass http://127.0.0.1:{upstream_port};
         }}
 
         location = /_verify {{
