@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -352,11 +352,6 @@ class Server:
 # -- wrk -------------------------------------------------------------------------------
 
 
-def lua_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
-
-
 @dataclass(frozen=True)
 class Req:
     """One HTTP request as wrk sends it."""
@@ -366,46 +361,37 @@ class Req:
     headers: dict[str, str]
     method: str = "POST"
 
-    def lua(self) -> str:
-        headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in self.headers.items())
-        return (
-            f"{{method = {lua_string(self.method)}, path = {lua_string(self.path)}, "
-            f"headers = {{{headers}}}, body = {lua_string(self.body)}}}"
-        )
-
 
 @dataclass
 class Load:
-    """A wrk run: what to send and what every answer must look like."""
+    """A wrk run: what to send and what every answer must look like (see bench/wrk.lua)."""
 
     name: str
     requests: list[Req]
     expect: str = ""
-    expect_mode: str = "status"  # "exact", "contains" or "status"
+    expect_mode: str = "status"  # "exact", "contains", "match" (a Lua pattern) or "status"
     offset: int = 0
     status: int = 200  # every answer's status
     header: tuple[str, str] | None = None  # a response header every answer must carry, exactly
+    # One request per line of this file: the first request with `credential_header` set to
+    # `credential_prefix` and the line (100,000 API tokens, say, without 100,000 requests here).
+    credentials_file: str = ""
+    credential_header: str = "Authorization"
+    credential_prefix: str = ""
 
     @property
     def is_graphql(self) -> bool:
         return any(r.path == "/graphql" for r in self.requests)
 
     def write_spec(self, workdir: Path, max_requests: int = 0, stop_file: str = "") -> Path:
-        path = workdir / f"spec-{self.name}-{secrets.token_hex(3)}.lua"
-        requests = ",\n    ".join(r.lua() for r in self.requests)
-        path.write_text(
-            "SPEC = {\n"
-            f"  requests = {{\n    {requests}\n  }},\n"
-            f"  offset = {self.offset},\n"
-            f"  expect = {lua_string(self.expect)},\n"
-            f"  expect_mode = {lua_string(self.expect_mode)},\n"
-            f"  expect_status = {self.status},\n"
-            f"  expect_header = {lua_string(self.header[0].lower() if self.header else '')},\n"
-            f"  expect_header_value = {lua_string(self.header[1] if self.header else '')},\n"
-            f"  max_requests = {max_requests},\n"
-            f"  stop_file = {lua_string(stop_file)},\n"
-            "}\n"
-        )
+        """The load as the JSON file that bench/wrk.lua reads."""
+        path = workdir / f"spec-{self.name}-{secrets.token_hex(3)}.json"
+        spec = {k: v for k, v in asdict(self).items() if k not in ("name", "header", "status")}
+        spec |= {"expect_status": self.status, "max_requests": max_requests, "stop_file": stop_file}
+        spec |= dict(zip(("expect_header", "expect_header_value"), self.header or ("", ""), strict=True))
+        spec["expect_header"] = spec["expect_header"].lower()
+        # Not ASCII-escaped: wrk.lua's reader takes UTF-8 as it is and only ASCII \u escapes.
+        path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
         return path
 
 
