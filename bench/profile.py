@@ -26,20 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import (
-    BASE_HEADERS,
-    ME_QUERY,
-    ROOT,
-    Cores,
-    Load,
-    Req,
-    Server,
-    Wrk,
-    base_env,
-    body_for,
-    log,
-    obtain_credentials,
-)
+from bench.run import ME_QUERY, ROOT, Cores, Server, Wrk, base_env, log, obtain_credentials, single
 
 OUT = ROOT / "bench" / "out"
 SITE = Path(sysconfig.get_paths()["purelib"])
@@ -167,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         creds = obtain_credentials(server, seeded, settings.session_cookie_name)
         for row in args.rows.split(","):
             headers = getattr(creds, row)
-            load = Load(
-                f"profile-{row}",
-                [Req("/graphql", body_for(ME_QUERY), {**BASE_HEADERS, **headers})],
-                creds.answers["me"].decode(),
-                "exact",
-            )
+            load = single(f"profile-{row}", ME_QUERY, headers, creds.answers["me"].decode())
             wrk.run(server, load, 16, 2)  # warm-up
             suffix = "" if args.app == "bench.app:app" else "-" + args.app.split(":")[0].rsplit(".", 1)[-1]
             raw = OUT / f"profile-{row}{suffix}.txt"

@@ -5,21 +5,8 @@
     .venv/bin/python bench/run.py --postgres   # also on PostgreSQL (127.0.0.1:5432), +3 min
     .venv/bin/python bench/run.py --redis      # servers use Redis (127.0.0.1:6379, db 13)
 
-The harness starts the server as production would (uvicorn, uvloop, and `main.py serve`'s
-options: the bounded httptools protocol, no proxy headers; one worker, APP_ENV=production),
-seeds its database, drives it with `wrk` from another core (`taskset`), prints one table
-and writes it to `bench/RESULTS.md` with the machine.
-
-The ceiling is `/ceiling` (see `bench/app.py`): a plain Starlette route in the same app and
-process answering the same JSON bytes as the `me` query. Each row is measured in short
-slices, each between two slices of the ceiling, and its ratio is the median of the ratios
-of each row slice to the mean of the ceiling slices around it, so a neighbour stealing CPU
-moves both sides of a ratio alike.
-
-Production refuses Basic over plain HTTP, so every request carries `X-Forwarded-Proto:
-https` from 127.0.0.1, a trusted proxy, exactly as behind a TLS-terminating proxy. The
-login row sends every request for another account from another `X-Forwarded-For` address,
-so the per-IP and per-account login limits are not what it measures.
+How every row is measured: bench/results_template.md (the text RESULTS.md carries); how to
+run it and the targets: bench/README.md.
 """
 
 from __future__ import annotations
@@ -35,6 +22,7 @@ import secrets
 import shutil
 import signal
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -52,6 +40,7 @@ sys.path.insert(0, str(ROOT))  # the app's packages, to seed through the service
 BENCH = ROOT / "bench"
 RESULTS_FILE = BENCH / "RESULTS.md"
 WRK_SCRIPT = BENCH / "wrk.lua"
+RESULTS_TEMPLATE = BENCH / "results_template.md"  # RESULTS.md but for its $placeholders
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database index of its own, flushed before and after
 
@@ -369,7 +358,7 @@ class Load:
     name: str
     requests: list[Req]
     expect: str = ""
-    expect_mode: str = "status"  # "exact", "contains", "match" (a Lua pattern) or "status"
+    expect_mode: str = "status"  # "exact", "match" (a Lua pattern) or "status"
     offset: int = 0
     status: int = 200  # every answer's status
     header: tuple[str, str] | None = None  # a response header every answer must carry, exactly
@@ -913,8 +902,8 @@ def login_load(ctx: Context, seeded: Any, name: str) -> Load:
     return Load(
         name,
         requests,
-        expect='{"data":{"login":{"user":{"username":"bench',
-        expect_mode="contains",
+        expect='^{"data":{"login":{"user":{"username":"(bench%d+)"}}}}$',
+        expect_mode="match",
         offset=ctx.logins_sent,
     )
 
@@ -1147,12 +1136,7 @@ def latency_rows(ctx: Context, server: Server, db: str, seeded: Any, creds: Cred
         f"{db}: latency rows, {plan.latency_rounds} x ({plan.latency_slice} s idle "
         f"+ {plan.latency_slice} s with logins)"
     )
-    load = Load(
-        "me-latency",
-        [Req("/graphql", body_for(ME_QUERY), {**BASE_HEADERS, **creds.jwt})],
-        creds.answers["me"].decode(),
-        "exact",
-    )
+    load = single("me-latency", ME_QUERY, creds.jwt, creds.answers["me"].decode())
     conns = plan.latency_connections
     ctx.wrk.run(server, load, conns, plan.warm)
     idle, busy, background = [], [], []
@@ -1175,10 +1159,10 @@ def latency_rows(ctx: Context, server: Server, db: str, seeded: Any, creds: Cred
         return statistics.median(r.ms(key) for r in results)
 
     ratio = statistics.median(b.ms("p99_us") / i.ms("p99_us") for i, b in zip(idle, busy, strict=True))
-    logins = sum(r.requests for r in background)
+    logged_in = sum(r.requests for r in background)
     log(
         f"  idle p50 {med(idle, 'p50_us'):.2f} p99 {med(idle, 'p99_us'):.2f} ms; with logins p50 "
-        f"{med(busy, 'p50_us'):.2f} p99 {med(busy, 'p99_us'):.2f} ms ({logins} logins)"
+        f"{med(busy, 'p50_us'):.2f} p99 {med(busy, 'p99_us'):.2f} ms ({logged_in} logins)"
     )
     ctx.rows += [
         Row(
@@ -1190,7 +1174,7 @@ def latency_rows(ctx: Context, server: Server, db: str, seeded: Any, creds: Cred
         Row(
             db,
             f"`me` by JWT latency while {plan.login_connections} connections log in",
-            f"p50 {med(busy, 'p50_us'):.2f} ms, p99 {med(busy, 'p99_us'):.2f} ms ({logins} logins)",
+            f"p50 {med(busy, 'p50_us'):.2f} ms, p99 {med(busy, 'p99_us'):.2f} ms ({logged_in} logins)",
             ratio,
             "idle p99",
             ("<=", 3),
@@ -1268,6 +1252,15 @@ def run_backend(
         log(f"{db}: server stopped")
 
 
+def measure(ctx: Context, db: str, workdir: Path, redis: bool, memory: bool, postgres: bool = True) -> None:
+    """One backend, on a fresh database and a freshly flushed Redis (when `redis`): login
+    counters and generations of the backend before would otherwise rate-limit or confuse it."""
+    with redis_database(redis) as redis_url:
+        env = base_env(ctx.bcrypt_rounds, redis_url)
+        with postgres_database(env) if postgres else sqlite_database(workdir) as url:
+            run_backend(ctx, db, url, env, workdir, memory)
+
+
 def memory_rows(ctx: Context, server: Server, db: str, marks: list[tuple[int, float]]) -> None:
     """The readings at the two marks (the target compares them), and one more at the end,
     after every other row, logins included."""
@@ -1322,80 +1315,33 @@ def base_env(bcrypt_rounds: int, redis_url: str | None) -> dict[str, str]:
 def write_results(
     tables: dict[str, str], info: dict[str, str], ctx: Context, command: str, elapsed: float, redis: bool
 ) -> None:
+    """RESULTS.md: bench/results_template.md filled with this run's tables, machine and plan."""
     plan = ctx.plan
-    table_sections = "\n\n".join(f"## {name}\n\n{table}" for name, table in tables.items())
-    machine_lines = "\n".join(f"- {k}: {v}" for k, v in info.items())
-    server_cores = ",".join(map(str, ctx.cores.server)) or "not pinned"
-    load_cores = ",".join(map(str, ctx.cores.load)) or "not pinned"
-    RESULTS_FILE.write_text(
-        f"""# Benchmark results
-
-`{command}` ({plan.name} run, {elapsed:.0f} s). Regenerate with the same command; see `bench/run.py`.
-
-## Machine
-
-{machine_lines}
-- server on core(s) {server_cores} (taskset); wrk and the harness on core(s) {load_cores}
-
-{table_sections}
-
-## How it was measured
-
-- Server: `uvicorn bench.app:app --loop uvloop --http core.http_protocol:BoundedHttpToolsProtocol
-  --no-proxy-headers` (as `main.py serve` runs it), no access log, `X-Forwarded-*`
-  read by the app from 127.0.0.1 (`TRUSTED_PROXIES`); `APP_ENV=production`,
-  `BCRYPT_ROUNDS={ctx.bcrypt_rounds}`, a 64-character `SECRET_KEY`, a freshly seeded database
-  (alice, an admin, {plan.bulk_accounts} more accounts). SQLite (and `--postgres`): one process,
-  {"Redis at " + REDIS_URL if redis else "no Redis"}. Production (`--production`): PostgreSQL and
-  Redis at {REDIS_URL}, one uvicorn worker (`--workers`) per server core; on a 2-core machine
-  that is one worker on core 0 with wrk and the harness on core 1, since wrk on the server's
-  core would take its share of the cycles being measured. PostgreSQL and Redis are not pinned.
-- Ceiling: `/ceiling`, mounted on the same app in the same process (`bench/app.py`): a plain
-  Starlette route that reads the body and answers the bytes of the `me` answer. Floor:
-  `/floor`, a bare Strawberry schema (parser and validation caches, no auth, no other
-  extension) answering the same bytes: what GraphQL costs before Gatehouse adds anything.
-- Throughput: `wrk -t1 -c{plan.connections}`; each row gets a {plan.warm} s warm-up, then
-  {plan.rounds} {plan.slice} s row slices, each between two {plan.slice} s ceiling slices
-  (ceiling, row, ceiling, row, ..., ceiling). "measured" is the median of the row's slices, "ratio"
-  the median of the ratios of each row slice to the mean of the ceiling slices on both sides of it
-  (robust to a noisy neighbour). Every
-  answer is checked by wrk.lua (status 200 and the exact expected bytes); bad answers mark a row.
-- Every request carries `X-Forwarded-Proto: https` from 127.0.0.1, a trusted proxy: production
-  refuses Basic over plain HTTP.
-- `me` query: `{ME_QUERY}`; credentials obtained through the API (login
-  BEARER, login COOKIE, createApiToken without scopes, Basic with the password). Access
-  tokens are signed with `JWT_ALGORITHM={JWT_ALGORITHM}` (checked); the HS256 row runs on a second
-  server with `JWT_ALGORITHM=HS256` on the same database, against that server's own ceiling.
-- Forward auth: `GET {VERIFY_PATH}` with the access JWT and no body, as nginx `auth_request`
-  sends it; every answer checked by wrk.lua (status 204, alice's id in `X-Auth-User-Id`).
-- 100 gated fields: the alias limit (30, not configurable) rules out 100 aliases, so the rows ask
-  `users(first: 100)` for `username` (no permission), then for `email` (`@isSelfOrHasRole`);
-  both are measured against the ceiling like every row, and then head to head:
-  {HEAD_TO_HEAD_ROUNDS} {HEAD_TO_HEAD_SLICE} s `email` slices over {HEAD_TO_HEAD_CONNECTIONS} connections,
-  each between two `username` slices, each slice's rate taken from its mean latency
-  (connections / mean latency), since at ~100 req/s the requests in flight when a slice
-  ends move a request count by several percent; the gated row's ratio is the median of the
-  `email` slices to the mean of the `username` slices around them, and
-  isolates the 100 checks (target: at least {GATED_TARGET:g}).
-- Module: the server serves the schema module `bench/shelf` (`SCHEMA_MODULES={SHELF_MODULE}`, its
-  migration applied with Gatehouse's); alice's 100 items, seeded through its service, listed by
-  `shelf` (`@hasScope(scope: "shelf:read")`, `@isOwnerOrHasRole(role: "admin")`: every item
-  judged) and by `shelfUnjudged` (the scope alone); both answer the same 100 items.
-- Login: {plan.login_connections} connections for {plan.login_measure} s, each request another account and
-  `X-Forwarded-For`; rate = connections / mean latency (Little's law for a closed loop). The
-  limit is the server's cores over one bcrypt check (median of checks timed by the harness on
-  the server's core just before and just after the row).
-- Latency: `me` by JWT over {plan.latency_connections} connections, {plan.latency_rounds} rounds of
-  {plan.latency_slice} s alone then {plan.latency_slice} s while {plan.login_connections} connections log in;
-  after each login slice the harness waits {LOGIN_DRAIN} s for the logins still being hashed, so
-  none spills into the next idle slice; medians of the slices' percentiles; ratio = median of
-  the p99 ratios.
-- Memory: VmRSS of the server after the first {plan.memory_marks[0]:,} and after the first
-  {plan.memory_marks[1]:,} GraphQL requests (a rotation of `me` by JWT, cookie, token, Basic and
-  `users(first: 20)`), before any other row; and once more at the end of the run, after every row
-  (logins included), without a target.
-"""
-    )
+    values = {
+        **asdict(plan),
+        "command": command,
+        "elapsed": f"{elapsed:.0f}",
+        "machine": "\n".join(f"- {k}: {v}" for k, v in info.items()),
+        "server_cores": ",".join(map(str, ctx.cores.server)) or "not pinned",
+        "load_cores": ",".join(map(str, ctx.cores.load)) or "not pinned",
+        "tables": "\n\n".join(f"## {name}\n\n{table}" for name, table in tables.items()),
+        "bcrypt_rounds": ctx.bcrypt_rounds,
+        "sqlite_redis": f"Redis at {REDIS_URL}" if redis else "no Redis",
+        "redis_url": REDIS_URL,
+        "scale_accounts": f"{SCALE_ACCOUNTS:,}",
+        "me_query": ME_QUERY,
+        "jwt_algorithm": JWT_ALGORITHM,
+        "verify_path": VERIFY_PATH,
+        "h2h_rounds": HEAD_TO_HEAD_ROUNDS,
+        "h2h_slice": HEAD_TO_HEAD_SLICE,
+        "h2h_connections": HEAD_TO_HEAD_CONNECTIONS,
+        "gated_target": f"{GATED_TARGET:g}",
+        "shelf_module": SHELF_MODULE,
+        "login_drain": LOGIN_DRAIN,
+        "first_mark": f"{plan.memory_marks[0]:,}",
+        "second_mark": f"{plan.memory_marks[1]:,}",
+    }
+    RESULTS_FILE.write_text(string.Template(RESULTS_TEMPLATE.read_text()).substitute(values))
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -1476,34 +1422,18 @@ def main(argv: list[str] | None = None) -> int:
     experiment = args.app != "bench.app:app" or parts != ALL_PARTS or bool(args.rows) or args.skip_sqlite
     production = production_label(len(cores.server) or 1)
     try:
-        # Each database gets a freshly flushed Redis: login counters and generations
-        # from the first part would otherwise rate-limit or confuse the second.
         if not args.skip_sqlite:
-            with redis_database(args.redis) as redis_url:
-                env = base_env(args.bcrypt_rounds, redis_url)
-                with sqlite_database(workdir) as url:
-                    run_backend(ctx, "SQLite", url, env, workdir, memory=True)
+            measure(ctx, "SQLite", workdir, args.redis, memory=True, postgres=False)
         if args.postgres:
-            with redis_database(args.redis) as redis_url:
-                env = base_env(args.bcrypt_rounds, redis_url)
-                with postgres_database(env) as url:
-                    run_backend(ctx, "PostgreSQL", url, env, workdir, memory=args.skip_sqlite)
+            measure(ctx, "PostgreSQL", workdir, args.redis, memory=args.skip_sqlite)
         if args.production:
             # One worker per server core: on 2 cores that is 1 worker on core 0 and wrk on
             # core 1 (wrk needs a core of its own, or its own load is what gets measured).
             ctx.workers, ctx.production = len(cores.server) or 1, True
-            with redis_database(True) as redis_url:
-                env = base_env(args.bcrypt_rounds, redis_url)
-                with postgres_database(env) as url:
-                    run_backend(ctx, production, url, env, workdir, memory=True)
+            measure(ctx, production, workdir, redis=True, memory=True)
             if args.scale:  # the same rows on a database of a million more users
                 ctx.scale_accounts = SCALE_ACCOUNTS
-                with redis_database(True) as redis_url:
-                    env = base_env(args.bcrypt_rounds, redis_url)
-                    with postgres_database(env) as url:
-                        run_backend(
-                            ctx, f"{production}, {SCALE_ACCOUNTS:,} more users", url, env, workdir, True
-                        )
+                measure(ctx, f"{production}, {SCALE_ACCOUNTS:,} more users", workdir, True, memory=True)
                 ctx.scale_accounts = 0
             ctx.workers, ctx.production = 1, False
     finally:
