@@ -41,12 +41,16 @@ def tortoise_config(
 ) -> dict[str, Any]:
     """The Tortoise config for `database_url`: Gatehouse's models and migrations, then `apps`."""
     connection: Any = database_url
-    if timeout is not None and database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+    if database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
         from tortoise.backends.base.config_generator import expand_db_url
 
         connection = expand_db_url(database_url)
-        connection["credentials"]["timeout"] = timeout  # connect timeout, seconds
-        connection["credentials"]["command_timeout"] = timeout  # per statement, seconds
+        # asyncpg's pool otherwise sends `RESET ALL; CLOSE ALL; UNLISTEN *; ...` after every
+        # query, a second round trip each time; nothing here leaves session state behind.
+        connection["credentials"]["reset"] = keep_session
+        if timeout is not None:
+            connection["credentials"]["timeout"] = timeout  # connect timeout, seconds
+            connection["credentials"]["command_timeout"] = timeout  # per statement, seconds
     return {
         "connections": {"default": connection},
         "apps": {
@@ -60,6 +64,13 @@ def tortoise_config(
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def keep_session(connection: Any) -> None:
+    """asyncpg's pool `reset`, called as a connection goes back to the pool (after asyncpg
+    rolled back any transaction left open): nothing more. Gatehouse sets no session
+    variable, holds no advisory lock, cursor or LISTEN on a pooled connection (the
+    migration lock has a connection of its own), so its default query would reset nothing."""
 
 
 def forget_compiled_queries() -> None:

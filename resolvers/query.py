@@ -37,6 +37,7 @@ async def users(
     return UserConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+        total_count=page.total,
     )
 
 

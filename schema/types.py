@@ -121,10 +121,7 @@ class UserEdge:
 class UserConnection:
     edges: list[UserEdge]
     page_info: PageInfo
-
-    @strawberry.field(description="How many users there are in all (counted only when asked for).")
-    async def total_count(self, info: Info) -> int:
-        return await users.count_users()
+    total_count: int = strawberry.field(description="How many users there are in all.")
 
     @strawberry.field(description="The users of this page, without cursors.")
     def nodes(self, info: Info) -> list[User]:

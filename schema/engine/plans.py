@@ -29,8 +29,10 @@ must not depend on each other.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -60,6 +62,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.type.definition import GraphQLField, GraphQLResolveInfoHelpers
+from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -73,6 +76,9 @@ TYPENAME = "__typename"
 # Strawberry's resolver for a field without resolver or extensions ignores `info`.
 _BASIC_RESOLVER_NAME = "_get_basic_result"
 _build_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+# Types a plain attribute's value often has that are never awaitable: checked before
+# `is_awaitable`, which knows only builtins this cheaply.
+_LEAF_VALUES = frozenset({str, int, float, bool, type(None), uuid.UUID, datetime.datetime, datetime.date})
 # Field plans one operation may hold: an abstract type multiplies its selection by its
 # possible types, and a nest of them could otherwise make a plan huge.
 PLAN_BUDGET = 2000
@@ -139,6 +145,26 @@ class Guard:
         return self.read(source, self.python_name)
 
 
+class _LazyResolveInfo:
+    """The resolve info of a guarded field, as `Execution.info` builds it, but built only
+    when a permission reads more than `context` (Gatehouse's read only the identity in
+    it; a page of 20 users would otherwise build 20 of them for `email` alone)."""
+
+    __slots__ = ("_built", "_execution", "_field", "_path", "context")
+
+    def __init__(self, execution: Execution, field: FieldPlan, path: Path) -> None:
+        self.context = execution.context_value
+        self._execution = execution
+        self._field = field
+        self._path = path
+        self._built: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._execution.info(self._field, self._path)
+        return getattr(self._built, name)
+
+
 def _plain_permission_check(schema: GraphQLSchema, parent_type: GraphQLObjectType, extension: Any) -> bool:
     """Whether `extension` resolves exactly as Strawberry's `PermissionExtension` does:
     that class itself, or Gatehouse's `GatedExtension` on a field of an object type (it
@@ -163,6 +189,7 @@ class FieldPlan:
     """One response key of a selection set: what to call and how to complete it."""
 
     __slots__ = (
+        "attribute",
         "basic",
         "complete",
         "definition",
@@ -176,8 +203,10 @@ class FieldPlan:
         "null_message",
         "parent_type",
         "plain_leaf",
+        "read",
         "resolve",
         "typename",
+        "verbatim_str",
     )
 
     def __init__(
@@ -190,7 +219,7 @@ class FieldPlan:
         self.node = nodes[0]
         self.name = name = self.node.name.value
         self.typename = name == TYPENAME
-        self.plain_leaf = False
+        self.plain_leaf = self.verbatim_str = False
         self.null_message = f"Cannot return null for non-nullable field {parent_type.name}.{name}."
         if self.typename:
             self.non_null = True
@@ -203,6 +232,12 @@ class FieldPlan:
         if self.resolve is None:
             raise NotCompilable(f"{parent_type.name}.{name} has no resolver")
         self.basic = getattr(self.resolve, "__name__", "") == _BASIC_RESOLVER_NAME
+        if self.basic:
+            # What Strawberry's basic resolver does (`StrawberryField.get_result` of a field
+            # without resolver), without its two calls: read the attribute.
+            strawberry_field = definition.extensions["strawberry-definition"]
+            self.read = strawberry_field.default_resolver
+            self.attribute = strawberry_field.python_name
         self.has_args = bool(definition.args or self.node.arguments)
         self.guard = Guard.of(planner.schema, parent_type, definition) if not self.has_args else None
         self.non_null = isinstance(definition.type, GraphQLNonNull)
@@ -219,14 +254,16 @@ class FieldPlan:
         # A scalar or enum read off its parent: no `info`, and a path only for an error.
         nullable_type = definition.type.of_type if self.non_null else definition.type  # type: ignore[attr-defined]
         self.plain_leaf = self.basic and is_leaf_type(nullable_type)
+        # String and ID answer a `str` with itself: such a value needs no completion call.
+        self.verbatim_str = is_leaf_type(nullable_type) and _answers_str_as_is(nullable_type)
 
     def call(self, execution: Execution, source: Any, path: Path) -> Any:
         """The resolver's raw result (or awaitable), called as graphql-core calls it."""
         if self.basic:
-            return self.resolve(source, None)
-        info = execution.info(self, path)
+            return self.read(source, self.attribute)
         if self.guard is not None:
-            return self.guard.resolve(source, info)
+            return self.guard.resolve(source, _LazyResolveInfo(execution, self, path))
+        info = execution.info(self, path)
         args = (
             get_argument_values(self.definition, self.node, execution.variable_values)
             if self.has_args
@@ -326,6 +363,8 @@ def _completer(
     `complete_value`, decided once instead of per value); `sub_plans` holds the plan of
     each object type the value may be."""
     if isinstance(return_type, GraphQLNonNull):
+        if is_leaf_type(return_type.of_type):
+            return _non_null_leaf_completer(return_type.of_type)
         return _non_null_completer(_completer(return_type.of_type, named, sub_plans))
     if isinstance(return_type, GraphQLList):
         return _list_completer(return_type.of_type, _completer(return_type.of_type, named, sub_plans))
@@ -407,6 +446,32 @@ def _non_null_completer(inner: Complete) -> Complete:
     return complete_non_null
 
 
+def _answers_str_as_is(leaf_type: Any) -> bool:
+    """Whether the leaf type completes any `str` to itself (graphql-core's String and ID,
+    or a scalar that serialises as they do)."""
+    return getattr(leaf_type, "coerce_output_value", None) in (serialize_string, serialize_id)
+
+
+def _non_null_leaf_completer(leaf_type: Any) -> Complete:
+    """`_non_null_completer(_leaf_completer(leaf_type))` in one call (most fields)."""
+    coerce = leaf_type.coerce_output_value
+
+    def complete_non_null_leaf(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            raise TypeError(field.null_message)
+        coerced = coerce(result)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(leaf_type)}.coerce_output_value({inspect(result)})`"
+                f" to return non-nullable value, returned: {inspect(coerced)}"
+            )
+        return coerced
+
+    return complete_non_null_leaf
+
+
 def _leaf_completer(leaf_type: Any) -> Complete:
     coerce = leaf_type.coerce_output_value
 
@@ -438,7 +503,8 @@ def _object_completer(object_type: GraphQLObjectType, plan: SelectionPlan) -> Co
             raise GraphQLError(
                 f"Expected value of type '{object_type}' but got: {inspect(result)}.", field.nodes
             )
-        return await execution.execute_selection(plan, result, path)
+        data = execution.execute_selection(plan, result, path)
+        return data if isinstance(data, dict) else await data
 
     def complete_object(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
         if isinstance(result, Exception):
@@ -462,6 +528,9 @@ def _field_path(path: Path) -> Path:
 
 def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Complete:
     item_non_null = isinstance(item_type, GraphQLNonNull)
+    item_leaf: Any = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+    # A list of `str` (`roles`) completes to a copy of itself when the items are String or ID.
+    strings_as_is = is_leaf_type(item_leaf) and _answers_str_as_is(item_leaf)
 
     async def settle(
         execution: Execution, field: FieldPlan, completed: list[Any], pending: list[tuple[int, Path]]
@@ -489,6 +558,8 @@ def _list_completer(item_type: GraphQLOutputType, complete_item: Complete) -> Co
             raise result
         if result is None or result is Undefined:
             return None
+        if strings_as_is and type(result) is list and all(type(item) is str for item in result):
+            return [*result]
         if not is_iterable(result):
             raise GraphQLError(
                 "Expected Iterable, but did not find one for field"
@@ -550,6 +621,27 @@ def _close_unsettled(completed: list[Any], pending: Iterable[tuple[int, Path]]) 
             value.close()
 
 
+class _Finishing:
+    """The rest of an object's selection, from a field whose value is `held` (an
+    awaitable): awaited, it finishes the object; closed unawaited, it closes `held` too,
+    which closing the bare coroutine would not (it never started)."""
+
+    __slots__ = ("coroutine", "held")
+
+    def __init__(self, coroutine: Any, held: Any) -> None:
+        self.coroutine = coroutine
+        self.held = held
+
+    def __await__(self) -> Any:
+        return self.coroutine.__await__()
+
+    def close(self) -> None:
+        """Close the rest of the selection and the awaitable it was to start with."""
+        self.coroutine.close()
+        if hasattr(self.held, "close"):
+            self.held.close()
+
+
 class _Unresolved(NamedTuple):
     """A list item that was itself an awaitable, to be awaited then completed."""
 
@@ -608,19 +700,29 @@ class Execution:
         self.errors.append(error)
         return None
 
-    async def execute_selection(self, plan: SelectionPlan, source: Any, path: Path | None) -> dict[str, Any]:
-        """The data of one object: each field resolved and completed, in order."""
+    def execute_selection(
+        self, plan: SelectionPlan, source: Any, path: Path | None
+    ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        """The data of one object: each field resolved and completed, in order. Returned
+        as is while every field completes at once (most objects: attributes of a row);
+        from the first field that returns an awaitable, a coroutine that awaits it and
+        goes on with the rest, as a coroutine of the whole object would have."""
         data: dict[str, Any] = {}
         type_name = plan.parent_type.name
-        for field in plan.fields:
+        for position, field in enumerate(plan.fields):
             if field.typename:
                 data[field.key] = type_name
                 continue
             if field.plain_leaf:
                 try:
-                    result = field.resolve(source, None)
-                    if is_awaitable(result):
-                        result = await result
+                    result = field.read(source, field.attribute)
+                    if type(result) is str and field.verbatim_str:
+                        data[field.key] = result
+                        continue
+                    if type(result) not in _LEAF_VALUES and is_awaitable(result):
+                        return _Finishing(
+                            self._finish_selection(plan, source, path, data, position, result, None), result
+                        )
                     data[field.key] = field.complete(self, field, path, result)  # leaves ignore the path
                 except Exception as error:  # noqa: BLE001 - any resolver error is a field error
                     field_path = Path(path, field.key, type_name)
@@ -629,13 +731,56 @@ class Execution:
             field_path = Path(path, field.key, type_name)
             try:
                 result = field.call(self, source, field_path)
+                if type(result) is str and field.verbatim_str:
+                    data[field.key] = result
+                    continue
                 if is_awaitable(result):
-                    result = await result
+                    return _Finishing(
+                        self._finish_selection(plan, source, path, data, position, result, None), result
+                    )
                 value = field.complete(self, field, field_path, result)
                 if is_awaitable(value):
-                    value = await value
+                    return _Finishing(
+                        self._finish_selection(plan, source, path, data, position, None, value), value
+                    )
             except Exception as error:  # noqa: BLE001 - any resolver error is a field error
                 value = self.field_error(error, field, field_path, field.non_null)
+            data[field.key] = value
+        return data
+
+    async def _finish_selection(
+        self,
+        plan: SelectionPlan,
+        source: Any,
+        path: Path | None,
+        data: dict[str, Any],
+        position: int,
+        resolving: Any,
+        completing: Any,
+    ) -> dict[str, Any]:
+        """The rest of `execute_selection` from the field at `position`, whose resolver
+        returned the awaitable `resolving` or whose completion is the awaitable `completing`."""
+        type_name = plan.parent_type.name
+        fields = plan.fields
+        for field in fields[position:]:
+            if field.typename:
+                data[field.key] = type_name
+                continue
+            field_path = Path(path, field.key, type_name)
+            try:
+                if resolving is None and completing is None:
+                    resolving = (
+                        field.read(source, field.attribute)
+                        if field.plain_leaf
+                        else field.call(self, source, field_path)
+                    )
+                if completing is None:
+                    result = await resolving if is_awaitable(resolving) else resolving
+                    completing = field.complete(self, field, field_path, result)
+                value = await completing if is_awaitable(completing) else completing
+            except Exception as error:  # noqa: BLE001 - any resolver error is a field error
+                value = self.field_error(error, field, field_path, field.non_null)
+            resolving = completing = None
             data[field.key] = value
         return data
 
@@ -667,7 +812,8 @@ class CompiledQuery:
         execution = Execution(self, context, variable_values)
         data: dict[str, Any] | None
         try:
-            data = await execution.execute_selection(self.root, None, None)
+            selected = execution.execute_selection(self.root, None, None)
+            data = selected if isinstance(selected, dict) else await selected
         except GraphQLError as error:  # a null that reached the root
             execution.errors.append(error)
             data = None
