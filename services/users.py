@@ -18,7 +18,10 @@ from core.errors import BadUserInput
 from models import User
 
 MAX_PAGE = 100
-MAX_CURSOR = 200  # characters; the cursors `users_page` hands out are about 100
+MAX_CURSOR = 200  # characters; the cursors `users_page` hands out are 32 (those before, about 100)
+COMPACT_CURSOR = 32  # characters of an `encode_cursor` cursor
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 PAGE_COLUMNS = ("id", "username", "email", "email_verified_at", "roles", "created_at")  # `schema.types.User`
 
 
@@ -32,16 +35,16 @@ async def find_user(user_id: str) -> User | None:
 
 
 def encode_cursor(row: User | ListedUser) -> str:
-    """The cursor that points just past `row` in the `users_page` order."""
-    moment = row.created_at
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row.id}".encode()).decode()
+    """The cursor that points just past `row` in the `users_page` order: its created_at as
+    microseconds since 1970 (8 bytes, big-endian) and its id (16 bytes), base64url, 32
+    characters (a third the length, and cost, of the time in ISO form and the id as text)."""
+    micros = (row.created_at - EPOCH) // MICROSECOND
+    return base64.urlsafe_b64encode(micros.to_bytes(8, "big", signed=True) + row.id.bytes).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The (created_at, id) of a cursor made by `encode_cursor`; `BadUserInput` on `after`
-    for anything else.
+    """The (created_at, id) of a cursor made by `encode_cursor` (or of the longer form it
+    made before); `BadUserInput` on `after` for anything else.
 
     Only UTC times are accepted, as issued: another offset can move a time that parses
     past the year 1 or 9999 in UTC, which the drivers cannot encode (a 500 on PostgreSQL).
@@ -49,7 +52,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         if len(cursor) > MAX_CURSOR:
             raise ValueError("longer than any cursor handed out")
-        created, _, row_id = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().partition("|")
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii"))
+        if len(cursor) == COMPACT_CURSOR:
+            if len(raw) != 24:
+                raise ValueError("not a cursor's 24 bytes")
+            micros = int.from_bytes(raw[:8], "big", signed=True)
+            return EPOCH + timedelta(microseconds=micros), uuid.UUID(bytes=raw[8:])
+        # The form handed out before issue 16, still taken: a client paging through a
+        # deployment keeps its place. "ISO time|id".
+        created, _, row_id = raw.decode().partition("|")
         moment = datetime.fromisoformat(created)
         if moment.utcoffset() != timedelta(0):
             raise ValueError("cursors carry UTC times")  # naive ones cannot be compared either
