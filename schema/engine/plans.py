@@ -365,6 +365,8 @@ def _completer(
     if isinstance(return_type, GraphQLNonNull):
         if is_leaf_type(return_type.of_type):
             return _non_null_leaf_completer(return_type.of_type)
+        if isinstance(return_type.of_type, GraphQLObjectType) and return_type.of_type.is_type_of is None:
+            return _non_null_object_completer(sub_plans[return_type.of_type.name])
         return _non_null_completer(_completer(return_type.of_type, named, sub_plans))
     if isinstance(return_type, GraphQLList):
         return _list_completer(return_type.of_type, _completer(return_type.of_type, named, sub_plans))
@@ -489,6 +491,20 @@ def _leaf_completer(leaf_type: Any) -> Complete:
         return coerced
 
     return complete_leaf
+
+
+def _non_null_object_completer(plan: SelectionPlan) -> Complete:
+    """`_non_null_completer(_object_completer(...))` in one call, for an object type
+    without `is_type_of` (every edge and node of a page)."""
+
+    def complete_non_null_object(execution: Execution, field: FieldPlan, path: Path, result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            raise TypeError(field.null_message)
+        return execution.execute_selection(plan, result, path)
+
+    return complete_non_null_object
 
 
 def _object_completer(object_type: GraphQLObjectType, plan: SelectionPlan) -> Complete:
@@ -730,7 +746,11 @@ class Execution:
                 continue
             field_path = Path(path, field.key, type_name)
             try:
-                result = field.call(self, source, field_path)
+                result = (
+                    field.read(source, field.attribute)
+                    if field.basic
+                    else field.call(self, source, field_path)
+                )
                 if type(result) is str and field.verbatim_str:
                     data[field.key] = result
                     continue
