@@ -56,6 +56,17 @@ PAGE_QUERY = (
     "edges { cursor node { id username email roles createdAt } } } }"
 )
 SCALE_ACCOUNTS = 1_000_000  # --scale: users with one API token each, by COPY
+# --scale's memory rows: `me` by the API tokens of this many scale users, each once, RSS read
+# at each mark; every answer is a scale user's own `me` (the Lua pattern's %1: the email is
+# the username's), no two answers name the same user. The middle mark is where the identity
+# cache is full (auth/identity_cache.py MAX_ENTRIES); the last is compared with it.
+SCALE_TOKEN_MARKS = (10_000, 50_000, 100_000)
+SCALE_TOKEN_CAP = 300  # seconds allowed to reach each mark (the first use of a token reads the database)
+SCALE_ME_PATTERN = (
+    '^{"data":{"me":{"id":"[%x%-]+","username":"(scale%d+)","email":"%1@example%.com",'
+    '"roles":%[%],"createdAt":"[^"]+"}}}$'
+)
+SCALE_RSS_TARGET = 1.05  # RSS after the last mark at most this times RSS at the full cache's mark
 # 100 resolutions of `User.email` (@isSelfOrHasRole), plus `users` itself (@hasRole, @hasScope).
 # Aliases cannot do it: MAX_ALIASES is 30 and not configurable; a list needs none.
 GATED_QUERY = "query Gated { users(first: 100) { edges { node { email } } } }"
@@ -353,35 +364,51 @@ class Req:
 
 @dataclass
 class Load:
-    """A wrk run: what to send and what every answer must look like (see bench/wrk.lua)."""
+    """A wrk run: what to send and what every answer must look like (bench/wrk.lua checks)."""
 
     name: str
-    requests: list[Req]
-    expect: str = ""
-    expect_mode: str = "status"  # "exact", "match" (a Lua pattern) or "status"
-    offset: int = 0
+    requests: list[Req]  # sent in rotation
+    expect: str = ""  # the body every answer must equal ("exact") or match whole ("match")
+    expect_mode: str = "status"  # "exact", "match" (a Lua pattern, its first capture counted) or "status"
+    offset: int = 0  # where in the rotation each thread starts
     status: int = 200  # every answer's status
     header: tuple[str, str] | None = None  # a response header every answer must carry, exactly
-    # One request per line of this file: the first request with `credential_header` set to
-    # `credential_prefix` and the line (100,000 API tokens, say, without 100,000 requests here).
+    # When set, one request per line of this file: the first request with `Authorization` set
+    # to `credential_prefix` and the line (100,000 API tokens, say, not 100,000 requests).
     credentials_file: str = ""
-    credential_header: str = "Authorization"
     credential_prefix: str = ""
 
     @property
     def is_graphql(self) -> bool:
         return any(r.path == "/graphql" for r in self.requests)
 
-    def write_spec(self, workdir: Path, max_requests: int = 0, stop_file: str = "") -> Path:
-        """The load as the JSON file that bench/wrk.lua reads."""
-        path = workdir / f"spec-{self.name}-{secrets.token_hex(3)}.json"
-        spec = {k: v for k, v in asdict(self).items() if k not in ("name", "header", "status")}
-        spec |= {"expect_status": self.status, "max_requests": max_requests, "stop_file": stop_file}
-        spec |= dict(zip(("expect_header", "expect_header_value"), self.header or ("", ""), strict=True))
-        spec["expect_header"] = spec["expect_header"].lower()
-        # Not ASCII-escaped: wrk.lua's reader takes UTF-8 as it is and only ASCII \u escapes.
-        path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-        return path
+    def script_args(self, workdir: Path, max_requests: int = 0, stop_file: str = "") -> list[str]:
+        """bench/wrk.lua's arguments: `key=value` pairs, the requests and the expected body in
+        files of their own. A request is its request line, its header lines, a blank line and
+        its body on one line (JSON bodies never hold a newline); the expected body is read whole."""
+        stem = workdir / f"load-{self.name}-{secrets.token_hex(3)}"
+        lines = []
+        for r in self.requests:
+            lines += [f"{r.method} {r.path}", *(f"{k}: {v}" for k, v in r.headers.items()), "", r.body]
+        if any("\n" in line for line in lines):
+            raise ValueError(f"{self.name}: a request line, header or body holds a newline")
+        Path(f"{stem}.requests").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        Path(f"{stem}.expect").write_text(self.expect, encoding="utf-8")
+        header, value = self.header or ("", "")
+        named = {
+            "requests": f"{stem}.requests",
+            "expect": f"{stem}.expect",
+            "mode": self.expect_mode,
+            "status": self.status,
+            "header": header.lower(),
+            "header_value": value,
+            "offset": self.offset,
+            "credentials": self.credentials_file,
+            "credential_prefix": self.credential_prefix,
+            "max_requests": max_requests,
+            "stop_file": stop_file,
+        }
+        return [f"{key}={value}" for key, value in named.items()]
 
 
 @dataclass
@@ -429,7 +456,6 @@ class Wrk:
         max_requests: int = 0,
         stop_file: str = "",
     ) -> subprocess.Popen[str]:
-        spec = load.write_spec(self.workdir, max_requests, stop_file)
         command = [
             *Cores.prefix(self.cores.load),
             "wrk",
@@ -442,7 +468,7 @@ class Wrk:
             str(WRK_SCRIPT),
             server.base_url,
             "--",
-            str(spec),
+            *load.script_args(self.workdir, max_requests, stop_file),
         ]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         proc.graphql = load.is_graphql  # type: ignore[attr-defined]
@@ -1243,6 +1269,8 @@ def run_backend(
             latency_rows(ctx, server, db, seeded, creds)
         if marks:
             memory_rows(ctx, server, db, marks)
+        if memory and "memory" in ctx.parts and seeded.scale_accounts:
+            distinct_tokens_rows(ctx, server, db, workdir)
     except BaseException:
         log(f"{db}: server log tail:\n{server.log_tail()}")
         raise
@@ -1259,6 +1287,54 @@ def measure(ctx: Context, db: str, workdir: Path, redis: bool, memory: bool, pos
         env = base_env(ctx.bcrypt_rounds, redis_url)
         with postgres_database(env) if postgres else sqlite_database(workdir) as url:
             run_backend(ctx, db, url, env, workdir, memory)
+
+
+def distinct_tokens_rows(ctx: Context, server: Server, db: str, workdir: Path) -> None:
+    """Worker RSS after each of SCALE_TOKEN_MARKS `me` requests, each by the API token of
+    another scale user (wrk reads them from a file of tokens): bounded by the identity
+    cache's size limit, since a token used once fills only its map of owners."""
+    from auth.identity_cache import MAX_ENTRIES
+    from bench.seed import scale_token
+
+    tokens = workdir / "scale-tokens.txt"
+    tokens.write_text("".join(scale_token(i) + "\n" for i in range(SCALE_TOKEN_MARKS[-1])))
+    request = Req("/graphql", body_for(ME_QUERY), BASE_HEADERS)
+    log(f"{db}: RSS by {SCALE_TOKEN_MARKS[-1]:,} distinct API tokens (start {server.rss_mib():.1f} MiB)")
+    marks, results, sent = [], [], 0
+    for mark in SCALE_TOKEN_MARKS:
+        load = Load("me-scale-tokens", [request], SCALE_ME_PATTERN, "match", offset=sent)
+        load.credentials_file, load.credential_prefix = str(tokens), "Token "
+        results.append(ctx.wrk.run_count(server, load, ctx.plan.connections, mark - sent, SCALE_TOKEN_CAP))
+        sent += results[-1].requests
+        marks.append((sent, server.rss_mib()))
+        log(f"  {marks[-1][1]:.1f} MiB after {sent:,} ({results[-1].rps:,.0f} req/s, {results[-1].bad} bad)")
+    (first, first_rss), (full, full_rss), (last, last_rss) = marks
+    # Good answers naming a user that an earlier answer of the same run named already.
+    repeats = sum(r.data["responses"] - r.data["bad"] - r.data["distinct"] for r in results)
+    repeated = f"{repeats} answers repeated a user" if repeats else ""
+    invalid = "; ".join(note for note in (bad_note(*results), repeated) if note)
+    if full < MAX_ENTRIES:
+        invalid = "; ".join(n for n in (invalid, f"the cache was not full after {full:,}") if n)
+    what = "`me` requests, each by another scale user's API token"
+    ctx.rows += [
+        Row(db, f"worker RSS after {first:,} {what}", f"{first_rss:.1f} MiB", invalid=invalid),
+        Row(
+            db,
+            f"worker RSS after {full:,} {what} (the identity cache full: it keeps at most "
+            f"{MAX_ENTRIES:,} credentials' owners)",
+            f"{full_rss:.1f} MiB",
+            invalid=invalid,
+        ),
+        Row(
+            db,
+            f"worker RSS after {last:,} {what}",
+            f"{last_rss:.1f} MiB ({last_rss - full_rss:+.1f} MiB)",
+            last_rss / full_rss,
+            f"after {full:,}",
+            ("<=", SCALE_RSS_TARGET),
+            invalid,
+        ),
+    ]
 
 
 def memory_rows(ctx: Context, server: Server, db: str, marks: list[tuple[int, float]]) -> None:
@@ -1316,6 +1392,8 @@ def write_results(
     tables: dict[str, str], info: dict[str, str], ctx: Context, command: str, elapsed: float, redis: bool
 ) -> None:
     """RESULTS.md: bench/results_template.md filled with this run's tables, machine and plan."""
+    from auth.identity_cache import MAX_ENTRIES
+
     plan = ctx.plan
     values = {
         **asdict(plan),
@@ -1339,6 +1417,11 @@ def write_results(
         "shelf_module": SHELF_MODULE,
         "login_drain": LOGIN_DRAIN,
         "first_mark": f"{plan.memory_marks[0]:,}",
+        "scale_marks": ", ".join(f"{mark:,}" for mark in SCALE_TOKEN_MARKS),
+        "scale_full": f"{SCALE_TOKEN_MARKS[1]:,}",
+        "scale_last": f"{SCALE_TOKEN_MARKS[-1]:,}",
+        "scale_pattern": SCALE_ME_PATTERN,
+        "max_entries": f"{MAX_ENTRIES:,}",
         "second_mark": f"{plan.memory_marks[1]:,}",
     }
     RESULTS_FILE.write_text(string.Template(RESULTS_TEMPLATE.read_text()).substitute(values))

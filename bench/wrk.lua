@@ -1,123 +1,64 @@
--- One benchmark row for wrk. The row's load is a JSON file written by bench/run.py (`Load`)
--- and passed as the first script argument: {
---   "requests": [{"method":, "path":, "headers": {...}, "body":}, ...],  -- sent in rotation
---   "offset": n,          -- where in the rotation each thread starts
---   "expect": "...",      -- the body every response must equal ("exact") or match
---                         -- ("match", a Lua pattern)
---   "expect_mode": "exact" | "match" | "status",
---   "expect_status": 200, -- the status every response must have
---   "expect_header": "x-name", "expect_header_value": "...",  -- a header every response
---                         -- must carry with exactly this value ("": none checked)
---   "credentials_file": "...", "credential_header": "...", "credential_prefix": "...",
---                         -- when set, one request per line of the file instead: the first
---                         -- request with that header set to the prefix and the line
---   "max_requests": n,    -- stop after n responses (0: run for the duration) ...
---   "stop_file": "...",   -- ... and create this file, so the harness ends wrk (SIGINT) early
--- }
--- Every response whose status is not the expected one, whose body is not as expected, or
--- that lacks the expected header value, counts as "bad", so a row that silently measures
--- failures (an expired token, a stale cookie) shows it. In "match" mode the pattern's
--- first capture is counted too ("distinct"): how many different ones were answered.
+-- One benchmark row for wrk. bench/run.py (`Load.script_args`) passes the load as
+-- `key=value` script arguments: the requests file (sent in rotation), the expected body's
+-- file, the mode ("exact", "match": the body matches the Lua pattern whole, its first
+-- capture counted as "distinct", or "status"), the status, a header every answer must carry
+-- with exactly a value, the offset in the rotation, a credentials file (one request per line
+-- instead, the first with `Authorization` set to the prefix and the line), and max_requests
+-- (stop after that many answers and create stop_file, so the harness ends wrk early).
+-- Every answer whose status, body or header is not as expected counts as "bad", so a row
+-- that silently measures failures (an expired token, a stale cookie) shows it.
 
 local threads = {}
-
--- The JSON that run.py writes: objects, arrays, strings and integers, UTF-8 unescaped
--- (ensure_ascii=False); anything else is an error, never a guess.
-local escapes = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
-
-local function decode(text)
-  local pos = 1
-  local function fail(what) error(string.format("spec: %s at byte %d", what, pos)) end
-  local function skip() pos = string.find(text, "[^ \t\r\n]", pos) or #text + 1 end
-  local function char() return string.sub(text, pos, pos) end
-  local function text_value()
-    local parts = {}
-    pos = pos + 1
-    while true do
-      local stop = string.find(text, '["\\]', pos) or fail("unterminated string")
-      table.insert(parts, string.sub(text, pos, stop - 1))
-      if string.sub(text, stop, stop) == '"' then
-        pos = stop + 1
-        return table.concat(parts)
-      end
-      local escape = string.sub(text, stop + 1, stop + 1)
-      pos = stop + 2
-      if escape == "u" then
-        local code = tonumber(string.sub(text, pos, pos + 3), 16)
-        if not code or code > 127 then fail("a \\u escape beyond ASCII") end
-        table.insert(parts, string.char(code))
-        pos = pos + 4
-      else
-        table.insert(parts, escapes[escape] or fail("an unknown escape"))
-      end
-    end
-  end
-  local function value()
-    skip()
-    local opening = char()
-    if opening == '"' then
-      return text_value()
-    elseif opening == "{" or opening == "[" then
-      local result, closing = {}, opening == "{" and "}" or "]"
-      pos = pos + 1
-      skip()
-      if char() == closing then pos = pos + 1 return result end
-      local separator
-      repeat
-        if opening == "{" then
-          skip()
-          if char() ~= '"' then fail("a key expected") end
-          local key = text_value()
-          skip()
-          if char() ~= ":" then fail("':' expected") end
-          pos = pos + 1
-          result[key] = value()
-        else
-          table.insert(result, value())
-        end
-        skip()
-        separator = char()
-        pos = pos + 1
-      until separator ~= ","
-      if separator ~= closing then fail("'" .. closing .. "' expected") end
-      return result
-    end
-    local number = string.match(text, "^-?%d+", pos) or fail("a value expected")
-    pos = pos + #number
-    return tonumber(number)
-  end
-  local result = value()
-  skip()
-  if pos <= #text then fail("trailing data") end
-  return result
-end
 
 function setup(thread)
   thread:set("thread_index", #threads)
   table.insert(threads, thread)
 end
 
+-- {method, path, headers, body} of each request in the file: its request line, its header
+-- lines, a blank line and its body line.
+local function read_requests(path)
+  local requests, next_line = {}, io.lines(path)
+  for request_line in next_line do
+    local method, target = string.match(request_line, "^(%S+) (.*)$")
+    local headers = {}
+    for line in next_line do
+      if line == "" then break end
+      local name, value = string.match(line, "^([^:]+): (.*)$")
+      headers[name] = value
+    end
+    table.insert(requests, { method, target, headers, next_line() })
+  end
+  return requests
+end
+
 function init(args)
-  local file = assert(io.open(args[1], "rb"))
-  local spec = decode(file:read("*a"))
+  local spec = {}
+  for _, arg in ipairs(args) do
+    local key, value = string.match(arg, "^([%w_]+)=(.*)$")
+    spec[key] = value
+  end
+  local file = assert(io.open(spec.expect, "rb"))
+  expect = file:read("*a")
   file:close()
   prepared = {}
-  if spec.credentials_file ~= "" then
-    local first = spec.requests[1]
-    for line in io.lines(spec.credentials_file) do
-      first.headers[spec.credential_header] = spec.credential_prefix .. line
-      table.insert(prepared, wrk.format(first.method, first.path, first.headers, first.body))
+  local requests = read_requests(spec.requests)
+  if spec.credentials ~= "" then
+    local method, target, headers, body = unpack(requests[1])
+    for line in io.lines(spec.credentials) do
+      headers["Authorization"] = spec.credential_prefix .. line
+      table.insert(prepared, wrk.format(method, target, headers, body))
     end
   else
-    for i, r in ipairs(spec.requests) do
-      prepared[i] = wrk.format(r.method, r.path, r.headers, r.body)
+    for i, r in ipairs(requests) do
+      prepared[i] = wrk.format(unpack(r))
     end
   end
   count = #prepared
-  position = (spec.offset + (thread_index or 0) * 7919) % count
-  expect, expect_mode, expect_status = spec.expect, spec.expect_mode, spec.expect_status
-  expect_header, expect_header_value = spec.expect_header, spec.expect_header_value
-  max_requests, stop_file = spec.max_requests, spec.stop_file
+  position = (tonumber(spec.offset) + (thread_index or 0) * 7919) % count
+  expect_mode, expect_status = spec.mode, tonumber(spec.status)
+  expect_header, expect_header_value = spec.header, spec.header_value
+  max_requests, stop_file = tonumber(spec.max_requests), spec.stop_file
   responses, bad, distinct, seen = 0, 0, 0, {}
 end
 

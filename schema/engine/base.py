@@ -49,6 +49,11 @@ RELIES_ON = {
         "tests/schema/engine/test_module_shapes.py fails when it moves)"
     ),
     "strawberry.types.info.Info(_raw_info=, _field=)": "how Strawberry builds `info` (plans.Guard)",
+    "strawberry.types.field.StrawberryField.default_resolver": (
+        "what a basic field's resolver calls with `python_name` (plans.FieldPlan reads it directly)"
+    ),
+    "graphql.type.scalars.serialize_string": "String answers a str as it is (plans: verbatim_str)",
+    "graphql.type.scalars.serialize_id": "ID answers a str as it is (plans: verbatim_str)",
     "graphql.execute(executor_class=)": "graphql-core 3.3's name for the execution context class",
     "graphql.type.definition.GraphQLResolveInfoHelpers": "graphql-core 3.3's async helpers in `info`",
 }
