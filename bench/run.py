@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,36 @@ class Cores:
     @staticmethod
     def prefix(cores: tuple[int, ...]) -> list[str]:
         return ["taskset", "-c", ",".join(map(str, cores))] if cores else []
+
+
+# The local services the servers use. In production they run on other machines; here they
+# share this one, so they are kept off the server's cores as wrk is (PostgreSQL's backends
+# inherit the postmaster's cores): their work is not what the rows measure.
+SERVICE_COMMANDS = ("postgres", "redis-server")
+
+
+@contextmanager
+def services_off_server_cores(cores: Cores) -> Iterator[None]:
+    """Pin every thread of PostgreSQL and Redis to the load cores for the run, then put
+    back the cores each had (a process that is gone, or may not be moved, is left as is)."""
+    saved: dict[int, set[int]] = {}
+    if cores.load:
+        for task in Path("/proc").glob("[0-9]*/task/[0-9]*"):
+            try:
+                if (task / "comm").read_text().strip() not in SERVICE_COMMANDS:
+                    continue
+                tid = int(task.name)
+                saved[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, set(cores.load))
+            except (OSError, ValueError):
+                saved.pop(int(task.name), None)
+        log(f"PostgreSQL and Redis ({len(saved)} threads) pinned to core(s) {cores.load} for the run")
+    try:
+        yield
+    finally:
+        for tid, affinity in saved.items():
+            with suppress(OSError):
+                os.sched_setaffinity(tid, affinity)
 
 
 def machine() -> dict[str, str]:
@@ -1299,16 +1329,23 @@ def distinct_tokens_rows(ctx: Context, server: Server, db: str, workdir: Path) -
     from auth.identity_cache import MAX_ENTRIES
     from bench.seed import scale_token
 
+    # Each worker has its own cache and gets about its share of the tokens: the marks are
+    # per worker. Requests in flight when wrk stops at a mark are skipped past (a margin of
+    # a request per connection), so no token is sent twice.
+    targets = [mark * ctx.workers for mark in SCALE_TOKEN_MARKS]
+    margin = ctx.plan.connections
     tokens = workdir / "scale-tokens.txt"
-    tokens.write_text("".join(scale_token(i) + "\n" for i in range(SCALE_TOKEN_MARKS[-1])))
+    count = targets[-1] + margin * len(targets)
+    tokens.write_text("".join(scale_token(i) + "\n" for i in range(count)))
     request = Req("/graphql", body_for(ME_QUERY), BASE_HEADERS)
-    log(f"{db}: RSS by {SCALE_TOKEN_MARKS[-1]:,} distinct API tokens (start {server.rss_mib():.1f} MiB)")
-    marks, results, sent = [], [], 0
-    for mark in SCALE_TOKEN_MARKS:
-        load = Load("me-scale-tokens", [request], SCALE_ME_PATTERN, "match", offset=sent)
+    log(f"{db}: RSS by {targets[-1]:,} distinct API tokens (start {server.rss_mib():.1f} MiB)")
+    marks, results, sent, offset = [], [], 0, 0
+    for mark in targets:
+        load = Load("me-scale-tokens", [request], SCALE_ME_PATTERN, "match", offset=offset)
         load.credentials_file, load.credential_prefix = str(tokens), "Token "
         results.append(ctx.wrk.run_count(server, load, ctx.plan.connections, mark - sent, SCALE_TOKEN_CAP))
         sent += results[-1].requests
+        offset += results[-1].requests + margin
         marks.append((sent, server.rss_mib()))
         log(f"  {marks[-1][1]:.1f} MiB after {sent:,} ({results[-1].rps:,.0f} req/s, {results[-1].bad} bad)")
     (first, first_rss), (full, full_rss), (last, last_rss) = marks
@@ -1316,7 +1353,7 @@ def distinct_tokens_rows(ctx: Context, server: Server, db: str, workdir: Path) -
     repeats = sum(r.data["responses"] - r.data["bad"] - r.data["distinct"] for r in results)
     repeated = f"{repeats} answers repeated a user" if repeats else ""
     invalid = "; ".join(note for note in (bad_note(*results), repeated) if note)
-    if full < MAX_ENTRIES:
+    if full / ctx.workers < MAX_ENTRIES:
         invalid = "; ".join(n for n in (invalid, f"the cache was not full after {full:,}") if n)
     what = "`me` requests, each by another scale user's API token"
     ctx.rows += [
@@ -1534,26 +1571,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     experiment = args.app != "bench.app:app" or parts != ALL_PARTS or bool(args.rows) or args.skip_sqlite
     production = production_label(len(cores.server) or 1)
-    try:
-        if not args.skip_sqlite:
-            measure(ctx, "SQLite", workdir, args.redis, memory=True, postgres=False)
-        if args.postgres:
-            measure(ctx, "PostgreSQL", workdir, args.redis, memory=args.skip_sqlite)
-        if args.production:
-            # One worker per server core: on 2 cores that is 1 worker on core 0 and wrk on
-            # core 1 (wrk needs a core of its own, or its own load is what gets measured).
-            ctx.workers, ctx.production = len(cores.server) or 1, True
-            measure(ctx, production, workdir, redis=True, memory=True)
-            if args.scale:  # the same rows on a database of a million more users
-                ctx.scale_accounts = SCALE_ACCOUNTS
-                scale = f"{production}, {SCALE_ACCOUNTS:,} more users"
-                measure(ctx, scale, workdir, True, memory=True)
-                ctx.scale_accounts = 0
-                ctx.rows += scale_kept_rows(ctx.rows, production, scale)
-            ctx.workers, ctx.production = 1, False
-    finally:
-        ctx.wrk.kill_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with services_off_server_cores(cores):
+        try:
+            if not args.skip_sqlite:
+                measure(ctx, "SQLite", workdir, args.redis, memory=True, postgres=False)
+            if args.postgres:
+                measure(ctx, "PostgreSQL", workdir, args.redis, memory=args.skip_sqlite)
+            if args.production:
+                # One worker per server core: on 2 cores that is 1 worker on core 0 and wrk on
+                # core 1 (wrk needs a core of its own, or its own load is what gets measured).
+                ctx.workers, ctx.production = len(cores.server) or 1, True
+                measure(ctx, production, workdir, redis=True, memory=True)
+                if args.scale:  # the same rows on a database of a million more users
+                    ctx.scale_accounts = SCALE_ACCOUNTS
+                    scale = f"{production}, {SCALE_ACCOUNTS:,} more users"
+                    measure(ctx, scale, workdir, True, memory=True)
+                    ctx.scale_accounts = 0
+                    ctx.rows += scale_kept_rows(ctx.rows, production, scale)
+                ctx.workers, ctx.production = 1, False
+        finally:
+            ctx.wrk.kill_all()
+            shutil.rmtree(workdir, ignore_errors=True)
 
     backends = dict.fromkeys(row.db for row in ctx.rows)  # in the order they ran
     tables = {db: render_table([row for row in ctx.rows if row.db == db]) for db in backends}

@@ -449,6 +449,11 @@ async def account_for(claims: ProviderClaims, provider_name: str, client: Client
         username = await _free_username(claims)
         try:
             async with in_transaction():
+                # The revoked link first, the user row after: inserting a user takes the
+                # row of `user_count` until the commit (models/user_count.py), and
+                # `delete_account` takes the links before the user; the same order in both
+                # means neither waits on the other in a cycle.
+                await _remove_revoked_link(link)
                 user = await User.create(
                     username=username,
                     username_key=username.lower(),
@@ -458,7 +463,7 @@ async def account_for(claims: ProviderClaims, provider_name: str, client: Client
                     roles=[],
                     email_verified_at=utcnow(),
                 )
-                await _new_link(user, claims, provider_name, created_account=True, replacing=link)
+                await _new_link(user, claims, provider_name, created_account=True, replacing=None)
         except IntegrityError:
             # A race: the same identity signed in concurrently, or the email or the
             # username was taken meanwhile. Read again and decide again.
@@ -481,8 +486,7 @@ async def _new_link(
 ) -> Credential:
     """A link's two rows (inside the caller's transaction); a revoked link of the same
     pair is removed first (its credential row stays, revoked, for the record)."""
-    if replacing is not None:
-        await ExternalIdentity.filter(id=replacing.id).delete()
+    await _remove_revoked_link(replacing)
     credential = await Credential.create(
         user=user,
         kind=CredentialKind.EXTERNAL,
@@ -502,6 +506,12 @@ async def _new_link(
         created_account=created_account,
     )
     return credential
+
+
+async def _remove_revoked_link(link: ExternalIdentity | None) -> None:
+    """Delete the identity row of a revoked link (its credential row stays, for the record)."""
+    if link is not None:
+        await ExternalIdentity.filter(id=link.id).delete()
 
 
 async def link_identity(user: User, claims: ProviderClaims, provider_name: str) -> Credential:

@@ -135,9 +135,8 @@ class Guard:
             return None
         return cls(field, extension, strawberry_schema.config.info_class)
 
-    def resolve(self, source: Any, raw_info: Any) -> Any:
-        """What Strawberry's resolver of the field returns (or raises)."""
-        info = self.info_class(_raw_info=raw_info, _field=self.field)
+    def resolve(self, source: Any, info: Any) -> Any:
+        """What Strawberry's resolver of the field returns (or raises), given its `info`."""
         for permission in self.permissions:
             allowed = permission.has_permission(source, info)
             if allowed is not True:
@@ -145,23 +144,27 @@ class Guard:
         return self.read(source, self.python_name)
 
 
-class _LazyResolveInfo:
-    """The resolve info of a guarded field, as `Execution.info` builds it, but built only
-    when a permission reads more than `context` (Gatehouse's read only the identity in
-    it; a page of 20 users would otherwise build 20 of them for `email` alone)."""
+class _LazyInfo:
+    """Strawberry's `Info` for a guarded field (`info_class(_raw_info=, _field=)`, over the
+    resolve info `Execution.info` builds), built only when a permission reads more than
+    `context`: Gatehouse's read only the identity in it, and a page of 20 users would
+    otherwise build 20 of each for `email` alone."""
 
-    __slots__ = ("_built", "_execution", "_field", "_path", "context")
+    __slots__ = ("_built", "_execution", "_path", "_plan", "context")
 
-    def __init__(self, execution: Execution, field: FieldPlan, path: Path) -> None:
+    def __init__(self, execution: Execution, plan: FieldPlan, path: Path) -> None:
         self.context = execution.context_value
         self._execution = execution
-        self._field = field
+        self._plan = plan
         self._path = path
         self._built: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._built is None:
-            self._built = self._execution.info(self._field, self._path)
+            guard = self._plan.guard
+            assert guard is not None
+            raw_info = self._execution.info(self._plan, self._path)
+            self._built = guard.info_class(_raw_info=raw_info, _field=guard.field)
         return getattr(self._built, name)
 
 
@@ -262,7 +265,7 @@ class FieldPlan:
         if self.basic:
             return self.read(source, self.attribute)
         if self.guard is not None:
-            return self.guard.resolve(source, _LazyResolveInfo(execution, self, path))
+            return self.guard.resolve(source, _LazyInfo(execution, self, path))
         info = execution.info(self, path)
         args = (
             get_argument_values(self.definition, self.node, execution.variable_values)
