@@ -17,7 +17,7 @@ from tortoise import Tortoise
 from core.db import GATEHOUSE_APP, MIGRATIONS_TABLE, ModelApp, apply_migrations, tortoise_config
 from schema.modules import load_modules, model_apps
 from tests.helpers import TEST_DATABASE_URL, TEST_SECRET
-from tests.helpers.backends import fresh_postgres_database
+from tests.helpers.backends import fresh_postgres_or_skip
 from tests.helpers.processes import ROOT
 
 PROJECTS = "tests.helpers.modules.projects"
@@ -131,9 +131,7 @@ def test_main_migrate_refuses_a_bad_module_as_a_configuration_error(tmp_path: Pa
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
     """A new, empty database beside the suite's (dropped afterwards)."""
-    if not TEST_DATABASE_URL:
-        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL); CI sets it")
-    with fresh_postgres_database("modules") as url:
+    with fresh_postgres_or_skip("modules") as url:
         yield url
 
 

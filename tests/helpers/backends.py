@@ -71,6 +71,18 @@ def fresh_postgres_database(purpose: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def fresh_postgres_or_skip(purpose: str) -> Iterator[str]:
+    """`fresh_postgres_database(purpose)`, or the test skipped, saying so, without
+    TEST_DATABASE_URL."""
+    import pytest
+
+    if not TEST_DATABASE_URL:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL); CI sets it")
+    with fresh_postgres_database(purpose) as url:
+        yield url
+
+
+@contextlib.contextmanager
 def empty_database(directory: Path, purpose: str) -> Iterator[str]:
     """A never-migrated database of the kind the suite runs on: a new PostgreSQL database
     when `TEST_DATABASE_URL` is set (dropped afterwards), else a SQLite file in `directory`."""

@@ -21,8 +21,8 @@ from tortoise.migrations.api import migrate
 
 from core.db import tortoise_config
 from services.users import count_users
-from tests.helpers import TEST_DATABASE_URL, make_persona
-from tests.helpers.backends import fresh_postgres_database
+from tests.helpers import make_persona
+from tests.helpers.backends import fresh_postgres_or_skip
 
 BEFORE = "models.0008_link_flow_credential"
 
@@ -33,9 +33,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path / 'count.db'}"
         return
-    if not TEST_DATABASE_URL:
-        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL); CI sets it")
-    with fresh_postgres_database("user_count") as url:
+    with fresh_postgres_or_skip("user_count") as url:
         yield url
 
 
@@ -135,9 +133,7 @@ async def test_the_count_follows_every_way_users_are_written(database_url: str) 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new PostgreSQL database (skipped without TEST_DATABASE_URL; CI sets it)."""
-    if not TEST_DATABASE_URL:
-        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL); CI sets it")
-    with fresh_postgres_database("user_count") as url:
+    with fresh_postgres_or_skip("user_count") as url:
         yield url
 
 
